@@ -1,0 +1,12 @@
+//! edge-caches: the cache API of the Python async-caches library, for JavaScript on edge
+//! runtimes, compiled to WebAssembly.
+//!
+//! - `core`: keys, options, ttl, operations, number rules, errors. No JavaScript.
+//! - `backend`: one module per backend (memory, dummy), each carrying out `core::ops::Op`s.
+//! - `js` (wasm32 only): the wasm-bindgen boundary, the `Cache` class JavaScript sees.
+
+pub mod backend;
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod js;

@@ -1,0 +1,20 @@
+//! The `dummy://` backend: accepts every write and stores nothing, as in the Python original.
+//! Useful to switch caching off without changing the calling code.
+
+use crate::core::error::{Code, Error, Result};
+use crate::core::ops::{Op, Outcome};
+
+pub fn execute(op: Op) -> Result<Outcome> {
+    Ok(match op {
+        Op::Get { .. } | Op::GetOrAdd { .. } => Outcome::Value(None),
+        Op::GetMany { keys } => Outcome::Values(vec![None; keys.len()]),
+        Op::Add { .. } | Op::Touch { .. } => Outcome::Bool(false),
+        Op::Set { .. } | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } => Outcome::Done,
+        Op::Incr { .. } => {
+            return Err(Error::cache(
+                Code::Unsupported,
+                &["the dummy backend stores nothing, so it has no value to increment"],
+            ))
+        }
+    })
+}

@@ -1,0 +1,39 @@
+//! What a cache call asks of a backend, after the boundary has checked the arguments and built
+//! the stored keys: one `Op` in, one `Outcome` out. Backends differ only in how they carry an
+//! `Op` out (in memory, or as Redis commands over REST), so every backend answers the same
+//! conformance suite.
+//!
+//! Values travel as their JSON text, exactly as they are stored.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// -> `Value`
+    Get { key: String },
+    /// -> `Done`
+    Set { key: String, value: String, ttl_ms: Option<u64> },
+    /// Store only when missing or expired. -> `Bool` (stored)
+    Add { key: String, value: String, ttl_ms: Option<u64> },
+    /// `getOrSet` with a plain value, in one step: store when missing, else keep what is there.
+    /// -> `Value` (the value that was already there; `None` when this one was stored)
+    GetOrAdd { key: String, value: String, ttl_ms: Option<u64> },
+    /// -> `Values`, in the order of `keys`
+    GetMany { keys: Vec<String> },
+    /// -> `Done`
+    SetMany { entries: Vec<(String, String)>, ttl_ms: Option<u64> },
+    /// -> `Done`
+    DeleteMany { keys: Vec<String> },
+    /// Delete every key that starts with `prefix`, or everything without one. -> `Done`
+    Clear { prefix: Option<String> },
+    /// New expiry for an existing key, never creating one. -> `Bool` (the key existed)
+    Touch { key: String, ttl_ms: Option<u64> },
+    /// Add `delta` (a missing key counts as 0), keeping the expiry. -> `Value` (the new number)
+    Incr { key: String, delta: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Bool(bool),
+    Value(Option<String>),
+    Values(Vec<Option<String>>),
+}

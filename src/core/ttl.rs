@@ -1,0 +1,125 @@
+//! Time to live: seconds as the caller gives them (fractions honoured to the millisecond),
+//! milliseconds as the backends keep them.
+
+use super::error::{Error, Result};
+
+/// The largest ttl in milliseconds: JavaScript's largest safe integer. Redis adds the ttl to
+/// the current time in a signed 64-bit integer, so anything larger could overflow there.
+pub const MAX_TTL_MS: u64 = (1 << 53) - 1;
+
+/// The ttl a call asks for, before the cache's default is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlArg {
+    /// Omitted: the cache's default ttl (or forever when the cache has none).
+    Default,
+    /// `null`: never expire, even when the cache has a default.
+    Never,
+    /// A checked ttl in milliseconds.
+    Ms(u64),
+}
+
+impl TtlArg {
+    /// The expiry in milliseconds, `None` for never.
+    pub fn resolve(self, default_ms: Option<u64>) -> Option<u64> {
+        match self {
+            TtlArg::Default => default_ms,
+            TtlArg::Never => None,
+            TtlArg::Ms(ms) => Some(ms),
+        }
+    }
+}
+
+/// Seconds to milliseconds. Only a positive finite ttl is a ttl: `0` is rejected as the
+/// original library does (Redis would reject `PX 0` too), and so are NaN and the infinities.
+pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
+    if !(seconds > 0.0) || !seconds.is_finite() {
+        return Err(Error::range_error(&["ttl must be a positive finite number of seconds"]));
+    }
+    // Round, not ceil: 0.3 * 1000 is 300.00000000000006 in binary floating point.
+    let ms = (seconds * 1000.0).round();
+    if ms > MAX_TTL_MS as f64 {
+        return Err(Error::range_error(&["ttl is too large"]));
+    }
+    // A positive ttl below half a millisecond still expires, as soon as it can.
+    Ok((ms as u64).max(1))
+}
+
+/// A ttl written in a URL query (`?ttl=1.5`): a plain decimal number of seconds, parsed
+/// exactly to the millisecond without floating point.
+pub fn parse_seconds_text(text: &str) -> Result<u64> {
+    let bad = || Error::range_error(&["ttl in the URL must be a positive decimal number of seconds"]);
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) {
+        return Err(bad());
+    }
+    let mut ms: u64 = 0;
+    for b in whole.bytes() {
+        ms = ms.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))).ok_or_else(bad)?;
+    }
+    ms = ms.checked_mul(1000).ok_or_else(bad)?;
+    let mut scale = 100;
+    for b in frac.bytes().take(3) {
+        ms += u64::from(b - b'0') * scale;
+        scale /= 10;
+    }
+    // Round half up on the fourth decimal, as seconds_to_ms rounds.
+    if frac.len() > 3 && frac.as_bytes()[3] >= b'5' {
+        ms += 1;
+    }
+    if ms == 0 {
+        let any_nonzero = frac.bytes().any(|b| b != b'0');
+        if !any_nonzero {
+            return Err(bad());
+        }
+        ms = 1;
+    }
+    if ms > MAX_TTL_MS {
+        return Err(Error::range_error(&["ttl is too large"]));
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::Kind;
+
+    #[test]
+    fn fractions_are_kept_to_the_millisecond() {
+        assert_eq!(seconds_to_ms(0.3).unwrap(), 300);
+        assert_eq!(seconds_to_ms(1.5).unwrap(), 1500);
+        assert_eq!(seconds_to_ms(0.0001).unwrap(), 1);
+        assert_eq!(seconds_to_ms(300.0).unwrap(), 300_000);
+    }
+
+    #[test]
+    fn zero_negative_and_non_finite_are_range_errors() {
+        for bad in [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300] {
+            assert_eq!(seconds_to_ms(bad).unwrap_err().kind, Kind::Range, "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_ttl_is_parsed_exactly() {
+        assert_eq!(parse_seconds_text("60").unwrap(), 60_000);
+        assert_eq!(parse_seconds_text("0.25").unwrap(), 250);
+        assert_eq!(parse_seconds_text(".5").unwrap(), 500);
+        assert_eq!(parse_seconds_text("1.0005").unwrap(), 1001);
+        assert_eq!(parse_seconds_text("0.0001").unwrap(), 1);
+        for bad in ["", ".", "0", "0.000", "-1", "1e3", "abc", "1.2.3", " 1", "99999999999999999999"] {
+            assert!(parse_seconds_text(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn omitted_null_and_given_resolve_against_the_default() {
+        assert_eq!(TtlArg::Default.resolve(Some(5)), Some(5));
+        assert_eq!(TtlArg::Default.resolve(None), None);
+        assert_eq!(TtlArg::Never.resolve(Some(5)), None);
+        assert_eq!(TtlArg::Ms(7).resolve(Some(5)), Some(7));
+    }
+}
