@@ -28,6 +28,10 @@ impl KeyBuilder {
         &self.prefix
     }
 
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
     pub fn build(&self, key: &str, version: &VersionArg) -> String {
         let version = match version {
             VersionArg::Default => self.version.as_deref().unwrap_or(""),

@@ -1,0 +1,121 @@
+/**
+ * edge-caches: the async-caches API for JavaScript on edge runtimes, in WebAssembly.
+ * Values are stored as JSON text under `${keyPrefix}:${version}:${key}`.
+ */
+
+/** Anything JSON can hold: no undefined (but as an omitted object property), functions, symbols, BigInt, NaN or Infinity. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
+
+/** A key version: a string, or an integer (stored as its decimal text). */
+export type Version = string | number;
+
+/** The `code` of every `CacheError`. */
+export type CacheErrorCode =
+  | "NOT_CONNECTED"
+  | "ALREADY_CONNECTED"
+  | "CONFIG"
+  | "NOT_A_NUMBER"
+  | "UNSUPPORTED"
+  | "NETWORK"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "AUTH"
+  | "SERVER"
+  | "PROTOCOL";
+
+export declare class CacheError extends Error {
+  readonly name: "CacheError";
+  readonly code: CacheErrorCode;
+  constructor(code: CacheErrorCode, message: string);
+}
+
+export interface CacheOptions {
+  /** Prefix of every stored key (default ""). With a prefix, `clear()` deletes only this cache's keys. */
+  keyPrefix?: string;
+  /** Default version of keys (default none). `null`: none, even if the URL sets one. */
+  version?: Version | null;
+  /** Default ttl in seconds (fractions to the millisecond); `null` or omitted: forever. */
+  ttl?: number | null;
+  /** memory backend: entries kept before the least recently used are evicted (default 10000). */
+  maxEntries?: number;
+  /** REST backend: the bearer token. */
+  token?: string;
+  /** REST backend: per-request timeout in milliseconds. */
+  timeout?: number;
+  /** REST backend: retries of a failed request that is safe to repeat. */
+  retries?: number;
+  /** REST backend: send calls made in the same tick as one pipeline request (default true). */
+  autoPipeline?: boolean;
+  /** REST backend: the fetch function to use instead of the global one. */
+  fetch?: typeof fetch;
+}
+
+export interface VersionOption {
+  /** Version of the key for this call; `null`: no version even if the cache has a default. */
+  version?: Version | null;
+}
+
+export interface WriteOptions extends VersionOption {
+  /** Seconds until the key expires; `null`: never, even if the cache has a default ttl. */
+  ttl?: number | null;
+}
+
+export declare class Cache {
+  /**
+   * @param url `memory://` (a store of its own), `memory://NAME` (shared by every cache of
+   *   that name in this realm), `dummy://` (stores nothing), or `http(s)://host` (Upstash-style
+   *   REST). The query may set `ttl`, `version` and `key_prefix`; `options` win over it.
+   * @throws {CacheError} code `CONFIG` for a bad URL; `TypeError`/`RangeError` for bad options.
+   */
+  constructor(url: string, options?: CacheOptions);
+
+  /** Whether the cache is connected. */
+  readonly connected: boolean;
+
+  /** Connects (no round trip). Rejects with `ALREADY_CONNECTED` when connected. */
+  connect(): Promise<void>;
+  /** Stops new calls (`NOT_CONNECTED`) and resolves once calls in flight have settled. */
+  disconnect(): Promise<void>;
+
+  /** The cached value, or `null` when the key is missing or expired. */
+  get<T = unknown>(key: string): Promise<T | null>;
+  /** The cached value, or `defaultValue` when the key is missing or expired. */
+  get<T = unknown, D = T>(key: string, defaultValue: D, options?: VersionOption): Promise<T | D>;
+
+  set(key: string, value: JsonValue, options?: WriteOptions): Promise<void>;
+  /** Stores only when the key is missing or expired; resolves whether it stored. */
+  add(key: string, value: JsonValue, options?: WriteOptions): Promise<boolean>;
+
+  /**
+   * The cached value; on a miss, stores `defaultValue` (called, and awaited, when it is a
+   * function: once per key however many calls overlap) and returns it. A value another writer
+   * stored meanwhile wins.
+   */
+  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: WriteOptions): Promise<T>;
+
+  /** Every requested key mapped to its value, or `null` when missing or expired. */
+  getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: VersionOption): Promise<Record<K, T | null>>;
+  setMany(mapping: Record<string, JsonValue> | Map<string, JsonValue>, options?: WriteOptions): Promise<void>;
+
+  delete(key: string, options?: VersionOption): Promise<void>;
+  deleteMany(keys: readonly string[], options?: VersionOption): Promise<void>;
+  /** With a `keyPrefix`, deletes that prefix's keys; without one, everything in the store. */
+  clear(): Promise<void>;
+
+  /**
+   * New expiry for an existing key: `ttl` seconds; omitted: the default ttl (or never);
+   * `null`: never. Resolves whether the key existed; never creates one.
+   */
+  touch(key: string, ttl?: number | null, options?: VersionOption): Promise<boolean>;
+
+  /** Adds `delta` (default 1; a missing key counts as 0) and resolves the new value. */
+  incr(key: string, delta?: number, options?: VersionOption): Promise<number>;
+  /** Subtracts `delta` (default 1; a missing key counts as 0) and resolves the new value. */
+  decr(key: string, delta?: number, options?: VersionOption): Promise<number>;
+
+  /** `await using cache = ...`: disconnects if connected. */
+  [Symbol.asyncDispose](): Promise<void>;
+
+  /** Frees the wasm memory of this cache object (it is unusable afterwards). */
+  free(): void;
+}

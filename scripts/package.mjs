@@ -1,0 +1,58 @@
+// Assembles the npm package in pkg/ from the wasm-bindgen output in .build/wasm and the
+// hand-written files in npm/. wasm-pack writes one target's package.json without `exports`;
+// edge-caches needs one package with an entry per runtime, so it is written here.
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const wasmOut = join(root, ".build/wasm");
+const pkg = join(root, "pkg");
+
+const cargo = readFileSync(join(root, "Cargo.toml"), "utf8");
+const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
+
+rmSync(pkg, { recursive: true, force: true });
+mkdirSync(pkg);
+for (const file of ["edge_caches.js", "edge_caches_bg.wasm", "snippets"]) {
+  cpSync(join(wasmOut, file), join(pkg, file), { recursive: true });
+}
+
+// wasm-bindgen names the snippet folder after a hash of the crate; find it.
+const [snippetDir] = readdirSync(join(pkg, "snippets"));
+const runtime = `./snippets/${snippetDir}/src/js/runtime.js`;
+if (!existsSync(join(pkg, runtime))) throw new Error(`no runtime.js at ${runtime}`);
+
+const api = readFileSync(join(root, "npm/api.js"), "utf8").replace("@@RUNTIME@@", runtime);
+writeFileSync(join(pkg, "api.js"), api);
+for (const file of ["index.js", "node.js", "index.d.ts"]) {
+  cpSync(join(root, "npm", file), join(pkg, file));
+}
+cpSync(join(root, "README.md"), join(pkg, "README.md"));
+
+const manifest = {
+  name: "edge-caches",
+  version: field("version"),
+  description: field("description"),
+  license: field("license"),
+  repository: field("repository"),
+  type: "module",
+  types: "./index.d.ts",
+  exports: {
+    ".": {
+      types: "./index.d.ts",
+      node: "./node.js",
+      bun: "./node.js",
+      browser: "./index.js",
+      import: "./index.js",
+      default: "./index.js",
+    },
+    "./package.json": "./package.json",
+  },
+  files: ["*.js", "*.d.ts", "edge_caches_bg.wasm", "snippets/"],
+  // Every entry instantiates the wasm when imported: bundlers must keep them.
+  sideEffects: ["./node.js", "./index.js", "./api.js"],
+  engines: { node: ">=18" },
+  keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
+};
+writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
+console.log(`pkg/: edge-caches ${manifest.version}`);

@@ -1,0 +1,132 @@
+//! Reading JavaScript arguments into core types, with the `TypeError` or `RangeError` a wrong
+//! one deserves. Every check runs before a call is admitted, so a rejected call has done
+//! nothing.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::runtime::{check_string, encode_value, number_text, to_js};
+use crate::core::error::Error;
+use crate::core::keys::VersionArg;
+use crate::core::ttl::{self, TtlArg};
+
+pub type JsResult<T> = Result<T, JsValue>;
+
+fn type_error(parts: &[&str]) -> JsValue {
+    to_js(Error::type_error(parts))
+}
+
+fn range_error(parts: &[&str]) -> JsValue {
+    to_js(Error::range_error(parts))
+}
+
+pub fn key(value: &JsValue) -> JsResult<String> {
+    check_string(value, "key")
+}
+
+pub fn value(value: &JsValue) -> JsResult<String> {
+    encode_value(value)
+}
+
+/// A list of keys: an array of strings (a string is iterable too, so "any iterable" would take
+/// `getMany("abc")` as three keys).
+pub fn key_list(value: &JsValue) -> JsResult<Vec<(JsValue, String)>> {
+    if !Array::is_array(value) {
+        return Err(type_error(&["keys must be an array of strings"]));
+    }
+    let array: &Array = value.unchecked_ref();
+    let mut keys = Vec::with_capacity(array.length() as usize);
+    for item in array.iter() {
+        let k = key(&item)?;
+        keys.push((item, k));
+    }
+    Ok(keys)
+}
+
+/// `ttl` as a call gives it: omitted, `null` (never expire) or seconds.
+pub fn ttl(value: &JsValue) -> JsResult<TtlArg> {
+    if value.is_undefined() {
+        return Ok(TtlArg::Default);
+    }
+    if value.is_null() {
+        return Ok(TtlArg::Never);
+    }
+    match value.as_f64() {
+        Some(seconds) => ttl::seconds_to_ms(seconds).map(TtlArg::Ms).map_err(to_js),
+        None => Err(type_error(&["ttl must be a number of seconds or null"])),
+    }
+}
+
+pub fn version(value: &JsValue) -> JsResult<VersionArg> {
+    if value.is_undefined() {
+        return Ok(VersionArg::Default);
+    }
+    if value.is_null() {
+        return Ok(VersionArg::None);
+    }
+    if value.is_string() {
+        return check_string(value, "version").map(VersionArg::Some);
+    }
+    match value.as_f64() {
+        Some(n) if is_safe_integer(n) => Ok(VersionArg::Some(number_text(n))),
+        Some(_) => Err(range_error(&["version must be a string or a safe integer"])),
+        None => Err(type_error(&["version must be a string or an integer"])),
+    }
+}
+
+/// `incr`/`decr`'s delta: a finite number, 1 when omitted.
+pub fn delta(value: &JsValue) -> JsResult<f64> {
+    if value.is_undefined() {
+        return Ok(1.0);
+    }
+    match value.as_f64() {
+        Some(d) if d.is_finite() => Ok(d),
+        Some(_) => Err(range_error(&["delta must be a finite number"])),
+        None => Err(type_error(&["delta must be a number"])),
+    }
+}
+
+pub fn is_safe_integer(n: f64) -> bool {
+    n.is_finite() && n.trunc() == n && n.abs() <= 9_007_199_254_740_991.0
+}
+
+/// A per-call options object, `{ ttl, version }` or `{ version }`. Unknown names are a
+/// `TypeError`: a misspelt `verison` silently reading another key would be worse.
+pub struct CallOptions {
+    pub ttl: TtlArg,
+    pub version: VersionArg,
+}
+
+pub fn call_options(value: &JsValue, allow_ttl: bool) -> JsResult<CallOptions> {
+    let mut options = CallOptions { ttl: TtlArg::Default, version: VersionArg::Default };
+    if value.is_undefined() || value.is_null() {
+        return Ok(options);
+    }
+    let allowed: &[&str] = if allow_ttl { &["ttl", "version"] } else { &["version"] };
+    let object = options_object(value, allowed)?;
+    options.version = version(&get(object, "version")?)?;
+    if allow_ttl {
+        options.ttl = ttl(&get(object, "ttl")?)?;
+    }
+    Ok(options)
+}
+
+/// `value` as an options object, after checking it names only `allowed` options.
+pub fn options_object<'a>(value: &'a JsValue, allowed: &[&str]) -> JsResult<&'a Object> {
+    if !value.is_object() || Array::is_array(value) || value.is_function() {
+        return Err(type_error(&["options must be an object"]));
+    }
+    let object: &Object = value.unchecked_ref();
+    for name in Object::keys(object).iter() {
+        let name = name.as_string().unwrap_or_default();
+        if !allowed.contains(&name.as_str()) {
+            return Err(type_error(&["unknown option '", &name, "' (known: ", &allowed.join(", "), ")"]));
+        }
+    }
+    Ok(object)
+}
+
+pub fn get(object: &Object, name: &str) -> JsResult<JsValue> {
+    Reflect::get(object, &JsValue::from_str(name))
+}

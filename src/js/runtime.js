@@ -1,0 +1,83 @@
+// The JavaScript half of the wasm boundary (src/js/mod.rs imports these functions).
+// JSON and type checks stay in JavaScript: the engine already has them, so the wasm need not
+// carry a JSON library, and a value crosses into wasm once, as the text that gets stored.
+
+export class CacheError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "CacheError";
+    this.code = code;
+  }
+}
+
+export function cacheError(code, message) {
+  return new CacheError(code, message);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isWellFormed = String.prototype.isWellFormed
+  ? (s) => s.isWellFormed()
+  : (s) => !LONE_SURROGATE.test(s);
+
+// A key (or version, or prefix) must be a well-formed string: converting a lone surrogate to
+// UTF-8 would silently turn distinct keys into the same one.
+export function checkString(value, what) {
+  if (typeof value !== "string") {
+    throw new TypeError(`${what} must be a string, got ${describe(value)}`);
+  }
+  if (!isWellFormed(value)) {
+    throw new TypeError(`${what} is not well-formed Unicode (it has a lone surrogate)`);
+  }
+  return value;
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}
+
+// JSON.stringify silently turns NaN and the infinities into null and drops undefined,
+// functions and symbols; a cache that did the same would hand back something else than was
+// stored. The replacer refuses them instead (BigInt and cycles JSON.stringify refuses itself).
+function strictReplacer(key, value) {
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new RangeError(`cannot store ${value}${where(key)}: JSON has no NaN or Infinity`);
+      }
+      return value;
+    case "undefined":
+      // An object property that is undefined is left out, as JSON does: that is what an
+      // optional field means. Anywhere else it would turn into null or vanish.
+      if (key !== "" && !Array.isArray(this)) return undefined;
+      throw new TypeError(`cannot store undefined${where(key)}`);
+    case "function":
+    case "symbol":
+      throw new TypeError(`cannot store a ${typeof value}${where(key)}: it is not JSON`);
+    case "bigint":
+      throw new TypeError(`cannot store a BigInt${where(key)}: JSON has no BigInt (store it as a string)`);
+    default:
+      return value;
+  }
+}
+
+function where(key) {
+  return key === "" ? "" : ` (at "${key}")`;
+}
+
+export function encodeValue(value) {
+  return JSON.stringify(value, strictReplacer);
+}
+
+// A value another client wrote that is not JSON comes back as the raw string.
+export function decodeValue(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export const parseNumber = Number;
+export const formatNumber = String;
