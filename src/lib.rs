@@ -10,3 +10,5 @@ pub mod core;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(target_arch = "wasm32")]
+pub use js::Cache;

@@ -10,3 +10,5 @@ mod args;
 mod cache;
 mod runtime;
 mod settings;
+
+pub use cache::Cache;

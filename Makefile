@@ -1,0 +1,42 @@
+# edge-caches: `make demo` runs the demo on the in-memory default, `make test` runs every test.
+# Both install what they need first (scripts/setup.sh).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+# The features rustc's wasm32 target emits; wasm-opt must be told to accept them.
+WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-reference-types --enable-multivalue
+WASM := .build/wasm/edge_caches_bg.wasm
+
+.PHONY: all setup build demo test test-core test-wasm test-js clean
+all: build
+
+setup:
+	scripts/setup.sh
+
+# pkg/: the npm package, built once and shared by every suite.
+build: setup
+	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
+	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
+	node scripts/package.mjs
+	@# The tests and the demo import "edge-caches" as a user would, linked to pkg/.
+	ln -sfn ../pkg node_modules/edge-caches
+
+# `make demo URL=https://... TOKEN=...` runs the same program against a REST endpoint.
+demo: build
+	node examples/demo.mjs $(URL)
+
+test: build test-core test-wasm test-js
+
+test-core:
+	cargo test -p edge-caches
+
+test-wasm:
+	wasm-pack --quiet test --node
+
+test-js:
+	node --test tests/conformance/
+
+clean:
+	rm -rf .build pkg target node_modules/edge-caches

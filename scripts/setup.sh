@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a fresh Debian machine (as root), and does
+# nothing that is already done, so `make` can call it every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+wasm_bindgen_version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# The CLI must be exactly the wasm-bindgen version in Cargo.toml. `--locked` first; when the
+# registry lacks a version the CLI's lockfile names (it happens: webpki-roots), resolve afresh.
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+  cargo install --locked wasm-bindgen-cli --version "$wasm_bindgen_version" \
+    || cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+command -v wasm-pack >/dev/null || cargo install --locked wasm-pack || cargo install wasm-pack
+
+# npm ci only when the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
