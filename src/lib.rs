@@ -2,7 +2,9 @@
 //! runtimes, compiled to WebAssembly.
 //!
 //! - `core`: keys, options, ttl, operations, number rules, errors. No JavaScript.
-//! - `backend`: one module per backend (memory, dummy), each carrying out `core::ops::Op`s.
+//! - `backend`: one module per backend (memory, dummy, rest), each carrying out `core::ops::Op`s.
+//! - `backend::rest`: the REST protocol as plain Rust over a `Transport`.
+//! - `transport` (wasm32 only): that transport, through `fetch`.
 //! - `js` (wasm32 only): the wasm-bindgen boundary, the `Cache` class JavaScript sees.
 
 pub mod backend;
@@ -10,5 +12,7 @@ pub mod core;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(target_arch = "wasm32")]
+mod transport;
 #[cfg(target_arch = "wasm32")]
 pub use js::Cache;

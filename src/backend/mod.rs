@@ -2,3 +2,4 @@
 
 pub mod dummy;
 pub mod memory;
+pub mod rest;

@@ -13,10 +13,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::args::{self, JsResult};
-use super::runtime::{decode_value, to_js, JsNumbers};
+use super::runtime::{decode_value, env_value, to_js, JsNumbers};
 use super::settings::{self, Settings};
 use crate::backend::dummy;
 use crate::backend::memory::MemoryStore;
+use crate::backend::rest::Rest;
+use crate::transport::FetchTransport;
 use crate::core::config::BackendUrl;
 use crate::core::error::{Code, Error};
 use crate::core::keys::{KeyBuilder, VersionArg};
@@ -26,6 +28,7 @@ use crate::core::ttl::TtlArg;
 enum Backend {
     Memory(Rc<RefCell<MemoryStore>>),
     Dummy,
+    Rest(Rest<FetchTransport>),
 }
 
 thread_local! {
@@ -53,6 +56,7 @@ impl Inner {
                 store.borrow_mut().execute(op, js_sys::Date::now(), &JsNumbers).map_err(to_js)
             }
             Backend::Dummy => dummy::execute(op).map_err(to_js),
+            Backend::Rest(rest) => rest.execute(op, &JsNumbers).await.map_err(to_js),
         }
     }
 
@@ -134,30 +138,20 @@ impl Cache {
     /// `new Cache(url, options?)`: a bad URL or option throws here, not at the first call.
     #[wasm_bindgen(constructor)]
     pub fn new(url: JsValue, options: JsValue) -> JsResult<Cache> {
-        let Settings { keys, default_ttl_ms, backend, max_entries } = settings::read(&url, &options)?;
-        let backend = match backend {
-            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
-            BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
-                stores
-                    .borrow_mut()
-                    .entry(name)
-                    .or_insert_with(|| Rc::new(RefCell::new(MemoryStore::new(max_entries))))
-                    .clone()
-            })),
-            BackendUrl::Dummy => Backend::Dummy,
-            BackendUrl::Rest { .. } => return Err(unexpected()),
-        };
-        Ok(Cache {
-            inner: Rc::new(Inner {
-                keys,
-                default_ttl_ms,
-                backend,
-                connected: Cell::new(false),
-                in_flight: Cell::new(0),
-                idle: RefCell::new(Vec::new()),
-                computing: RefCell::new(HashMap::new()),
-            }),
-        })
+        Cache::with_settings(settings::read(&url, &options, None)?)
+    }
+
+    /// `Cache.fromEnv(env?, options?)`: the REST endpoint named by `UPSTASH_REDIS_REST_URL` and
+    /// `UPSTASH_REDIS_REST_TOKEN` (or Vercel's `KV_REST_API_URL` and `KV_REST_API_TOKEN`), read
+    /// from `env` (a Workers env) or else from process.env / Deno.env.
+    #[wasm_bindgen(js_name = fromEnv)]
+    pub fn from_env(env: JsValue, options: JsValue) -> JsResult<Cache> {
+        let read = |names: [&str; 2]| names.iter().find_map(|name| env_value(&env, name).filter(|v| !v.is_empty()));
+        let url = read(["UPSTASH_REDIS_REST_URL", "KV_REST_API_URL"]).ok_or_else(|| {
+            to_js(Error::cache(Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]))
+        })?;
+        let token = read(["UPSTASH_REDIS_REST_TOKEN", "KV_REST_API_TOKEN"]);
+        Cache::with_settings(settings::read(&JsValue::from_str(&url), &options, token)?)
     }
 
     #[wasm_bindgen(getter)]
@@ -221,8 +215,9 @@ impl Cache {
     }
 
     /// A plain default is stored in one step (store-if-missing, else read what is there); a
-    /// function default is computed only on a miss, once per key however many calls overlap,
-    /// and then added, so a value another writer stored meanwhile wins.
+    /// function default is computed only on a miss, once per key however many calls overlap
+    /// (they share the first call's result), and then added, so a value another writer stored
+    /// meanwhile wins.
     #[wasm_bindgen(js_name = getOrSet)]
     pub fn get_or_set(&self, key: JsValue, default: JsValue, options: JsValue) -> Promise {
         self.call(|inner| {
@@ -347,6 +342,38 @@ impl Cache {
 }
 
 impl Cache {
+    fn with_settings(settings: Settings) -> JsResult<Cache> {
+        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms } = settings;
+        let backend = match backend {
+            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
+            BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
+                stores
+                    .borrow_mut()
+                    .entry(name)
+                    .or_insert_with(|| Rc::new(RefCell::new(MemoryStore::new(max_entries))))
+                    .clone()
+            })),
+            BackendUrl::Dummy => Backend::Dummy,
+            BackendUrl::Rest { endpoint, .. } => {
+                let token = token.unwrap_or_default(); // settings::read demands one for REST
+                Backend::Rest(Rest::new(FetchTransport::new(endpoint, &token, fetch, timeout_ms)))
+            }
+        };
+        Ok(Cache {
+            inner: Rc::new(Inner {
+                keys,
+                default_ttl_ms,
+                backend,
+                connected: Cell::new(false),
+                in_flight: Cell::new(0),
+                idle: RefCell::new(Vec::new()),
+                computing: RefCell::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+impl Cache {
     fn add_number(&self, key: JsValue, delta: JsValue, options: JsValue, sign: f64) -> Promise {
         self.call(|inner| {
             let options = args::call_options(&options, false)?;
@@ -389,24 +416,22 @@ fn not_connected() -> JsValue {
     to_js(Error::cache(Code::NotConnected, &["the cache is not connected: call connect() first"]))
 }
 
+/// Single flight per key: the first call reads, and on a miss computes and adds; calls for the
+/// same key that overlap it wait for its result instead of reading and computing themselves.
 async fn get_or_compute(inner: Rc<Inner>, key: String, compute: Function, ttl_ms: Option<u64>) -> JsResult<JsValue> {
     if let Some(shared) = inner.computing(&key) {
         return JsFuture::from(shared).await;
     }
-    if let Some(text) = value(inner.run(Op::Get { key: key.clone() }).await?)? {
-        return Ok(decode_value(&text));
-    }
-    // Another call may have started computing while this one was reading.
-    if let Some(shared) = inner.computing(&key) {
-        return JsFuture::from(shared).await;
-    }
-    let shared = future_to_promise(compute_and_add(inner.clone(), key.clone(), compute, ttl_ms));
+    let shared = future_to_promise(lookup_or_compute(inner.clone(), key.clone(), compute, ttl_ms));
     inner.computing.borrow_mut().insert(key, shared.clone());
     JsFuture::from(shared).await
 }
 
-async fn compute_and_add(inner: Rc<Inner>, key: String, compute: Function, ttl_ms: Option<u64>) -> JsResult<JsValue> {
+async fn lookup_or_compute(inner: Rc<Inner>, key: String, compute: Function, ttl_ms: Option<u64>) -> JsResult<JsValue> {
     let result = async {
+        if let Some(text) = value(inner.run(Op::Get { key: key.clone() }).await?)? {
+            return Ok(decode_value(&text));
+        }
         let produced = compute.call0(&JsValue::UNDEFINED)?;
         let computed = JsFuture::from(Promise::resolve(&produced)).await?;
         let text = args::value(&computed)?;

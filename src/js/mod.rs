@@ -8,7 +8,7 @@
 
 mod args;
 mod cache;
-mod runtime;
+pub(crate) mod runtime;
 mod settings;
 
 pub use cache::Cache;

@@ -81,3 +81,36 @@ export function decodeValue(text) {
 
 export const parseNumber = Number;
 export const formatNumber = String;
+
+// One HTTP request of the REST backend: one crossing in (url, headers, body) and one out
+// ([status, text]). Only method, headers, body and signal are set: Cloudflare Workers reject
+// `cache`, `mode` and `credentials` on many compatibility dates. The global fetch is looked up
+// per call, so a fetch installed after import (a test stub, a polyfill) is the one used.
+export async function post(fetchFn, url, headers, body, timeoutMs) {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const response = await (fetchFn ?? fetch)(url, { method: "POST", headers, body, signal });
+  return [response.status, await response.text()];
+}
+
+// How a failed request failed: "TIMEOUT", "ABORTED" or "NETWORK", and what the error said.
+export function failure(error) {
+  const name = error?.name;
+  const kind = name === "TimeoutError" ? "TIMEOUT" : name === "AbortError" ? "ABORTED" : "NETWORK";
+  return [kind, String(error?.message ?? error)];
+}
+
+// An environment variable: from `env` when given (a Workers env), else process.env (Node,
+// Bun), else Deno.env (which throws without --allow-env: then it is simply not set).
+export function envValue(env, name) {
+  if (env !== undefined && env !== null) {
+    const value = env[name];
+    return typeof value === "string" ? value : undefined;
+  }
+  const fromProcess = globalThis.process?.env?.[name];
+  if (typeof fromProcess === "string") return fromProcess;
+  try {
+    return globalThis.Deno?.env?.get(name);
+  } catch {
+    return undefined;
+  }
+}

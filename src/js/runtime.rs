@@ -27,6 +27,15 @@ extern "C" {
 
     #[wasm_bindgen(js_name = formatNumber)]
     fn format_number(value: f64) -> String;
+
+    /// Resolves `[status, text]`; rejects with what fetch threw.
+    pub fn post(fetch: &JsValue, url: &str, headers: &JsValue, body: &str, timeout_ms: f64) -> js_sys::Promise;
+
+    /// `[code, message]` of a failed request.
+    pub fn failure(error: &JsValue) -> js_sys::Array;
+
+    #[wasm_bindgen(js_name = envValue)]
+    pub fn env_value(env: &JsValue, name: &str) -> Option<String>;
 }
 
 pub fn to_js(error: Error) -> JsValue {

@@ -16,14 +16,24 @@ const OPTION_NAMES: &[&str] =
 /// The largest `maxEntries`: beyond it the memory store would outgrow a wasm32 address space.
 const MAX_ENTRIES_LIMIT: f64 = (1u64 << 31) as f64;
 
+/// The per-request timeout when none is given: long enough for a slow region, short enough
+/// that a hung connection does not hold a request of the caller's for long.
+pub const DEFAULT_TIMEOUT_MS: f64 = 5000.0;
+
 pub struct Settings {
     pub keys: KeyBuilder,
     pub default_ttl_ms: Option<u64>,
     pub backend: BackendUrl,
     pub max_entries: usize,
+    /// REST backend: the token (options, then `fallback_token`, then the URL's userinfo).
+    pub token: Option<String>,
+    /// REST backend: a fetch function, or undefined for the global one.
+    pub fetch: JsValue,
+    pub timeout_ms: f64,
 }
 
-pub fn read(url: &JsValue, options: &JsValue) -> JsResult<Settings> {
+/// `fallback_token` is the token `Cache.fromEnv` found in the environment.
+pub fn read(url: &JsValue, options: &JsValue, fallback_token: Option<String>) -> JsResult<Settings> {
     let url = check_string(url, "url")?;
     let parsed = parse_url(&url).map_err(to_js)?;
     let mut settings = Settings {
@@ -31,10 +41,29 @@ pub fn read(url: &JsValue, options: &JsValue) -> JsResult<Settings> {
         default_ttl_ms: parsed.ttl_ms,
         backend: parsed.backend,
         max_entries: DEFAULT_MAX_ENTRIES,
+        token: None,
+        fetch: JsValue::UNDEFINED,
+        timeout_ms: DEFAULT_TIMEOUT_MS,
     };
-    if options.is_undefined() || options.is_null() {
-        return Ok(settings);
+    if let BackendUrl::Rest { token: Some(token), .. } = &settings.backend {
+        settings.token = Some(token.clone());
     }
+    if fallback_token.is_some() {
+        settings.token = fallback_token;
+    }
+    if !options.is_undefined() && !options.is_null() {
+        read_options(&mut settings, options)?;
+    }
+    if matches!(settings.backend, BackendUrl::Rest { .. }) && settings.token.is_none() {
+        return Err(to_js(Error::cache(
+            Code::Config,
+            &["the REST backend needs a token: options.token, or https://:TOKEN@host"],
+        )));
+    }
+    Ok(settings)
+}
+
+fn read_options(settings: &mut Settings, options: &JsValue) -> JsResult<()> {
     let object = args::options_object(options, OPTION_NAMES)?;
     let option = |name| args::get(object, name);
 
@@ -61,13 +90,48 @@ pub fn read(url: &JsValue, options: &JsValue) -> JsResult<Settings> {
     let max_entries = option("maxEntries")?;
     if !max_entries.is_undefined() {
         match max_entries.as_f64() {
-            Some(n) if is_safe_integer(n) && n >= 1.0 && n <= MAX_ENTRIES_LIMIT => settings.max_entries = n as usize,
+            Some(n) if is_safe_integer(n) && (1.0..=MAX_ENTRIES_LIMIT).contains(&n) => settings.max_entries = n as usize,
             Some(_) => return Err(to_js(Error::range_error(&["maxEntries must be an integer from 1 to 2^31"]))),
             None => return Err(to_js(Error::type_error(&["maxEntries must be a number"]))),
         }
     }
-    if let BackendUrl::Rest { .. } = settings.backend {
-        return Err(to_js(Error::cache(Code::Config, &["the REST backend is not available in this build"])));
+    let token = option("token")?;
+    if !token.is_undefined() {
+        let token = check_string(&token, "token")?;
+        if token.is_empty() {
+            return Err(to_js(Error::cache(Code::Config, &["token must not be empty"])));
+        }
+        settings.token = Some(token);
     }
-    Ok(settings)
+    let fetch = option("fetch")?;
+    if !fetch.is_undefined() {
+        if !fetch.is_function() {
+            return Err(to_js(Error::type_error(&["fetch must be a function"])));
+        }
+        settings.fetch = fetch;
+    }
+    let timeout = option("timeout")?;
+    if !timeout.is_undefined() {
+        match timeout.as_f64() {
+            // AbortSignal.timeout takes a 32-bit signed integer of milliseconds... and more
+            // than a day is a mistake anyway.
+            Some(ms) if ms > 0.0 && ms <= 86_400_000.0 => settings.timeout_ms = ms.ceil(),
+            Some(_) => return Err(to_js(Error::range_error(&["timeout must be from 1 to 86400000 milliseconds"]))),
+            None => return Err(to_js(Error::type_error(&["timeout must be a number of milliseconds"]))),
+        }
+    }
+    // Checked now so that a wrong value fails here; applied by the request pipeline (see README).
+    let retries = option("retries")?;
+    if !retries.is_undefined() {
+        match retries.as_f64() {
+            Some(n) if is_safe_integer(n) && (0.0..=10.0).contains(&n) => {}
+            Some(_) => return Err(to_js(Error::range_error(&["retries must be an integer from 0 to 10"]))),
+            None => return Err(to_js(Error::type_error(&["retries must be a number"]))),
+        }
+    }
+    let auto_pipeline = option("autoPipeline")?;
+    if !auto_pipeline.is_undefined() && auto_pipeline.as_bool().is_none() {
+        return Err(to_js(Error::type_error(&["autoPipeline must be a boolean"])));
+    }
+    Ok(())
 }

@@ -1,0 +1,262 @@
+//! The JSON the REST protocol needs, and no more: writing command arrays of strings, and
+//! reading replies (null, booleans, numbers kept as text, strings, arrays, objects).
+//!
+//! Hand-written because a general JSON crate would be most of the wasm's size; the reader is
+//! total (every input gives a value or `None`, never a panic) and bounds nesting so a hostile
+//! or broken server cannot exhaust the stack.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    /// The number's text as the server wrote it (checked against the JSON grammar).
+    Number(String),
+    Str(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn field(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Deeper nesting than any reply of ours has (SCAN is two levels inside a pipeline's three).
+const MAX_DEPTH: usize = 32;
+
+pub fn parse(text: &str) -> Option<Json> {
+    let mut reader = Reader { bytes: text.as_bytes(), text, at: 0 };
+    let value = reader.value(0)?;
+    reader.space();
+    (reader.at == reader.bytes.len()).then_some(value)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, word: &str) -> Option<()> {
+        let end = self.at.checked_add(word.len())?;
+        (self.bytes.get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Json> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.space();
+        match self.peek()? {
+            b'n' => self.eat("null").map(|_| Json::Null),
+            b't' => self.eat("true").map(|_| Json::Bool(true)),
+            b'f' => self.eat("false").map(|_| Json::Bool(false)),
+            b'"' => self.string().map(Json::Str),
+            b'[' => {
+                self.at += 1;
+                let mut items = Vec::new();
+                self.space();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Some(Json::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.space();
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b']' => {
+                            self.at += 1;
+                            return Some(Json::Array(items));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.at += 1;
+                let mut fields = Vec::new();
+                self.space();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    return Some(Json::Object(fields));
+                }
+                loop {
+                    self.space();
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    let key = self.string()?;
+                    self.space();
+                    self.eat(":")?;
+                    fields.push((key, self.value(depth + 1)?));
+                    self.space();
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b'}' => {
+                            self.at += 1;
+                            return Some(Json::Object(fields));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => self.number(),
+        }
+    }
+
+    fn number(&mut self) -> Option<Json> {
+        let start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
+            self.at += 1;
+        }
+        let text = self.text.get(start..self.at)?;
+        crate::core::number::is_json_number(text).then(|| Json::Number(text.to_owned()))
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.at += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            // Copy the run up to the next quote or escape in one go (the text is valid UTF-8
+            // and both delimiters are ASCII, so the slice boundaries are char boundaries).
+            let run_start = self.at;
+            while !matches!(self.peek()?, b'"' | b'\\') {
+                if self.peek()? < 0x20 {
+                    return None;
+                }
+                self.at += 1;
+            }
+            out.push_str(self.text.get(run_start..self.at)?);
+            let delimiter = self.peek()?;
+            self.at += 1;
+            if delimiter == b'"' {
+                return Some(out);
+            }
+            let escaped = self.peek()?;
+            self.at += 1;
+            match escaped {
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let unit = self.hex4()?;
+                    let c = if (0xD800..0xDC00).contains(&unit) && self.bytes.get(self.at) == Some(&b'\\') && self.bytes.get(self.at + 1) == Some(&b'u') {
+                        let save = self.at;
+                        self.at += 2;
+                        let low = self.hex4()?;
+                        if (0xDC00..0xE000).contains(&low) {
+                            char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                        } else {
+                            self.at = save;
+                            None
+                        }
+                    } else {
+                        char::from_u32(unit)
+                    };
+                    // A lone surrogate has no UTF-8 form: it becomes U+FFFD, as a server
+                    // without base64 encoding does with bytes that are not UTF-8.
+                    out.push(c.unwrap_or('\u{FFFD}'));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.at..self.at.checked_add(4)?)?;
+        let value = u32::from_str_radix(digits, 16).ok()?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.at += 4;
+        Some(value)
+    }
+}
+
+/// Appends `text` as a JSON string.
+pub fn write_str(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut run_start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            out.push_str(&text[run_start..i]);
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                _ => {
+                    out.push_str("\\u00");
+                    out.push(HEX[usize::from(b >> 4)] as char);
+                    out.push(HEX[usize::from(b & 15)] as char);
+                }
+            }
+            run_start = i + 1;
+        }
+    }
+    out.push_str(&text[run_start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Json {
+        Json::Str(text.into())
+    }
+
+    #[test]
+    fn reads_replies() {
+        assert_eq!(parse(r#"{"result":"OK"}"#).unwrap().field("result"), Some(&s("OK")));
+        assert_eq!(
+            parse(r#" [ {"result": null}, {"result": 12}, {"error": "ERR x"} ] "#).unwrap(),
+            Json::Array(vec![
+                Json::Object(vec![("result".into(), Json::Null)]),
+                Json::Object(vec![("result".into(), Json::Number("12".into()))]),
+                Json::Object(vec![("error".into(), s("ERR x"))]),
+            ])
+        );
+        assert_eq!(parse(r#""a\"b\\c\/\n\u00e9\ud83d\ude00""#).unwrap(), s("a\"b\\c/\né😀"));
+        assert_eq!(parse(r#""\ud800x""#).unwrap(), s("\u{FFFD}x"), "a lone surrogate escape");
+        assert_eq!(parse("[true,false,-1.5e3]").unwrap(), Json::Array(vec![Json::Bool(true), Json::Bool(false), Json::Number("-1.5e3".into())]));
+    }
+
+    #[test]
+    fn refuses_broken_json_without_panicking() {
+        let deep = "[".repeat(10_000);
+        for bad in ["", "{", r#"{"result""#, r#"{"result":}"#, "[1,]", "nul", "\"abc", "\"\\u12\"", "\"\\uzzzz\"", "01", "1 2", "<html>502</html>", "\"\u{1}\"", &deep, "\"\\", "\"\\u"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn writes_strings_that_read_back() {
+        for text in ["", "plain", "q\"uote", "back\\slash", "ctl\u{0}\u{1f}\n\t", "ü€😀", "{\"json\":[1]}"] {
+            let mut out = String::new();
+            write_str(&mut out, text);
+            assert_eq!(parse(&out), Some(s(text)), "{out}");
+        }
+    }
+}
