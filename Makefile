@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo test test-core test-wasm test-js clean
+.PHONY: all setup build demo test test-core test-wasm test-js test-gateway test-rest clean
 all: build
 
 setup:
@@ -27,7 +27,7 @@ build: setup
 demo: build
 	node examples/demo.mjs $(URL)
 
-test: build test-core test-wasm test-js
+test: build test-core test-wasm test-js test-gateway test-rest
 
 test-core:
 	cargo test -p edge-caches
@@ -37,6 +37,16 @@ test-wasm:
 
 test-js:
 	node --test tests/conformance/
+
+test-gateway:
+	cargo test -p edge-caches-gateway
+
+# One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them: the
+# conformance suite on the REST backend, the REST backend's own tests, and @upstash/redis
+# against the gateway.
+test-rest:
+	scripts/with-servers.sh bash -c 'EDGE_CACHES_URL=$$GATEWAY_URL EDGE_CACHES_TOKEN=$$GATEWAY_TOKEN \
+	  node --test tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/'
 
 clean:
 	rm -rf .build pkg target node_modules/edge-caches

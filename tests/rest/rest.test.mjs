@@ -1,0 +1,258 @@
+// What only the REST backend has: the stored format as Redis sees it, requests per call, the
+// SCAN walk of clear(), configuration from the environment, and errors. Run by
+// scripts/with-servers.sh, which provides a real Redis and gateway (GATEWAY_URL, GATEWAY_TOKEN).
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { Cache, CacheError } from "edge-caches";
+
+const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
+assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with scripts/with-servers.sh");
+
+let n = 0;
+const prefix = () => `rest${process.pid}_${n++}`;
+
+/** A command straight to Redis through the gateway, bypassing edge-caches. */
+async function redis(...command) {
+  const response = await fetch(GATEWAY_URL, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${GATEWAY_TOKEN}` },
+    body: JSON.stringify(command),
+  });
+  const reply = await response.json();
+  if (reply.error) throw new Error(reply.error);
+  return reply.result;
+}
+
+/** A fetch that records each request (path, command body, init fields) before sending it. */
+function recordingFetch() {
+  const requests = [];
+  const record = (url, init) => {
+    requests.push({ path: new URL(url).pathname, body: JSON.parse(init.body), init });
+    return fetch(url, init);
+  };
+  return { requests, fetch: record };
+}
+
+async function open(options = {}) {
+  const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: prefix(), ...options });
+  await cache.connect();
+  return cache;
+}
+
+describe("stored format", () => {
+  it("is the Python library's: JSON text under prefix:version:key", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p, version: 2 });
+    await cache.set("k", { a: [1, "x"] });
+    await cache.set("s", "123");
+    assert.equal(await redis("GET", `${p}:2:k`), '{"a":[1,"x"]}');
+    assert.equal(await redis("GET", `${p}:2:s`), '"123"');
+    const bare = await open({ keyPrefix: "" });
+    await bare.set(`${p}-bare`, 1);
+    assert.equal(await redis("GET", `::${p}-bare`), "1");
+  });
+
+  it("keeps integers integers in Redis after incr and decr", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await cache.incr("n", 5);
+    await cache.decr("n", 2);
+    assert.equal(await redis("GET", `${p}::n`), "3");
+    await cache.incr("f", 0.5);
+    assert.equal(await redis("GET", `${p}::f`), "0.5");
+  });
+
+  it("reads a value another client wrote that is not JSON as the raw string", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await redis("SET", `${p}::raw`, "hello world");
+    await redis("SET", `${p}::json`, "[1,2]");
+    assert.equal(await cache.get("raw"), "hello world");
+    assert.deepEqual(await cache.get("json"), [1, 2]);
+    assert.deepEqual(await cache.getMany(["raw", "json"]), { raw: "hello world", json: [1, 2] });
+  });
+
+  it("sets the ttl in Redis to the millisecond", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await cache.set("k", 1, { ttl: 12.345 });
+    const pttl = await redis("PTTL", `${p}::k`);
+    assert.ok(pttl > 12_000 && pttl <= 12_345, String(pttl));
+    await cache.setMany({ a: 1, b: 2 }, { ttl: 7 });
+    for (const key of ["a", "b"]) {
+      const t = await redis("PTTL", `${p}::${key}`);
+      assert.ok(t > 6_000 && t <= 7_000, `${key}: ${t}`);
+    }
+  });
+});
+
+describe("requests per call", () => {
+  const table = [];
+  after(() => {
+    console.log("\n| call | HTTP requests | commands |\n|---|---|---|");
+    for (const row of table) console.log(`| \`${row.call}\` | ${row.count} | ${row.commands} |`);
+  });
+
+  const cases = [
+    ["connect()", 0, (c) => c.connect()],
+    ["get(key) hit", 1, (c) => c.get("present")],
+    ["get(key) miss", 1, (c) => c.get("absent")],
+    ["set(key, value)", 1, (c) => c.set("k", 1)],
+    ["set(key, value, { ttl })", 1, (c) => c.set("k", 1, { ttl: 60 })],
+    ["add(key, value, { ttl })", 1, (c) => c.add("a", 1, { ttl: 60 })],
+    ["getOrSet(key, value) miss", 1, (c) => c.getOrSet("g1", 1)],
+    ["getOrSet(key, value) hit", 1, (c) => c.getOrSet("present", 1)],
+    ["getOrSet(key, fn) hit", 1, (c) => c.getOrSet("present", () => 1)],
+    ["getOrSet(key, fn) miss", 2, (c) => c.getOrSet("g2", () => 1)],
+    ["getMany(10 keys)", 1, (c) => c.getMany(Array.from({ length: 10 }, (_, i) => `m${i}`))],
+    ["getMany([])", 0, (c) => c.getMany([])],
+    ["setMany(10 entries)", 1, (c) => c.setMany(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`m${i}`, i])))],
+    ["setMany(10 entries, { ttl })", 1, (c) => c.setMany(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`m${i}`, i])), { ttl: 60 })],
+    ["setMany({})", 0, (c) => c.setMany({})],
+    ["delete(key)", 1, (c) => c.delete("k")],
+    ["deleteMany(10 keys)", 1, (c) => c.deleteMany(Array.from({ length: 10 }, (_, i) => `m${i}`))],
+    ["deleteMany([])", 0, (c) => c.deleteMany([])],
+    ["touch(key, ttl)", 1, (c) => c.touch("present", 60)],
+    ["touch(key) (never expire)", 1, (c) => c.touch("present")],
+    ["incr(key)", 1, (c) => c.incr("n")],
+    ["decr(key, 2.5)", 1, (c) => c.decr("n", 2.5)],
+    // One SCAN step per 1000 keys in the database; each step's DEL rides with the next SCAN.
+    ["clear() with a prefix", "scan", (c) => c.clear()],
+    ["disconnect()", 0, (c) => c.disconnect()],
+  ];
+
+  it("is one per call (two for a getOrSet miss with a function, SCAN steps for clear), none for empty lists", async () => {
+    const recorder = recordingFetch();
+    const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: prefix(), fetch: recorder.fetch });
+    for (const [call, expected, run] of cases) {
+      if (call === "get(key) hit") await cache.set("present", "here");
+      recorder.requests.length = 0;
+      await run(cache);
+      const commands = recorder.requests.map((r) => (Array.isArray(r.body[0]) ? r.body.map((c) => c[0]).join("+") : r.body[0])).join(", ");
+      table.push({ call, count: recorder.requests.length, commands: commands || "-" });
+      if (expected === "scan") {
+        assert.ok(recorder.requests.length >= 2, `${call}: ${commands}`);
+        assert.match(commands, /^SCAN(, (DEL\+)?SCAN)*, DEL$/, call);
+      } else {
+        assert.equal(recorder.requests.length, expected, `${call}: ${commands}`);
+      }
+    }
+  });
+
+  it("sets only method, headers, body and signal on fetch (Workers reject the others)", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch });
+    await cache.get("k");
+    const { init } = recorder.requests[0];
+    assert.deepEqual(Object.keys(init).sort(), ["body", "headers", "method", "signal"]);
+    assert.equal(init.method, "POST");
+    assert.equal(init.headers.Authorization, `Bearer ${GATEWAY_TOKEN}`);
+  });
+});
+
+describe("clear()", () => {
+  it("with a prefix walks the keyspace with SCAN, never KEYS or FLUSHDB, and spares other keys", async () => {
+    const p = prefix();
+    const recorder = recordingFetch();
+    const cache = await open({ keyPrefix: p, fetch: recorder.fetch });
+    const many = Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`k${i}`, i]));
+    await cache.setMany(many);
+    await redis("SET", `${p}x::other`, "spared"); // shares the text prefix, not the key prefix
+    await redis("SET", `${p}*::glob`, "spared"); // a prefix full of glob characters
+    recorder.requests.length = 0;
+    await cache.clear();
+    const commands = recorder.requests.flatMap((r) => (Array.isArray(r.body[0]) ? r.body : [r.body])).map((c) => c[0]);
+    assert.ok(commands.filter((c) => c === "SCAN").length >= 2, `walked in steps: ${commands}`);
+    assert.ok(!commands.includes("KEYS") && !commands.includes("FLUSHDB"), String(commands));
+    assert.equal(await redis("EXISTS", `${p}::k0`, `${p}::k2499`), 0);
+    assert.equal(await redis("GET", `${p}x::other`), "spared");
+    assert.equal(await redis("GET", `${p}*::glob`), "spared");
+  });
+});
+
+describe("configuration", () => {
+  it("takes the token from the URL's userinfo", async () => {
+    const url = GATEWAY_URL.replace("://", `://default:${GATEWAY_TOKEN}@`);
+    const cache = new Cache(url, { keyPrefix: prefix() });
+    await cache.connect();
+    await cache.set("k", 1);
+    assert.equal(await cache.get("k"), 1);
+  });
+
+  it("reads Cache.fromEnv from an env object, and Vercel's names too", async () => {
+    for (const [urlName, tokenName] of [["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"], ["KV_REST_API_URL", "KV_REST_API_TOKEN"]]) {
+      const cache = Cache.fromEnv({ [urlName]: GATEWAY_URL, [tokenName]: GATEWAY_TOKEN }, { keyPrefix: prefix() });
+      await cache.connect();
+      await cache.set("k", urlName);
+      assert.equal(await cache.get("k"), urlName);
+    }
+    assert.throws(() => Cache.fromEnv({}), (e) => e instanceof CacheError && e.code === "CONFIG");
+    assert.throws(() => Cache.fromEnv({ UPSTASH_REDIS_REST_URL: GATEWAY_URL }), (e) => e.code === "CONFIG", "no token");
+  });
+
+  it("reads Cache.fromEnv from process.env without an argument", async () => {
+    process.env.UPSTASH_REDIS_REST_URL = GATEWAY_URL;
+    process.env.UPSTASH_REDIS_REST_TOKEN = GATEWAY_TOKEN;
+    try {
+      const cache = Cache.fromEnv(undefined, { keyPrefix: prefix() });
+      await cache.connect();
+      await cache.set("k", "env");
+      assert.equal(await cache.get("k"), "env");
+    } finally {
+      delete process.env.UPSTASH_REDIS_REST_URL;
+      delete process.env.UPSTASH_REDIS_REST_TOKEN;
+    }
+  });
+});
+
+describe("errors", () => {
+  const secret = "s3cret-token-value";
+  const noSecret = (error) => {
+    assert.ok(!String(error.message).includes(secret), error.message);
+    return true;
+  };
+
+  it("a wrong token is AUTH, and no message shows the token", async () => {
+    const cache = new Cache(GATEWAY_URL, { token: secret });
+    await cache.connect();
+    await assert.rejects(cache.get("k"), (e) => e instanceof CacheError && e.code === "AUTH" && noSecret(e));
+    assert.throws(() => new Cache(`https://user:${secret}@bad host/`), (e) => e.code === "CONFIG" && noSecret(e));
+    assert.throws(() => new Cache("https://host"), (e) => e.code === "CONFIG", "a REST cache needs a token");
+  });
+
+  it("a refused connection is NETWORK", async () => {
+    const server = createServer();
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address();
+    await new Promise((r) => server.close(r));
+    const cache = new Cache(`http://127.0.0.1:${port}`, { token: secret });
+    await cache.connect();
+    await assert.rejects(cache.set("k", 1), (e) => e instanceof CacheError && e.code === "NETWORK" && noSecret(e));
+  });
+
+  it("a server that never answers is TIMEOUT after `timeout` ms", async () => {
+    const sockets = [];
+    const server = createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const cache = new Cache(`http://127.0.0.1:${server.address().port}`, { token: secret, timeout: 150 });
+      await cache.connect();
+      const started = Date.now();
+      await assert.rejects(cache.get("k"), (e) => e instanceof CacheError && e.code === "TIMEOUT");
+      const took = Date.now() - started;
+      assert.ok(took >= 140 && took < 3000, `settled after ${took} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  it("a Redis error reply is SERVER, and incr on a list another client made is NOT_A_NUMBER", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await redis("RPUSH", `${p}::list`, "a");
+    await assert.rejects(cache.get("list"), (e) => e instanceof CacheError && e.code === "SERVER");
+    await assert.rejects(cache.incr("list"), (e) => e instanceof CacheError && e.code === "NOT_A_NUMBER");
+  });
+});
