@@ -43,10 +43,10 @@ test-gateway:
 
 # One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them: the
 # conformance suite on the REST backend, the REST backend's own tests, and @upstash/redis
-# against the gateway.
+# against the gateway. One file at a time: the unprefixed clear() case is a FLUSHDB.
 test-rest:
 	scripts/with-servers.sh bash -c 'EDGE_CACHES_URL=$$GATEWAY_URL EDGE_CACHES_TOKEN=$$GATEWAY_TOKEN \
-	  node --test tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/'
+	  node --test --test-concurrency=1 tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/'
 
 clean:
 	rm -rf .build pkg target node_modules/edge-caches

@@ -1,1 +1,101 @@
-fn main() {}
+//! edge-caches-gateway: the Upstash Redis REST protocol in front of a real Redis, so edge-caches
+//! (and @upstash/redis) can use any Redis. See `gateway/README.md` for the flags and protocol.
+//!
+//! The process says one thing on stderr when it is ready to serve (tests and scripts wait for
+//! that line and read the bound port from it) and never prints a token or the Redis URL.
+
+mod auth;
+mod commands;
+mod config;
+mod execute;
+mod pool;
+mod reply;
+mod request;
+mod routes;
+mod server;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let config = match config::Args::parse().into_config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("edge-caches-gateway: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("edge-caches-gateway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("edge-caches-gateway: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: config::Config) -> Result<(), String> {
+    let pool = pool::build(
+        &config.redis_url,
+        config.pool_size,
+        config.pool_wait,
+        config.redis_timeout,
+    )?;
+    let app = Arc::new(routes::App {
+        tokens: auth::Tokens::new(&config.token, config.readonly_token.as_deref()),
+        pool,
+        max_body: config.max_body,
+        max_pipeline: config.max_pipeline,
+        read_timeout: config.read_timeout,
+        allow_origin: config
+            .allow_origin
+            .as_deref()
+            .and_then(|o| HeaderValue::from_str(o).ok()),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    eprintln!("edge-caches-gateway listening on {bound}");
+
+    server::run(
+        listener,
+        routes::router(app),
+        config.read_timeout,
+        shutdown_signal(),
+        config.shutdown_timeout,
+    )
+    .await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the default action (exit) still applies.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
