@@ -1,0 +1,128 @@
+//! Command-line flags, each with an environment variable, so the gateway runs the same way from a
+//! shell, a container or a test harness. Limits have defaults that are safe for a public endpoint;
+//! a missing token is a start-up error because an open gateway would hand the whole Redis to anyone.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// An Upstash-compatible Redis REST gateway in front of a real Redis.
+#[derive(Debug, Parser)]
+#[command(name = "edge-caches-gateway", version)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (the ready line on stderr says which).
+    #[arg(long, env = "EDGE_CACHES_LISTEN", default_value = "127.0.0.1:8079")]
+    pub listen: SocketAddr,
+
+    /// Redis to forward commands to (redis://[:password@]host:port[/db]).
+    #[arg(
+        long = "redis",
+        env = "EDGE_CACHES_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+
+    /// Token that may run every command the gateway serves (required).
+    #[arg(long, env = "EDGE_CACHES_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// Token that may run only commands that do not write.
+    #[arg(long, env = "EDGE_CACHES_READONLY_TOKEN", hide_env_values = true)]
+    pub readonly_token: Option<String>,
+
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, env = "EDGE_CACHES_MAX_BODY", default_value_t = 1024 * 1024)]
+    pub max_body: usize,
+
+    /// Most commands in one /pipeline or /multi-exec request.
+    #[arg(long, env = "EDGE_CACHES_MAX_PIPELINE", default_value_t = 1000)]
+    pub max_pipeline: usize,
+
+    /// Enable CORS for this origin (`*` for any): answer preflight requests and add
+    /// Access-Control-Allow-Origin to every response. Off when not given.
+    #[arg(long, env = "EDGE_CACHES_ALLOW_ORIGIN")]
+    pub allow_origin: Option<String>,
+
+    /// Most Redis connections the gateway opens.
+    #[arg(long, env = "EDGE_CACHES_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+
+    /// How long a request waits for a free Redis connection before it gets 503 (milliseconds).
+    #[arg(long, env = "EDGE_CACHES_POOL_WAIT_MS", default_value_t = 5000)]
+    pub pool_wait_ms: u64,
+
+    /// How long to wait for Redis to connect or to answer before the request gets 503 (milliseconds).
+    #[arg(long, env = "EDGE_CACHES_REDIS_TIMEOUT_MS", default_value_t = 10_000)]
+    pub redis_timeout_ms: u64,
+
+    /// How long a client may take to send a request's headers, and again its body (milliseconds).
+    #[arg(long, env = "EDGE_CACHES_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub read_timeout_ms: u64,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish (milliseconds).
+    #[arg(
+        long,
+        env = "EDGE_CACHES_SHUTDOWN_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub shutdown_timeout_ms: u64,
+}
+
+/// The checked configuration the rest of the gateway runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub redis_url: String,
+    pub token: String,
+    pub readonly_token: Option<String>,
+    pub max_body: usize,
+    pub max_pipeline: usize,
+    pub allow_origin: Option<String>,
+    pub pool_size: usize,
+    pub pool_wait: Duration,
+    pub redis_timeout: Duration,
+    pub read_timeout: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+impl Args {
+    /// Rejects settings that would start an open or useless gateway. Messages never echo a token.
+    pub fn into_config(self) -> Result<Config, String> {
+        if self.token.is_empty() {
+            return Err("--token (EDGE_CACHES_TOKEN) must not be empty".into());
+        }
+        let readonly_token = match self.readonly_token {
+            Some(t) if t.is_empty() => None,
+            Some(t) if t == self.token => {
+                return Err("--readonly-token must differ from --token".into());
+            }
+            other => other,
+        };
+        if self.max_body == 0 || self.max_pipeline == 0 || self.pool_size == 0 {
+            return Err("--max-body, --max-pipeline and --pool-size must be at least 1".into());
+        }
+        let allow_origin = self.allow_origin.filter(|o| !o.is_empty());
+        if let Some(origin) = &allow_origin {
+            if axum::http::HeaderValue::from_str(origin).is_err() {
+                return Err("--allow-origin is not a valid header value".into());
+            }
+        }
+        let ms = Duration::from_millis;
+        Ok(Config {
+            listen: self.listen,
+            redis_url: self.redis_url,
+            token: self.token,
+            readonly_token,
+            max_body: self.max_body,
+            max_pipeline: self.max_pipeline,
+            allow_origin,
+            pool_size: self.pool_size,
+            pool_wait: ms(self.pool_wait_ms.max(1)),
+            redis_timeout: ms(self.redis_timeout_ms.max(1)),
+            read_timeout: ms(self.read_timeout_ms.max(1)),
+            shutdown_timeout: ms(self.shutdown_timeout_ms),
+        })
+    }
+}

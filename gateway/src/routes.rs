@@ -1,0 +1,389 @@
+//! The HTTP side of the protocol: endpoints, status codes, CORS. One handler serves every path,
+//! because Upstash's path style makes the path itself the command (`/set/foo/bar`), and the
+//! order of checks is part of the contract: method, then token (before the body is read), then
+//! body size, then parsing and the command lists, and only then a Redis connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value as Json};
+
+use crate::auth::{Role, Tokens};
+use crate::commands;
+use crate::execute::{self, Transaction};
+use crate::pool::{self, Conn, Pool};
+use crate::reply::{self, Encoding};
+use crate::request::{self, Command};
+
+/// Everything a request needs, shared by all of them.
+pub struct App {
+    pub tokens: Tokens,
+    pub pool: Pool,
+    pub max_body: usize,
+    pub max_pipeline: usize,
+    pub read_timeout: Duration,
+    pub allow_origin: Option<HeaderValue>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+/// Headers a browser may send, for CORS preflight answers: those of @upstash/redis included.
+const ALLOW_HEADERS: &str = "Authorization, Content-Type, Upstash-Encoding, Upstash-Sync-Token, \
+     Upstash-Telemetry-Runtime, Upstash-Telemetry-Platform, Upstash-Telemetry-Sdk, Upstash-Telemetry-Retry";
+const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, OPTIONS";
+
+/// A body the gateway refuses is still read (and dropped) up to this many times --max-body, or
+/// [`DRAIN_AT_LEAST`] bytes, see [`discard`].
+const DRAIN_FACTOR: usize = 4;
+const DRAIN_AT_LEAST: usize = 8 * 1024 * 1024;
+
+/// An answer with `{"error": "..."}`.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+fn fail(status: StatusCode, message: impl Into<String>) -> Failure {
+    Failure {
+        status,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = json_response(self.status, &json!({ "error": self.message }));
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT"),
+            );
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &Json) -> Response {
+    let bytes =
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"ERR internal\"}".to_vec());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let mut response = serve(&app, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Some(origin) = &app.allow_origin {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    response
+}
+
+enum Endpoint<'a> {
+    Command,
+    Pipeline,
+    MultiExec,
+    Path(&'a str),
+}
+
+/// What the request line and headers allow, before the body is looked at.
+struct Admitted<'a> {
+    endpoint: Endpoint<'a>,
+    role: Role,
+    has_body: bool,
+}
+
+fn admit<'a>(app: &App, parts: &'a Parts) -> Result<Admitted<'a>, Failure> {
+    let has_body = match parts.method {
+        Method::POST | Method::PUT => true,
+        Method::GET | Method::HEAD => false,
+        _ => {
+            return Err(fail(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "ERR method not allowed",
+            ))
+        }
+    };
+    let endpoint = match parts.uri.path() {
+        "/" | "" => Endpoint::Command,
+        "/pipeline" => Endpoint::Pipeline,
+        "/multi-exec" => Endpoint::MultiExec,
+        other => Endpoint::Path(other),
+    };
+    if matches!(endpoint, Endpoint::Pipeline | Endpoint::MultiExec) && !has_body {
+        return Err(fail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ERR send commands with POST",
+        ));
+    }
+    let role = app
+        .tokens
+        .authenticate(&parts.headers, parts.uri.query())
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Unauthorized"))?;
+    Ok(Admitted {
+        endpoint,
+        role,
+        has_body,
+    })
+}
+
+async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::OPTIONS && app.allow_origin.is_some() {
+        return Ok(preflight());
+    }
+    let Admitted {
+        endpoint,
+        role,
+        has_body,
+    } = match admit(app, &parts) {
+        Ok(admitted) => admitted,
+        Err(failure) => {
+            discard_unread(app, &parts.headers, body);
+            return Err(failure);
+        }
+    };
+    let encoding = encoding(&parts.headers);
+    let body = if has_body {
+        read_body(app, &parts.headers, body).await?
+    } else {
+        Bytes::new()
+    };
+
+    let query = parts.uri.query();
+    let bad_request = |e: request::BadRequest| fail(StatusCode::BAD_REQUEST, e.0);
+    match endpoint {
+        Endpoint::Command => {
+            let command = request::parse_command(&body).map_err(bad_request)?;
+            run_single(app, role, command, encoding).await
+        }
+        Endpoint::Path(path) => {
+            let command = request::path_command(path, &body, query).map_err(bad_request)?;
+            run_single(app, role, command, encoding).await
+        }
+        Endpoint::Pipeline => {
+            let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
+            check_all(&commands, role)?;
+            let values = execute::pipeline(connection(app).await?, &commands)
+                .await
+                .map_err(redis_failure)?;
+            Ok(entries(values, encoding))
+        }
+        Endpoint::MultiExec => {
+            let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
+            check_all(&commands, role)?;
+            match execute::transaction(connection(app).await?, &commands)
+                .await
+                .map_err(redis_failure)?
+            {
+                Transaction::Executed(values) => Ok(entries(values, encoding)),
+                Transaction::Discarded(error) => Err(fail(StatusCode::BAD_REQUEST, error)),
+            }
+        }
+    }
+}
+
+async fn run_single(
+    app: &App,
+    role: Role,
+    command: Command,
+    encoding: Encoding,
+) -> Result<Response, Failure> {
+    check_all(std::slice::from_ref(&command), role)?;
+    let value = execute::single(connection(app).await?, &command)
+        .await
+        .map_err(redis_failure)?;
+    let status = match value {
+        redis::Value::ServerError(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    Ok(json_response(status, &reply::entry(value, encoding)))
+}
+
+/// A pipeline or transaction answer: 200 with one entry per command, errors included.
+fn entries(values: Vec<redis::Value>, encoding: Encoding) -> Response {
+    let entries = values
+        .into_iter()
+        .map(|v| reply::entry(v, encoding))
+        .collect();
+    json_response(StatusCode::OK, &Json::Array(entries))
+}
+
+/// Refuses the whole request if any command is refused, before anything runs.
+fn check_all(commands: &[Command], role: Role) -> Result<(), Failure> {
+    for command in commands {
+        commands::check(command, role)
+            .map_err(|refused| fail(StatusCode::BAD_REQUEST, refused.0))?;
+    }
+    Ok(())
+}
+
+async fn connection(app: &App) -> Result<Conn, Failure> {
+    app.pool.get().await.map_err(|e| {
+        fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("ERR {}", pool::unavailable_reason(&e)),
+        )
+    })
+}
+
+/// A Redis error reply is the caller's (400); anything else means the connection failed (503).
+fn redis_failure(err: redis::RedisError) -> Failure {
+    if err.kind() == redis::ErrorKind::Parse {
+        // The redis crate reads error and status lines as UTF-8 only, and Redis quotes arguments
+        // in some errors ("unknown command 'x', with args beginning with: ..."): a caller's bytes.
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "ERR Redis answered with an error that is not valid UTF-8 (it may quote an argument)",
+        );
+    }
+    match err.code() {
+        Some(code) => fail(
+            StatusCode::BAD_REQUEST,
+            match err.detail() {
+                Some(detail) => format!("{code} {detail}"),
+                None => code.to_string(),
+            },
+        ),
+        None if err.is_timeout() => fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR Redis did not answer in time",
+        ),
+        None => fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable"),
+    }
+}
+
+fn encoding(headers: &HeaderMap) -> Encoding {
+    match headers.get("upstash-encoding") {
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"base64") => Encoding::Base64,
+        _ => Encoding::Lossy,
+    }
+}
+
+fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// Reads the body within the read timeout and the size limit. Whatever the content type says:
+/// clients send `application/json`, with or without a charset, or nothing.
+async fn read_body(app: &App, headers: &HeaderMap, mut body: Body) -> Result<Bytes, Failure> {
+    let too_large = || {
+        fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("ERR the request body is larger than {} bytes", app.max_body),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body as u64) {
+        discard_unread(app, headers, body);
+        return Err(too_large());
+    }
+
+    let read = async {
+        let capacity = declared.map_or(0, |n| n as usize).min(app.max_body);
+        let mut buffer = Vec::with_capacity(capacity);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| {
+                Some(fail(
+                    StatusCode::BAD_REQUEST,
+                    "ERR could not read the request body",
+                ))
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if buffer.len() + data.len() > app.max_body {
+                return Err(None);
+            }
+            buffer.extend_from_slice(&data);
+        }
+        Ok(Bytes::from(buffer))
+    };
+    match tokio::time::timeout(app.read_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(Some(failure))) => Err(failure),
+        Ok(Err(None)) => {
+            discard(app, body);
+            Err(too_large())
+        }
+        Err(_) => Err(fail(
+            StatusCode::REQUEST_TIMEOUT,
+            "ERR the request body was not received in time",
+        )),
+    }
+}
+
+/// [`discard`] for a body not read at all yet: a client waiting for `100 Continue` has sent
+/// nothing, so dropping the body answers it without asking for the upload.
+fn discard_unread(app: &App, headers: &HeaderMap, body: Body) {
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if !expects_continue {
+        discard(app, body);
+    }
+}
+
+/// Reads and drops the rest of a body the gateway answers without using (401, 405, 413), in the
+/// background and within limits, so the client can read the answer: closing a connection with
+/// unread data resets it, and the client may lose the answer with it. Past the limits the
+/// connection is simply closed.
+fn discard(app: &App, mut body: Body) {
+    if body.is_end_stream() {
+        return;
+    }
+    let limit = app
+        .max_body
+        .saturating_mul(DRAIN_FACTOR)
+        .max(DRAIN_AT_LEAST);
+    let timeout = app.read_timeout;
+    tokio::spawn(async move {
+        let drain = async {
+            let mut seen = 0usize;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+                if seen > limit {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, drain).await;
+    });
+}
