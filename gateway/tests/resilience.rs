@@ -1,0 +1,224 @@
+//! Behaviour under stress and failure: Redis going away and coming back, concurrent
+//! transactions, slow clients, and shutdown. Each test has its own servers where it changes them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Gateway, Redis, TOKEN};
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn redis_down_is_503_and_the_gateway_recovers_by_itself() {
+    let mut redis = Redis::start();
+    let g = Gateway::start(&redis.url(), &[]);
+    assert_eq!(
+        g.post("/", r#"["SET","r:down:k","v"]"#).await.result(),
+        json!("OK")
+    );
+
+    redis.stop();
+    for (path, body) in [
+        ("/", r#"["GET","r:down:k"]"#),
+        ("/", r#"["GET","r:down:k"]"#),
+        ("/pipeline", r#"[["GET","r:down:k"]]"#),
+        ("/multi-exec", r#"[["GET","r:down:k"]]"#),
+    ] {
+        let start = Instant::now();
+        let reply = g.post(path, body).await;
+        let error = reply.error(StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error.contains("unavailable"), "{error}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "503 took {:?}",
+            start.elapsed()
+        );
+    }
+    // Auth still comes first, and reads need no Redis.
+    let reply = g.request(Method::POST, "/", &[], br#"["PING"]"#).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    redis.restart();
+    // The fresh Redis has no data; the gateway serves it without a restart.
+    assert_eq!(
+        g.post("/", r#"["GET","r:down:k"]"#).await.result(),
+        json!(null)
+    );
+    assert_eq!(
+        g.post(
+            "/pipeline",
+            r#"[["SET","r:down:k","2"],["GET","r:down:k"]]"#
+        )
+        .await
+        .json(),
+        json!([{"result": "OK"}, {"result": "2"}])
+    );
+    assert_eq!(
+        g.post("/multi-exec", r#"[["INCR","r:down:k"]]"#)
+            .await
+            .json(),
+        json!([{"result": 3}])
+    );
+
+    // A restart between two requests, with connections just used, costs at most one 503.
+    redis.stop();
+    redis.restart();
+    let mut failures = 0;
+    for _ in 0..5 {
+        let reply = g.post("/", r#"["PING"]"#).await;
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            failures += 1;
+        } else {
+            assert_eq!(reply.result(), json!("PONG"));
+        }
+    }
+    assert!(
+        failures <= 1,
+        "{failures} requests failed after Redis came back"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_transactions_do_not_interfere() {
+    let redis = Redis::start();
+    let g = Arc::new(Gateway::start(&redis.url(), &["--pool-size", "8"]));
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let g = g.clone();
+        tasks.push(tokio::spawn(async move {
+            let tx = g
+                .post(
+                    "/multi-exec",
+                    r#"[["INCR","r:tx:counter"],["GET","r:tx:counter"]]"#,
+                )
+                .await;
+            let plain = g
+                .post("/", &format!(r#"["SET","r:tx:plain:{i}","{i}"]"#))
+                .await;
+            let incr = g.post("/", r#"["INCR","r:tx:other"]"#).await;
+            let pipe = g
+                .post(
+                    "/pipeline",
+                    &format!(r#"[["GET","r:tx:plain:{i}"],["INCR","r:tx:piped"]]"#),
+                )
+                .await;
+            (tx, plain, incr, pipe, i)
+        }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        let (tx, plain, incr, pipe, i) = task.await.expect("task");
+        assert_eq!(tx.status, StatusCode::OK);
+        let tx = tx.json();
+        let n = tx[0]["result"].as_i64().expect("INCR result");
+        // GET inside the same transaction sees exactly its own INCR.
+        assert_eq!(tx[1]["result"], json!(n.to_string()), "{tx}");
+        seen.push(n);
+        assert_eq!(plain.result(), json!("OK"));
+        assert!(incr.result().is_i64());
+        assert_eq!(pipe.json()[0]["result"], json!(i.to_string()));
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=50).collect::<Vec<_>>());
+    assert_eq!(
+        g.post("/", r#"["GET","r:tx:other"]"#).await.result(),
+        json!("50")
+    );
+    assert_eq!(
+        g.post("/", r#"["GET","r:tx:piped"]"#).await.result(),
+        json!("50")
+    );
+    // No connection was left inside a transaction: plain commands still run alone.
+    assert_eq!(
+        g.post("/", r#"["GET","r:tx:counter"]"#).await.result(),
+        json!("50")
+    );
+}
+
+#[tokio::test]
+async fn slow_clients_time_out() {
+    let redis = Redis::start();
+    let g = Gateway::start(&redis.url(), &["--read-timeout-ms", "300"]);
+
+    // Headers that never finish: the connection is closed.
+    let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "header timeout took {:?}",
+        start.elapsed()
+    );
+
+    // A body that never finishes: 408.
+    let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n[\"PI"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+
+    assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let redis = Redis::start();
+    let mut g = Gateway::start(&redis.url(), &[]);
+    let port = g.port;
+
+    // A request whose body is still coming when SIGTERM arrives.
+    let body = br#"["SET","r:term:k","done"]"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &g.pid().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are no longer accepted...
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after SIGTERM"
+    );
+    // ...but the one in flight completes.
+    stream.write_all(&body[5..]).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"result":"OK"}"#), "{answer}");
+
+    let status = g.terminate();
+    assert!(status.success(), "{status:?}");
+    let check = Gateway::start(&redis.url(), &[]);
+    assert_eq!(
+        check.post("/", r#"["GET","r:term:k"]"#).await.result(),
+        json!("done")
+    );
+}
