@@ -33,7 +33,7 @@ test-core:
 	cargo test -p edge-caches
 
 test-wasm:
-	wasm-pack --quiet test --node
+	wasm-pack test --node
 
 test-js:
 	node --test tests/conformance/
