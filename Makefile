@@ -20,8 +20,12 @@ build: setup
 	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
 	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
 	node scripts/package.mjs
-	@# The tests and the demo import "edge-caches" as a user would, linked to pkg/.
-	ln -sfn ../pkg node_modules/edge-caches
+	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.
+	rm -rf .build/packed && mkdir -p .build/packed/edge-caches
+	rm -f .build/edge-caches-*.tgz
+	cd pkg && npm pack --silent --pack-destination ../.build > /dev/null
+	tar -xzf .build/edge-caches-*.tgz -C .build/packed/edge-caches --strip-components=1
+	ln -sfn ../.build/packed/edge-caches node_modules/edge-caches
 
 # `make demo URL=https://... TOKEN=...` runs the same program against a REST endpoint.
 demo: build

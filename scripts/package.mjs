@@ -24,7 +24,7 @@ if (!existsSync(join(pkg, runtime))) throw new Error(`no runtime.js at ${runtime
 
 const api = readFileSync(join(root, "npm/api.js"), "utf8").replace("@@RUNTIME@@", runtime);
 writeFileSync(join(pkg, "api.js"), api);
-for (const file of ["index.js", "node.js", "index.d.ts"]) {
+for (const file of ["index.js", "node.js", "deno.js", "workerd.js", "index.d.ts"]) {
   cpSync(join(root, "npm", file), join(pkg, file));
 }
 cpSync(join(root, "README.md"), join(pkg, "README.md"));
@@ -37,11 +37,16 @@ const manifest = {
   repository: field("repository"),
   type: "module",
   types: "./index.d.ts",
+  // The first condition a runtime matches wins, so the specific runtimes come before "node"
+  // (Deno and Bun match "node" too, and workerd with nodejs_compat may).
   exports: {
     ".": {
       types: "./index.d.ts",
-      node: "./node.js",
+      workerd: "./workerd.js",
+      worker: "./workerd.js",
+      deno: "./deno.js",
       bun: "./node.js",
+      node: "./node.js",
       browser: "./index.js",
       import: "./index.js",
       default: "./index.js",
@@ -50,7 +55,7 @@ const manifest = {
   },
   files: ["*.js", "*.d.ts", "edge_caches_bg.wasm", "snippets/"],
   // Every entry instantiates the wasm when imported: bundlers must keep them.
-  sideEffects: ["./node.js", "./index.js", "./api.js"],
+  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./api.js"],
   engines: { node: ">=18" },
   keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
 };

@@ -1,29 +1,26 @@
-// Shared by the conformance suites: which backend to test, and fresh caches for each test.
-//
-// EDGE_CACHES_URL picks the backend; EDGE_CACHES_TOKEN the REST token. The default is one
-// named memory store that every cache of the suite shares, as they would share one Redis.
-// Every cache gets a key prefix of its own, so tests never see each other's keys.
-import { Cache } from "edge-caches";
+// Fresh caches for each conformance case. Every cache gets a key prefix of its own, so cases
+// never see each other's keys, whichever backend they share.
 
-export const URL = process.env.EDGE_CACHES_URL ?? "memory://conformance";
-export const TOKEN = process.env.EDGE_CACHES_TOKEN;
-export const isRest = /^https?:/.test(URL);
-export const isMemory = URL.startsWith("memory:");
+export function makeHelpers({ Cache, url, token }) {
+  const isRest = /^https?:/.test(url);
+  const isMemory = url.startsWith("memory:");
+  // Random, not process.pid: the suite also runs inside a Worker, which has no process.
+  const run = Math.random().toString(36).slice(2, 8);
+  let counter = 0;
+  const uniquePrefix = () => `t${run}_${counter++}`;
 
-let counter = 0;
-export function uniquePrefix() {
-  return `t${process.pid}_${Date.now().toString(36)}_${counter++}`;
-}
+  function newCache(options = {}, cacheUrl = url) {
+    const base = isRest && token ? { token } : {};
+    return new Cache(cacheUrl, { ...base, keyPrefix: uniquePrefix(), ...options });
+  }
 
-export function newCache(options = {}, url = URL) {
-  const base = isRest && TOKEN ? { token: TOKEN } : {};
-  return new Cache(url, { ...base, keyPrefix: uniquePrefix(), ...options });
-}
+  async function open(options = {}, cacheUrl = url) {
+    const cache = newCache(options, cacheUrl);
+    await cache.connect();
+    return cache;
+  }
 
-export async function open(options = {}, url = URL) {
-  const cache = newCache(options, url);
-  await cache.connect();
-  return cache;
+  return { isRest, isMemory, uniquePrefix, newCache, open, sleep, deferred };
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,478 @@
+// The conformance suite: every rule of the cache API's semantics, as cases that any test
+// runner can run: node:test in Node and Deno (conformance.test.mjs), a small runner inside a
+// Cloudflare Worker (tests/runtimes/workerd). Only node:assert is needed besides the runner.
+import assert from "node:assert/strict";
+import { makeHelpers } from "./helpers.mjs";
+
+/**
+ * Defines the suites with the runner's `describe(name, [options], fn)` and `it(name, fn)`,
+ * against the backend at `url` (with `token` for REST).
+ */
+export function defineConformance({ describe, it, Cache, CacheError, url, token }) {
+  const URL = url;
+  const { isMemory, newCache, open, sleep, deferred, uniquePrefix } = makeHelpers({ Cache, url, token });
+  const code = (expected) => (err) => err instanceof CacheError && err.code === expected;
+
+  describe(`keys (${URL})`, () => {
+    it("joins prefix, version and key with ':' and empty parts for missing ones", async () => {
+      // Two caches whose parts differ but join to the same stored key must see each other's
+      // writes; that pins the format `${prefix}:${version}:${key}` with no escaping.
+      const p = uniquePrefix();
+      const a = await open({ keyPrefix: `${p}:x`, version: "y" }); // p:x:y:k
+      const b = await open({ keyPrefix: p, version: "x:y" }); //       p:x:y:k
+      const c = await open({ keyPrefix: p, version: "x" }); //         p:x:y:k when key is "y:k"
+      await a.set("k", "shared");
+      assert.equal(await b.get("k"), "shared");
+      assert.equal(await c.get("y:k"), "shared");
+      // Missing prefix and version are empty strings: ":::k" both ways.
+      const d = await open({ keyPrefix: ":" }); // ":" + ":" + "" + ":" + "k"
+      const e = await open({ keyPrefix: "", version: ":" }); // "" + ":" + ":" + ":" + "k"
+      await d.set("k", 1);
+      assert.equal(await e.get("k"), 1);
+      await d.delete("k");
+    });
+
+    it("uses the default version, a per-call version instead of it, and null for none", async () => {
+      const p = uniquePrefix();
+      const v2 = await open({ keyPrefix: p, version: 2 });
+      const plain = await open({ keyPrefix: p });
+      await v2.set("k", "two");
+      await v2.set("k", "three", { version: 3 });
+      await v2.set("k", "none", { version: null });
+      assert.equal(await v2.get("k"), "two");
+      assert.equal(await v2.get("k", null, { version: 3 }), "three");
+      assert.equal(await plain.get("k", null, { version: "3" }), "three", "integer 3 and string '3' are one version");
+      assert.equal(await plain.get("k"), "none");
+    });
+
+    it("rejects non-string keys and lone surrogates with TypeError, storing nothing", async () => {
+      const cache = await open();
+      for (const bad of [1, null, undefined, {}, ["k"], Symbol("k"), 1n, "\ud800", "a\udc00b"]) {
+        await assert.rejects(cache.set(bad, 1), TypeError, String(typeof bad));
+        await assert.rejects(cache.get(bad), TypeError);
+      }
+      assert.deepEqual(await cache.getMany(["\ud800".slice(0, 0) + "x"]), { x: null });
+    });
+
+    it("takes the default prefix, version and ttl from the URL query, options winning", async () => {
+      if (!isMemory) return; // the URL query is parsed the same for every scheme; memory suffices
+      const name = uniquePrefix();
+      const fromUrl = new Cache(`memory://${name}?ttl=0.05&key_prefix=q&version=7`);
+      const viaOptions = new Cache(`memory://${name}`, { keyPrefix: "q", version: 7 });
+      const overridden = new Cache(`memory://${name}?key_prefix=q&version=7`, { version: 8, ttl: null });
+      for (const c of [fromUrl, viaOptions, overridden]) await c.connect();
+      await fromUrl.set("k", "v");
+      assert.equal(await viaOptions.get("k"), "v");
+      assert.equal(await overridden.get("k"), null, "options' version 8 wins over the URL's 7");
+      await sleep(80);
+      assert.equal(await viaOptions.get("k"), null, "the URL's ttl applied");
+    });
+  });
+
+  describe(`values (${URL})`, () => {
+    it("round-trips every JSON value as a copy", async () => {
+      const cache = await open();
+      const values = [0, -1.5, 1e21, "", "123", "null", "true", "ü€😀", true, false, [], {}, [1, "a", null, [2]], { a: { b: [1, { c: "d" }] } }];
+      for (const [i, value] of values.entries()) {
+        await cache.set(`v${i}`, value);
+        assert.deepEqual(await cache.get(`v${i}`), value, JSON.stringify(value));
+      }
+      assert.equal(typeof (await cache.get("v4")), "string", 'the string "123" stays a string');
+      const object = { list: [1] };
+      await cache.set("copy", object);
+      object.list.push(2);
+      const read = await cache.get("copy");
+      assert.deepEqual(read, { list: [1] }, "mutating after set changes nothing cached");
+      read.list.push(3);
+      assert.deepEqual(await cache.get("copy"), { list: [1] }, "mutating after get changes nothing cached");
+    });
+
+    it("treats a stored null as a hit and returns the default only on a miss", async () => {
+      const cache = await open();
+      await cache.set("n", null);
+      assert.equal(await cache.get("n", "default"), null);
+      assert.equal(await cache.get("missing", "default"), "default");
+      assert.equal(await cache.get("missing"), null);
+    });
+
+    it("rejects values JSON cannot hold, anywhere inside, before storing anything", async () => {
+      const cache = await open();
+      const cycle = {};
+      cycle.self = cycle;
+      const cases = [
+        [undefined, TypeError],
+        [() => 1, TypeError],
+        [Symbol("s"), TypeError],
+        [1n, TypeError],
+        [cycle, TypeError],
+        [[1, undefined], TypeError],
+        [{ f() {} }, TypeError],
+        [{ deep: [{ big: 2n }] }, TypeError],
+        [NaN, RangeError],
+        [Infinity, RangeError],
+        [{ a: [1, -Infinity] }, RangeError],
+        [[NaN], RangeError],
+      ];
+      for (const [i, [value, errorClass]] of cases.entries()) {
+        await assert.rejects(cache.set(`bad${i}`, value), errorClass, `case ${i}`);
+        await assert.rejects(cache.add(`bad${i}`, value), errorClass, `case ${i}`);
+        // (a function is getOrSet's way to compute a default, checked below)
+        if (typeof value !== "function") await assert.rejects(cache.getOrSet(`bad${i}`, value), errorClass, `case ${i}`);
+        assert.equal(await cache.get(`bad${i}`, "absent"), "absent", `case ${i} stored nothing`);
+      }
+      await assert.rejects(cache.setMany({ good: 1, bad: NaN }), RangeError);
+      assert.equal(await cache.get("good", "absent"), "absent", "setMany with one bad value stored nothing");
+    });
+
+    it("leaves out undefined object properties, as JSON does", async () => {
+      const cache = await open();
+      await cache.set("opt", { a: 1, b: undefined });
+      assert.deepEqual(await cache.get("opt"), { a: 1 });
+    });
+  });
+
+  describe(`ttl (${URL})`, () => {
+    it("expires keys after fractional ttls", async () => {
+      const cache = await open();
+      await cache.set("short", 1, { ttl: 0.05 });
+      await cache.set("long", 1, { ttl: 30 });
+      assert.equal(await cache.get("short"), 1);
+      await sleep(120);
+      assert.equal(await cache.get("short", "gone"), "gone");
+      assert.equal(await cache.get("long"), 1);
+    });
+
+    it("applies the default ttl when omitted and never expires with null", async () => {
+      const cache = await open({ ttl: 0.05 });
+      await cache.set("default", 1);
+      await cache.set("forever", 1, { ttl: null });
+      await cache.setMany({ m1: 1, m2: 2 });
+      await cache.add("added", 1);
+      await sleep(120);
+      assert.deepEqual(await cache.getMany(["default", "forever", "m1", "m2", "added"]), {
+        default: null,
+        forever: 1,
+        m1: null,
+        m2: null,
+        added: null,
+      });
+    });
+
+    it("rejects zero, negative and non-finite ttls with RangeError and other types with TypeError", async () => {
+      const cache = await open();
+      for (const ttl of [0, -1, NaN, Infinity, -Infinity]) {
+        await assert.rejects(cache.set("k", 1, { ttl }), RangeError, String(ttl));
+        await assert.rejects(cache.touch("k", ttl), RangeError, String(ttl));
+      }
+      for (const ttl of ["5", {}, true, 5n]) {
+        await assert.rejects(cache.set("k", 1, { ttl }), TypeError, String(ttl));
+      }
+      assert.equal(await cache.get("k", "absent"), "absent");
+      assert.throws(() => new Cache(URL, { ttl: 0 }), RangeError);
+      assert.throws(() => new Cache(URL, { ttl: "60" }), TypeError);
+    });
+  });
+
+  describe(`add (${URL})`, () => {
+    it("stores only when missing or expired", async () => {
+      const cache = await open();
+      assert.equal(await cache.add("k", 1, { ttl: 0.05 }), true);
+      assert.equal(await cache.add("k", 2), false);
+      assert.equal(await cache.get("k"), 1);
+      await sleep(120);
+      assert.equal(await cache.add("k", 3), true, "an expired key counts as missing");
+      assert.equal(await cache.get("k"), 3);
+    });
+  });
+
+  describe(`getOrSet (${URL})`, () => {
+    it("returns a hit without touching the default", async () => {
+      const cache = await open();
+      await cache.set("k", "cached");
+      let called = false;
+      assert.equal(await cache.getOrSet("k", () => (called = true)), "cached");
+      assert.equal(called, false);
+      assert.equal(await cache.getOrSet("k", "plain"), "cached");
+    });
+
+    it("stores and returns a plain, a function's and an awaited default on a miss", async () => {
+      const cache = await open();
+      assert.deepEqual(await cache.getOrSet("plain", { a: 1 }, { ttl: 30 }), { a: 1 });
+      assert.equal(await cache.getOrSet("fn", () => 42), 42);
+      assert.deepEqual(await cache.getOrSet("async", async () => ["x"]), ["x"]);
+      assert.deepEqual(await cache.getMany(["plain", "fn", "async"]), { plain: { a: 1 }, fn: 42, async: ["x"] });
+    });
+
+    it("honours the ttl on what it stores", async () => {
+      const cache = await open();
+      await cache.getOrSet("k", () => 1, { ttl: 0.05 });
+      await cache.getOrSet("p", 1, { ttl: 0.05 });
+      await sleep(120);
+      assert.deepEqual(await cache.getMany(["k", "p"]), { k: null, p: null });
+    });
+
+    it("lets a value another writer stored meanwhile win", async () => {
+      const cache = await open();
+      const value = await cache.getOrSet("k", async () => {
+        await cache.set("k", "other writer");
+        return "computed";
+      });
+      assert.equal(value, "other writer");
+      assert.equal(await cache.get("k"), "other writer");
+    });
+
+    it("runs the default function once for overlapping calls and shares its result", async () => {
+      const cache = await open();
+      let calls = 0;
+      const gate = deferred();
+      const compute = async () => {
+        calls++;
+        await gate.promise;
+        return { n: calls };
+      };
+      const pending = Array.from({ length: 5 }, () => cache.getOrSet("k", compute));
+      await sleep(20);
+      gate.resolve();
+      const results = await Promise.all(pending);
+      assert.equal(calls, 1);
+      for (const r of results) assert.deepEqual(r, { n: 1 });
+    });
+
+    it("rejects every waiting call with the default function's error and stores nothing", async () => {
+      const cache = await open();
+      const boom = new Error("boom");
+      const pending = [cache.getOrSet("k", async () => { throw boom; }), cache.getOrSet("k", () => 1)];
+      for (const p of pending) await assert.rejects(p, (e) => e === boom);
+      assert.equal(await cache.get("k", "absent"), "absent");
+      await assert.rejects(cache.getOrSet("k2", () => NaN), RangeError);
+      assert.equal(await cache.get("k2", "absent"), "absent");
+    });
+  });
+
+  describe(`getMany / setMany (${URL})`, () => {
+    it("maps every requested key, as spelt, to its value or null", async () => {
+      const cache = await open();
+      await cache.setMany({ a: 1, b: "two" });
+      await cache.set("short", 1, { ttl: 0.05 });
+      await sleep(120);
+      const result = await cache.getMany(["a", "b", "missing", "short", "__proto__", "a"]);
+      assert.deepEqual(Object.keys(result).sort(), ["__proto__", "a", "b", "missing", "short"]);
+      assert.equal(result.a, 1);
+      assert.equal(result.b, "two");
+      assert.equal(result.missing, null);
+      assert.equal(result.short, null);
+      assert.equal(Object.getPrototypeOf(result), Object.prototype, "a key named __proto__ is only a key");
+      assert.deepEqual(await cache.getMany([]), {});
+    });
+
+    it("sets from a plain object or a Map, with a ttl on every key", async () => {
+      const cache = await open();
+      await cache.setMany(new Map([["m", [1]], ["n", null]]), { ttl: 0.05 });
+      await cache.setMany({ o: { x: 1 } }, { version: 5 });
+      assert.deepEqual(await cache.getMany(["m", "n"]), { m: [1], n: null });
+      assert.deepEqual(await cache.getMany(["o"], { version: 5 }), { o: { x: 1 } });
+      await sleep(120);
+      assert.deepEqual(await cache.getMany(["m", "n"]), { m: null, n: null });
+      await cache.setMany({});
+    });
+
+    it("rejects what is not a list of keys or a mapping", async () => {
+      const cache = await open();
+      for (const bad of ["abc", new Set(["a"]), { 0: "a" }, null, undefined, 5]) {
+        await assert.rejects(cache.getMany(bad), TypeError);
+        await assert.rejects(cache.deleteMany(bad), TypeError);
+      }
+      for (const bad of [["a", 1], "abc", null, 5, () => {}]) {
+        await assert.rejects(cache.setMany(bad), TypeError);
+      }
+      await assert.rejects(cache.getMany(["ok", 5]), TypeError);
+      await assert.rejects(cache.setMany(new Map([[5, "v"]])), TypeError);
+    });
+  });
+
+  describe(`delete / deleteMany / clear (${URL})`, () => {
+    it("deletes, with missing keys no error", async () => {
+      const cache = await open();
+      await cache.setMany({ a: 1, b: 2, c: 3 });
+      await cache.delete("a");
+      await cache.delete("never");
+      await cache.deleteMany(["b", "never"]);
+      await cache.deleteMany([]);
+      assert.deepEqual(await cache.getMany(["a", "b", "c"]), { a: null, b: null, c: 3 });
+    });
+
+    it("clears only its prefix's keys, and everything without a prefix", async () => {
+      const name = uniquePrefix();
+      const url = isMemory ? `memory://${name}` : URL; // a store of its own: clear() empties it
+      const p = uniquePrefix();
+      const mine = await open({ keyPrefix: p }, url);
+      const similar = await open({ keyPrefix: `${p}x` }, url); // "px:..." must survive clearing "p:"
+      const unprefixed = await open({ keyPrefix: "" }, url);
+      await mine.set("k", 1);
+      await similar.set("k", 2);
+      await unprefixed.set(`${name}-k`, 3);
+      await mine.clear();
+      assert.equal(await mine.get("k"), null);
+      assert.equal(await similar.get("k"), 2);
+      assert.equal(await unprefixed.get(`${name}-k`), 3);
+      await unprefixed.clear();
+      assert.equal(await similar.get("k"), null);
+      assert.equal(await unprefixed.get(`${name}-k`), null);
+    });
+  });
+
+  describe(`touch (${URL})`, () => {
+    it("sets a new expiry on an existing key and never creates one", async () => {
+      const cache = await open();
+      assert.equal(await cache.touch("missing", 10), false);
+      assert.equal(await cache.get("missing", "absent"), "absent");
+      await cache.set("k", 1, { ttl: 30 });
+      assert.equal(await cache.touch("k", 0.05), true);
+      await sleep(120);
+      assert.equal(await cache.get("k"), null);
+      assert.equal(await cache.touch("k", 10), false, "an expired key is missing");
+    });
+
+    it("with no ttl uses the default, or never expires without one; null never expires", async () => {
+      const withDefault = await open({ ttl: 0.05 });
+      await withDefault.set("d", 1, { ttl: 30 });
+      assert.equal(await withDefault.touch("d"), true);
+      await withDefault.set("n", 1);
+      assert.equal(await withDefault.touch("n", null), true);
+      const noDefault = await open();
+      await noDefault.set("p", 1, { ttl: 0.05 });
+      assert.equal(await noDefault.touch("p"), true);
+      await noDefault.set("already", 1);
+      assert.equal(await noDefault.touch("already"), true, "true for a key that already had no expiry");
+      await sleep(120);
+      assert.equal(await withDefault.get("d"), null);
+      assert.equal(await withDefault.get("n"), 1);
+      assert.equal(await noDefault.get("p"), 1);
+    });
+  });
+
+  describe(`incr / decr (${URL})`, () => {
+    it("starts a missing key from 0 and returns the new value", async () => {
+      const cache = await open();
+      assert.equal(await cache.incr("a"), 1);
+      assert.equal(await cache.incr("a", 5), 6);
+      assert.equal(await cache.decr("a"), 5);
+      assert.equal(await cache.decr("b", 3), -3);
+      assert.equal(await cache.get("b"), -3, "decr stored the value");
+      assert.equal(await cache.incr("c", 2.5), 2.5);
+      assert.equal(await cache.incr("c", 0.25), 2.75);
+      assert.equal(await cache.decr("c", 0.75), 2);
+      assert.ok(Number.isInteger(await cache.get("c")), "integers stay integers");
+      assert.equal(await cache.incr("d", -2), -2);
+    });
+
+    it("keeps the expiry of an existing key", async () => {
+      const cache = await open();
+      await cache.set("k", 10, { ttl: 0.08 });
+      assert.equal(await cache.incr("k"), 11);
+      await sleep(150);
+      assert.equal(await cache.get("k"), null);
+    });
+
+    it("rejects a non-number delta and a stored value that is not a number", async () => {
+      const cache = await open();
+      for (const delta of ["1", null, {}, 1n, true]) {
+        await assert.rejects(cache.incr("k", delta), TypeError, String(delta));
+      }
+      for (const delta of [NaN, Infinity]) {
+        await assert.rejects(cache.decr("k", delta), RangeError, String(delta));
+      }
+      assert.equal(await cache.get("k", "absent"), "absent");
+      for (const stored of ["5", null, { n: 1 }, [1], true]) {
+        await cache.set("s", stored);
+        await assert.rejects(cache.incr("s"), code("NOT_A_NUMBER"), JSON.stringify(stored));
+        assert.deepEqual(await cache.get("s"), stored, "left as it was");
+      }
+    });
+  });
+
+  describe(`lifecycle (${URL})`, () => {
+    it("rejects calls before connect and after disconnect, and connects again", async () => {
+      const cache = newCache();
+      assert.equal(cache.connected, false);
+      await assert.rejects(cache.get("k"), code("NOT_CONNECTED"));
+      await assert.rejects(cache.disconnect(), code("NOT_CONNECTED"));
+      await cache.connect();
+      await assert.rejects(cache.connect(), code("ALREADY_CONNECTED"));
+      await cache.set("k", 1);
+      await cache.disconnect();
+      await assert.rejects(cache.set("k", 2), code("NOT_CONNECTED"));
+      await cache.connect();
+      assert.equal(await cache.get("k"), 1, "data written before the reconnect is still there");
+    });
+
+    it("waits for calls in flight on disconnect", async () => {
+      const cache = await open();
+      const gate = deferred();
+      const slow = cache.getOrSet("k", async () => {
+        await gate.promise;
+        return "late";
+      });
+      let disconnected = false;
+      const closing = cache.disconnect().then(() => (disconnected = true));
+      await sleep(20);
+      assert.equal(disconnected, false, "disconnect waits for the call in flight");
+      gate.resolve();
+      assert.equal(await slow, "late");
+      await closing;
+      assert.equal(disconnected, true);
+    });
+
+    it("disposes with `await using`-style Symbol.asyncDispose", async () => {
+      const cache = await open();
+      const dispose = cache[Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")];
+      await dispose.call(cache);
+      assert.equal(cache.connected, false);
+      await dispose.call(cache); // already disconnected: no error
+    });
+
+    it("rejects bad options and URLs in the constructor", () => {
+      assert.throws(() => new Cache("redis://localhost"), code("CONFIG"));
+      assert.throws(() => new Cache("nonsense"), code("CONFIG"));
+      assert.throws(() => new Cache("memory://?prefix=x"), code("CONFIG"));
+      assert.throws(() => new Cache(5), TypeError);
+      assert.throws(() => new Cache(URL, { prefix: "typo" }), TypeError);
+      assert.throws(() => new Cache(URL, { keyPrefix: 5 }), TypeError);
+      assert.throws(() => new Cache(URL, { version: 1.5 }), RangeError);
+      assert.throws(() => new Cache(URL, "options"), TypeError);
+    });
+
+    it("rejects unknown per-call options", async () => {
+      const cache = await open();
+      await assert.rejects(cache.set("k", 1, { tll: 5 }), TypeError);
+      await assert.rejects(cache.get("k", null, { ttl: 5 }), TypeError, "get takes no ttl");
+      assert.equal(await cache.get("k", "absent"), "absent");
+    });
+  });
+
+  describe("memory backend", { skip: !isMemory }, () => {
+    it("shares one store among caches of the same name, and disconnecting one leaves it", async () => {
+      const name = uniquePrefix();
+      const a = await open({ keyPrefix: "" }, `memory://${name}`);
+      const b = await open({ keyPrefix: "" }, `memory://${name}`);
+      const other = await open({ keyPrefix: "" }, `memory://${name}-other`);
+      const unnamed = await open({ keyPrefix: "" }, "memory://");
+      await a.set("k", "a's");
+      assert.equal(await b.get("k"), "a's");
+      assert.equal(await other.get("k"), null);
+      assert.equal(await unnamed.get("k"), null);
+      await a.disconnect();
+      assert.equal(await b.get("k"), "a's");
+    });
+
+    it("evicts the least recently used entries beyond maxEntries", async () => {
+      const cache = await open({ maxEntries: 3 }, "memory://");
+      await cache.setMany({ a: 1, b: 2, c: 3 });
+      await cache.get("a");
+      await cache.set("d", 4);
+      assert.deepEqual(await cache.getMany(["a", "b", "c", "d"]), { a: 1, b: null, c: 3, d: 4 });
+      assert.throws(() => newCache({ maxEntries: 0 }), RangeError);
+      assert.throws(() => newCache({ maxEntries: 1.5 }), RangeError);
+    });
+  });
+}

@@ -1,0 +1,26 @@
+// The conformance suite inside the real Cloudflare Workers runtime (workerd from npm), on
+// memory:// and, when the harness provides a gateway, on REST.
+import { after, before, it } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { startWorker } from "./launch.mjs";
+
+let worker;
+before(async () => {
+  worker = await startWorker(new URL("./worker.mjs", import.meta.url).pathname);
+});
+after(() => worker?.stop());
+
+async function conformance(query) {
+  const response = await fetch(`${worker.url}/?${new URLSearchParams(query)}`);
+  assert.equal(response.status, 200, worker.output());
+  const results = await response.json();
+  const failed = results.filter((r) => !r.ok);
+  assert.deepEqual(failed, [], failed.map((f) => `${f.name}\n${f.error}`).join("\n\n"));
+  assert.ok(results.length >= 30, `ran ${results.length} cases`);
+}
+
+it("passes the conformance suite on memory:// inside workerd", () => conformance({ url: "memory://conformance" }));
+
+it("passes the conformance suite on REST (gateway + Redis) inside workerd", { skip: !process.env.GATEWAY_URL && "needs scripts/with-servers.sh" }, () =>
+  conformance({ url: process.env.GATEWAY_URL, token: process.env.GATEWAY_TOKEN }));
