@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo test test-core test-wasm test-js test-gateway test-rest clean
+.PHONY: all setup build demo test test-core test-wasm test-types test-js test-gateway test-servers clean
 all: build
 
 setup:
@@ -31,7 +31,7 @@ build: setup
 demo: build
 	node examples/demo.mjs $(URL)
 
-test: build test-core test-wasm test-js test-gateway test-rest
+test: build test-core test-wasm test-types test-js test-gateway test-servers
 
 test-core:
 	cargo test -p edge-caches
@@ -39,18 +39,22 @@ test-core:
 test-wasm:
 	wasm-pack test --node
 
+# A TypeScript consumer of the packed package, under --strict.
+test-types:
+	tsc -p tests/types
+
+# The conformance suite on memory:// and dummy://, in Node, Deno and Bun.
 test-js:
 	node --test tests/conformance/
+	deno test --no-check --allow-env tests/conformance/
+	bun test tests/conformance/
 
 test-gateway:
 	cargo test -p edge-caches-gateway
 
-# One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them: the
-# conformance suite on the REST backend, the REST backend's own tests, and @upstash/redis
-# against the gateway. One file at a time: the unprefixed clear() case is a FLUSHDB.
-test-rest:
-	scripts/with-servers.sh bash -c 'EDGE_CACHES_URL=$$GATEWAY_URL EDGE_CACHES_TOKEN=$$GATEWAY_TOKEN \
-	  node --test --test-concurrency=1 tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/'
+# One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them.
+test-servers:
+	scripts/with-servers.sh tests/with-servers.sh
 
 clean:
 	rm -rf .build pkg target node_modules/edge-caches

@@ -69,6 +69,14 @@ export declare class Cache {
    */
   constructor(url: string, options?: CacheOptions);
 
+  /**
+   * A REST cache from `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (or
+   * `KV_REST_API_URL` and `KV_REST_API_TOKEN`), read from `env` (a Workers env) when given,
+   * else from `process.env` or `Deno.env`.
+   * @throws {CacheError} code `CONFIG` when the URL or token is not set.
+   */
+  static fromEnv(env?: Record<string, unknown> | null, options?: CacheOptions): Cache;
+
   /** Whether the cache is connected. */
   readonly connected: boolean;
 

@@ -1,0 +1,67 @@
+// A TypeScript user of edge-caches: must type-check under `tsc --strict` against the packed
+// package's index.d.ts. Each @ts-expect-error is a misuse the types must refuse (tsc fails if
+// one of them type-checks).
+import { Cache, CacheError, type CacheErrorCode, type CacheOptions, type JsonValue } from "edge-caches";
+
+interface User {
+  name: string;
+  age?: number;
+}
+
+export async function use(env: Record<string, string>): Promise<void> {
+  const options: CacheOptions = { keyPrefix: "app", version: 2, ttl: 300, maxEntries: 100 };
+  const cache = new Cache("memory://", options);
+  const remote = Cache.fromEnv(env, { timeout: 2000 });
+  await cache.connect();
+
+  await cache.set("user:1", { name: "Ada" }, { ttl: 60, version: "v2" });
+  const user: User | null = await cache.get<User>("user:1");
+  const withDefault: User | "anonymous" = await cache.get<User, "anonymous">("user:1", "anonymous");
+  const added: boolean = await cache.add("k", [1, "two", null], { ttl: null });
+  const report: { total: number } = await cache.getOrSet("report", async () => ({ total: 42 }));
+  const plain: number = await cache.getOrSet("n", 5);
+  const many: Record<"a" | "b", number | null> = await cache.getMany<number, "a" | "b">(["a", "b"]);
+  await cache.setMany({ a: 1, b: 2 }, { ttl: 1.5 });
+  await cache.setMany(new Map<string, JsonValue>([["c", { deep: [true] }]]));
+  await cache.delete("a", { version: 3 });
+  await cache.deleteMany(["a", "b"]);
+  const touched: boolean = await cache.touch("k", null);
+  const n: number = await cache.incr("hits", 2);
+  const m: number = await cache.decr("hits");
+  await cache.clear();
+  const connected: boolean = cache.connected;
+
+  try {
+    await remote.get("x");
+  } catch (error) {
+    if (error instanceof CacheError) {
+      const code: CacheErrorCode = error.code;
+      if (code === "TIMEOUT" || code === "NOT_CONNECTED") console.log(error.message);
+    }
+  }
+
+  {
+    await using scoped = new Cache("memory://");
+    await scoped.connect();
+  }
+
+  // @ts-expect-error a ttl is a number of seconds
+  await cache.set("k", 1, { ttl: "60" });
+  // @ts-expect-error undefined is not a value JSON can hold
+  await cache.set("k", undefined);
+  // @ts-expect-error BigInt is not JSON
+  await cache.set("k", 1n);
+  // @ts-expect-error keys are strings
+  await cache.get(1);
+  // @ts-expect-error getMany takes an array of keys
+  await cache.getMany("abc");
+  // @ts-expect-error an unknown option
+  new Cache("memory://", { prefix: "typo" });
+  // @ts-expect-error incr's delta is a number
+  await cache.incr("k", "1");
+  // @ts-expect-error not a code of CacheError
+  const wrong: CacheErrorCode = "NOPE";
+
+  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong);
+  await cache.disconnect();
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
+# `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
+# backend's own tests, @upstash/redis against the gateway, and the examples.
+# node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export EDGE_CACHES_URL=$GATEWAY_URL EDGE_CACHES_TOKEN=$GATEWAY_TOKEN
+bin=node_modules/.bin
+
+node --test --test-concurrency=1 \
+  tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/ tests/runtimes/ tests/examples/
+echo "== Deno: conformance over REST"
+$bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
+echo "== Bun: conformance over REST"
+$bin/bun test tests/conformance/conformance.test.mjs
