@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo test test-core test-wasm test-types test-js test-gateway test-servers clean
+.PHONY: all setup build demo bench test test-core test-wasm test-types test-js test-gateway test-servers clean
 all: build
 
 setup:
@@ -30,6 +30,11 @@ build: setup
 # `make demo URL=https://... TOKEN=...` runs the same program against a REST endpoint.
 demo: build
 	node examples/demo.mjs $(URL)
+
+# The benchmark (not a test): edge-caches beside @upstash/redis and raw fetch; prints a table
+# and writes bench/results.json.
+bench: build
+	bench/run.sh
 
 test: build test-core test-wasm test-types test-js test-gateway test-servers
 
