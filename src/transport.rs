@@ -55,4 +55,9 @@ impl Transport for FetchTransport {
             body: answer.get(1).as_string().unwrap_or_default(),
         })
     }
+
+    /// One microtask: by then every call started in the same tick has queued its command.
+    async fn yield_now(&self) {
+        let _ = JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
+    }
 }

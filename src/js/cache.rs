@@ -343,7 +343,7 @@ impl Cache {
 
 impl Cache {
     fn with_settings(settings: Settings) -> JsResult<Cache> {
-        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms } = settings;
+        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline } = settings;
         let backend = match backend {
             BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
             BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
@@ -356,7 +356,7 @@ impl Cache {
             BackendUrl::Dummy => Backend::Dummy,
             BackendUrl::Rest { endpoint, .. } => {
                 let token = token.unwrap_or_default(); // settings::read demands one for REST
-                Backend::Rest(Rest::new(FetchTransport::new(endpoint, &token, fetch, timeout_ms)))
+                Backend::Rest(Rest::new(FetchTransport::new(endpoint, &token, fetch, timeout_ms), auto_pipeline))
             }
         };
         Ok(Cache {

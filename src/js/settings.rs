@@ -30,6 +30,8 @@ pub struct Settings {
     /// REST backend: a fetch function, or undefined for the global one.
     pub fetch: JsValue,
     pub timeout_ms: f64,
+    /// REST backend: batch the calls of one tick into one pipeline request.
+    pub auto_pipeline: bool,
 }
 
 /// `fallback_token` is the token `Cache.fromEnv` found in the environment.
@@ -44,6 +46,7 @@ pub fn read(url: &JsValue, options: &JsValue, fallback_token: Option<String>) ->
         token: None,
         fetch: JsValue::UNDEFINED,
         timeout_ms: DEFAULT_TIMEOUT_MS,
+        auto_pipeline: true,
     };
     if let BackendUrl::Rest { token: Some(token), .. } = &settings.backend {
         settings.token = Some(token.clone());
@@ -130,8 +133,9 @@ fn read_options(settings: &mut Settings, options: &JsValue) -> JsResult<()> {
         }
     }
     let auto_pipeline = option("autoPipeline")?;
-    if !auto_pipeline.is_undefined() && auto_pipeline.as_bool().is_none() {
-        return Err(to_js(Error::type_error(&["autoPipeline must be a boolean"])));
+    if !auto_pipeline.is_undefined() {
+        settings.auto_pipeline =
+            auto_pipeline.as_bool().ok_or_else(|| to_js(Error::type_error(&["autoPipeline must be a boolean"])))?;
     }
     Ok(())
 }

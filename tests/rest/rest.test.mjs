@@ -256,3 +256,53 @@ describe("errors", () => {
     await assert.rejects(cache.incr("list"), (e) => e instanceof CacheError && e.code === "NOT_A_NUMBER");
   });
 });
+
+describe("automatic pipelining", () => {
+  it("sends the calls of one tick as one /pipeline request, each with its own result", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch });
+    await cache.set("a", 1);
+    recorder.requests.length = 0;
+    const results = await Promise.all([cache.get("a"), cache.incr("n", 2), cache.add("a", 5), cache.getMany(["a", "zz"]), cache.touch("a", 30)]);
+    assert.deepEqual(results, [1, 2, false, { a: 1, zz: null }, true]);
+    assert.equal(recorder.requests.length, 1);
+    assert.equal(recorder.requests[0].path, "/pipeline");
+    assert.deepEqual(recorder.requests[0].body.map((c) => c[0]), ["GET", "INCRBYFLOAT", "SET", "MGET", "PEXPIRE"]);
+  });
+
+  it("keeps call order: a write then a read of one key in one tick sees the write", async () => {
+    const cache = await open();
+    for (let i = 0; i < 20; i++) {
+      const [, read, , again] = await Promise.all([cache.set("k", i), cache.get("k"), cache.delete("k"), cache.get("k")]);
+      assert.equal(read, i);
+      assert.equal(again, null);
+    }
+  });
+
+  it("gives each call its own error and the others their results", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await redis("RPUSH", `${p}::list`, "x");
+    const settled = await Promise.allSettled([cache.set("ok", 1), cache.incr("list"), cache.get("ok")]);
+    assert.equal(settled[0].status, "fulfilled");
+    assert.equal(settled[1].reason.code, "NOT_A_NUMBER");
+    assert.equal(settled[2].value, 1);
+  });
+
+  it("caps a batch at 100 commands and sends the rest after it", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch });
+    const values = await Promise.all(Array.from({ length: 250 }, (_, i) => cache.incr(`c${i % 10}`)));
+    assert.equal(values.length, 250);
+    assert.deepEqual(recorder.requests.map((r) => r.body.length), [100, 100, 50]);
+    assert.deepEqual(await cache.getMany(["c0", "c9"]), { c0: 25, c9: 25 }, "every increment counted once");
+  });
+
+  it("sends one request per call with autoPipeline: false", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch, autoPipeline: false });
+    await Promise.all([cache.get("a"), cache.get("b"), cache.set("c", 1)]);
+    assert.equal(recorder.requests.length, 3);
+    assert.ok(recorder.requests.every((r) => r.path === "/"));
+  });
+});

@@ -7,7 +7,14 @@
 pub mod commands;
 pub mod json;
 
-use commands::{batch, command, decimal, decode, integer, plan, prefix_pattern, protocol_error, result, results, Endpoint, Request};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use commands::{batch, command, decode, decimal, integer, plan, prefix_pattern, protocol_error, result};
 use json::Json;
 
 use crate::core::error::{Code, Error, Result};
@@ -20,63 +27,162 @@ pub struct Response {
     pub body: String,
 }
 
-/// Sends one POST to the endpoint plus `path` with a JSON body.
+/// How requests leave: one POST to the endpoint plus `path` with a JSON body.
 // The futures are not Send (wasm is single-threaded), so no `async_trait` machinery is needed.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     async fn post(&self, path: &'static str, body: String) -> Result<Response>;
+    /// Resolves after the calls already started in this tick of the event loop have run up to
+    /// their first await (in JavaScript: one microtask later).
+    async fn yield_now(&self);
 }
+
+/// Most commands in one pipeline request: big enough that 64 concurrent callers share one,
+/// small enough to stay far below request size limits (Upstash: 1 MB on the free tier).
+pub const MAX_BATCH: usize = 100;
 
 /// How many keys one SCAN step asks for while `clear()` walks the keyspace.
 const SCAN_COUNT: &str = "1000";
 
 pub struct Rest<T> {
     transport: T,
+    auto_pipeline: bool,
+    /// Commands waiting for the next pipeline request, in call order.
+    queue: RefCell<VecDeque<Queued>>,
+}
+
+struct Queued {
+    command: String,
+    slot: Rc<Slot>,
+}
+
+/// Where a batched call's result lands, and who to wake when it does.
+#[derive(Default)]
+struct Slot {
+    result: RefCell<Option<Result<Json>>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Slot {
+    fn fill(&self, result: Result<Json>) {
+        *self.result.borrow_mut() = Some(result);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+struct Wait(Rc<Slot>);
+
+impl Future for Wait {
+    type Output = Result<Json>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Json>> {
+        match self.0.result.borrow_mut().take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
 }
 
 impl<T: Transport> Rest<T> {
-    pub fn new(transport: T) -> Self {
-        Rest { transport }
+    pub fn new(transport: T, auto_pipeline: bool) -> Self {
+        Rest { transport, auto_pipeline, queue: RefCell::new(VecDeque::new()) }
     }
 
     pub async fn execute(&self, op: Op, numbers: &dyn Numbers) -> Result<Outcome> {
         if let Op::Clear { prefix: Some(prefix) } = &op {
             return self.clear_prefix(prefix).await;
         }
-        let reply = self.send(plan(&op, numbers)).await?;
-        decode(&op, &reply)
+        let command = plan(&op, numbers);
+        let result = if self.auto_pipeline { self.queued(command).await } else { self.single(command).await };
+        decode(&op, result)
     }
 
-    async fn send(&self, request: Request) -> Result<Json> {
-        let response = self.transport.post(request.endpoint.path(), request.body).await?;
-        interpret(response)
+    /// One command, one request.
+    async fn single(&self, command: String) -> Result<Json> {
+        result(interpret(self.transport.post("", command).await?)?)
+    }
+
+    /// Automatic pipelining: the first call of a tick waits one microtask for the others, then
+    /// sends every queued command (in call order, `MAX_BATCH` at a time, one request after the
+    /// other so order holds across batches too); each call gets its own result or error.
+    async fn queued(&self, command: String) -> Result<Json> {
+        let slot = Rc::new(Slot::default());
+        let leads = self.queue.borrow().is_empty();
+        self.queue.borrow_mut().push_back(Queued { command, slot: slot.clone() });
+        if leads {
+            self.transport.yield_now().await;
+            loop {
+                let queued: Vec<Queued> = {
+                    let mut queue = self.queue.borrow_mut();
+                    let n = queue.len().min(MAX_BATCH);
+                    queue.drain(..n).collect()
+                };
+                if queued.is_empty() {
+                    break;
+                }
+                self.send_batch(queued).await;
+            }
+        }
+        Wait(slot).await
+    }
+
+    async fn send_batch(&self, queued: Vec<Queued>) {
+        if let [only] = queued.as_slice() {
+            only.slot.fill(self.single(only.command.clone()).await);
+            return;
+        }
+        let commands: Vec<&str> = queued.iter().map(|q| q.command.as_str()).collect();
+        let answer = match self.transport.post("/pipeline", batch(&commands)).await {
+            Ok(response) => interpret(response),
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok(Json::Array(items)) if items.len() == queued.len() => {
+                for (q, item) in queued.iter().zip(items) {
+                    q.slot.fill(result(item));
+                }
+            }
+            // The whole request failed: every call in it fails the same way.
+            other => {
+                let error = match other {
+                    Err(error) => error,
+                    Ok(reply) => result(reply).err().unwrap_or_else(protocol_error),
+                };
+                for q in &queued {
+                    q.slot.fill(Err(error.clone()));
+                }
+            }
+        }
     }
 
     /// Deletes the keys under `prefix` with SCAN (never KEYS, which blocks Redis on a large
     /// keyspace), sending each batch's DEL together with the next SCAN step in one pipeline.
+    /// Not part of the automatic pipeline: it takes several requests by nature.
     async fn clear_prefix(&self, prefix: &str) -> Result<Outcome> {
         let pattern = prefix_pattern(prefix);
         let mut cursor = String::from("0");
         let mut doomed: Vec<String> = Vec::new();
         loop {
             let scan = command(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", SCAN_COUNT]);
-            let reply = if doomed.is_empty() {
-                self.send(Request { endpoint: Endpoint::Single, body: scan }).await?
-            } else {
-                self.send(Request { endpoint: Endpoint::Pipeline, body: batch(&[delete(&doomed), scan]) }).await?
-            };
             let step = if doomed.is_empty() {
-                result(&reply)?
+                result(interpret(self.transport.post("", scan).await?)?)?
             } else {
-                let r = results(&reply, 2)?;
-                integer(r[0])?;
-                r[1]
+                let reply = interpret(self.transport.post("/pipeline", batch(&[delete(&doomed), scan])).await?)?;
+                let mut results = match reply {
+                    Json::Array(items) if items.len() == 2 => items.into_iter().map(result),
+                    other => return Err(result(other).err().unwrap_or_else(protocol_error)),
+                };
+                integer(&results.next().ok_or_else(protocol_error)??)?;
+                results.next().ok_or_else(protocol_error)??
             };
             (cursor, doomed) = scan_step(step)?;
             if cursor == "0" {
                 if !doomed.is_empty() {
-                    let reply = self.send(Request { endpoint: Endpoint::Single, body: delete(&doomed) }).await?;
-                    integer(result(&reply)?)?;
+                    integer(&result(interpret(self.transport.post("", delete(&doomed)).await?)?)?)?;
                 }
                 return Ok(Outcome::Done);
             }
@@ -91,20 +197,16 @@ fn delete(keys: &[String]) -> String {
 }
 
 /// `[cursor, [key, ...]]`
-fn scan_step(reply: &Json) -> Result<(String, Vec<String>)> {
+fn scan_step(reply: Json) -> Result<(String, Vec<String>)> {
     let Json::Array(parts) = reply else { return Err(protocol_error()) };
-    let (Some(cursor), Some(Json::Array(keys))) = (parts.first(), parts.get(1)) else {
+    let mut parts = parts.into_iter();
+    let (Some(Json::Str(cursor) | Json::Number(cursor)), Some(Json::Array(keys))) = (parts.next(), parts.next()) else {
         return Err(protocol_error());
     };
-    let cursor = match cursor {
-        Json::Str(c) => c.clone(),
-        Json::Number(c) => c.clone(),
-        _ => return Err(protocol_error()),
-    };
     let keys = keys
-        .iter()
+        .into_iter()
         .map(|k| match k {
-            Json::Str(k) => Ok(k.clone()),
+            Json::Str(k) => Ok(k),
             _ => Err(protocol_error()),
         })
         .collect::<Result<_>>()?;
@@ -127,8 +229,7 @@ pub fn interpret(response: Response) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::core::number::StdNumbers;
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
+    use std::task::Waker;
 
     /// A transport that records what was sent and answers from a script: enough to check the
     /// request sequence of `clear()` and the status handling. The real protocol is tested
@@ -138,28 +239,107 @@ mod tests {
         answers: RefCell<VecDeque<Response>>,
     }
 
+    /// Pending once, like a microtask: lets the test poll other calls "in the same tick".
+    struct YieldOnce(bool);
+    impl std::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
     impl Transport for Scripted {
         async fn post(&self, path: &'static str, body: String) -> Result<Response> {
             self.sent.borrow_mut().push((path, body));
             self.answers.borrow_mut().pop_front().ok_or_else(protocol_error)
         }
+        async fn yield_now(&self) {
+            YieldOnce(false).await
+        }
     }
 
     fn scripted(answers: &[(u16, &str)]) -> Rest<Scripted> {
+        scripted_with(answers, false)
+    }
+
+    fn scripted_with(answers: &[(u16, &str)], auto_pipeline: bool) -> Rest<Scripted> {
         Rest::new(Scripted {
             sent: RefCell::new(Vec::new()),
             answers: RefCell::new(answers.iter().map(|(s, b)| Response { status: *s, body: (*b).to_owned() }).collect()),
-        })
+        }, auto_pipeline)
     }
 
-    /// Runs a future that never waits (the scripted transport answers at once).
-    fn ready<F: std::future::Future>(future: F) -> F::Output {
-        use std::task::{Context, Poll, Waker};
-        let mut future = std::pin::pin!(future);
-        match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(output) => output,
-            Poll::Pending => panic!("the scripted transport never waits"),
+    /// Runs futures as one tick would: each polled in turn until all are done.
+    fn run_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        for _round in 0..10 {
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                        *output = Some(out);
+                    }
+                }
+            }
         }
+        outputs.into_iter().map(|o| o.expect("the scripted transport never waits for long")).collect()
+    }
+
+    fn ready<F: std::future::Future>(future: F) -> F::Output {
+        run_all(vec![future]).pop().expect("one output")
+    }
+
+    #[test]
+    fn calls_of_one_tick_share_one_pipeline_request_in_call_order() {
+        let rest = scripted_with(&[(200, r#"[{"result":"OK"},{"result":"1"},{"error":"ERR boom"}]"#)], true);
+        let outcomes = run_all(vec![
+            rest.execute(Op::Set { key: "k".into(), value: "1".into(), ttl_ms: None }, &StdNumbers),
+            rest.execute(Op::Get { key: "k".into() }, &StdNumbers),
+            rest.execute(Op::Get { key: "x".into() }, &StdNumbers),
+        ]);
+        assert_eq!(outcomes[0], Ok(Outcome::Done));
+        assert_eq!(outcomes[1], Ok(Outcome::Value(Some("1".into()))));
+        assert_eq!(outcomes[2].as_ref().unwrap_err().code(), Some(Code::Server), "its own error, not the others'");
+        let sent = rest.transport.sent.borrow();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0], ("/pipeline", r#"[["SET","k","1"],["GET","k"],["GET","x"]]"#.to_owned()));
+    }
+
+    #[test]
+    fn a_failed_pipeline_request_fails_every_call_in_it() {
+        let rest = scripted_with(&[(502, "<html>Bad gateway</html>")], true);
+        let outcomes = run_all(vec![
+            rest.execute(Op::Get { key: "a".into() }, &StdNumbers),
+            rest.execute(Op::Get { key: "b".into() }, &StdNumbers),
+        ]);
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap_err().code(), Some(Code::Server));
+        }
+    }
+
+    #[test]
+    fn a_lone_call_goes_out_as_a_plain_request() {
+        let rest = scripted_with(&[(200, r#"{"result":null}"#)], true);
+        assert_eq!(ready(rest.execute(Op::Get { key: "a".into() }, &StdNumbers)), Ok(Outcome::Value(None)));
+        assert_eq!(rest.transport.sent.borrow()[0], ("", r#"["GET","a"]"#.to_owned()));
+    }
+
+    #[test]
+    fn batches_are_capped_and_sent_in_order() {
+        let answer = |n: usize| format!("[{}]", vec![r#"{"result":null}"#; n].join(","));
+        let (first, second) = (answer(MAX_BATCH), answer(5));
+        let rest = scripted_with(&[(200, &first), (200, &second)], true);
+        let calls = (0..MAX_BATCH + 5).map(|i| rest.execute(Op::Get { key: i.to_string() }, &StdNumbers)).collect();
+        assert!(run_all(calls).iter().all(|o| *o == Ok(Outcome::Value(None))));
+        let sent = rest.transport.sent.borrow();
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].1.starts_with(r#"[["GET","0"],["GET","1"],"#) && sent[1].1.ends_with(r#"["GET","104"]]"#));
     }
 
     #[test]
