@@ -40,9 +40,9 @@ export interface CacheOptions {
   maxEntries?: number;
   /** REST backend: the bearer token. */
   token?: string;
-  /** REST backend: per-request timeout in milliseconds. */
+  /** REST backend: per-request timeout in milliseconds (default 5000). */
   timeout?: number;
-  /** REST backend: retries of a failed request that is safe to repeat. */
+  /** REST backend: retries (default 2) of a request that failed on the network or with a 5xx, when safe to repeat. */
   retries?: number;
   /** REST backend: send calls made in the same tick as one pipeline request (default true). */
   autoPipeline?: boolean;
@@ -50,7 +50,15 @@ export interface CacheOptions {
   fetch?: typeof fetch;
 }
 
-export interface VersionOption {
+export interface CallOptions {
+  /**
+   * Rejects the call with `CacheError` `ABORTED` when it fires (at once if already aborted, and
+   * then nothing is done). A command already queued or sent may still run on the server.
+   */
+  signal?: AbortSignal;
+}
+
+export interface VersionOption extends CallOptions {
   /** Version of the key for this call; `null`: no version even if the cache has a default. */
   version?: Version | null;
 }
@@ -108,7 +116,7 @@ export declare class Cache {
   delete(key: string, options?: VersionOption): Promise<void>;
   deleteMany(keys: readonly string[], options?: VersionOption): Promise<void>;
   /** With a `keyPrefix`, deletes that prefix's keys; without one, everything in the store. */
-  clear(): Promise<void>;
+  clear(options?: CallOptions): Promise<void>;
 
   /**
    * New expiry for an existing key: `ttl` seconds; omitted: the default ttl (or never);

@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::backend::rest::{Response, Transport};
 use crate::core::error::{Code, Error, Result};
-use crate::js::runtime::{failure, post};
+use crate::js::runtime::{failure, post, sleep};
 
 pub struct FetchTransport {
     /// Scheme, host and path, without userinfo or query (so it is safe to show).
@@ -33,11 +33,11 @@ impl FetchTransport {
 }
 
 impl Transport for FetchTransport {
-    async fn post(&self, path: &'static str, body: String) -> Result<Response> {
+    async fn post(&self, path: &'static str, body: &str) -> Result<Response> {
         let mut url = String::with_capacity(self.endpoint.len() + path.len());
         url.push_str(&self.endpoint);
         url.push_str(path);
-        let answer = JsFuture::from(post(&self.fetch, &url, &self.headers, &body, self.timeout_ms))
+        let answer = JsFuture::from(post(&self.fetch, &url, &self.headers, body, self.timeout_ms))
             .await
             .map_err(|error| {
                 let info = failure(&error);
@@ -47,13 +47,19 @@ impl Transport for FetchTransport {
                     Some("ABORTED") => (Code::Aborted, "the request was aborted: "),
                     _ => (Code::Network, "the request failed: "),
                 };
-                Error::cache(code, &[what, &message])
+                let mut error = Error::cache(code, &[what, &message]);
+                error.unsent = info.get(2).as_bool().unwrap_or(false);
+                error
             })?;
         let answer: Array = answer.unchecked_into();
         Ok(Response {
             status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
             body: answer.get(1).as_string().unwrap_or_default(),
         })
+    }
+
+    async fn sleep(&self, ms: u32) {
+        let _ = JsFuture::from(sleep(ms)).await;
     }
 
     /// One microtask: by then every call started in the same tick has queued its command.

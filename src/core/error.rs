@@ -63,6 +63,9 @@ impl Code {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    /// For a `NETWORK` error: the request provably never left (the connection was refused, the
+    /// host name did not resolve), so even a write that must not run twice may be sent again.
+    pub unsent: bool,
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
@@ -75,13 +78,13 @@ fn join(parts: &[&str]) -> String {
 
 impl Error {
     pub fn type_error(parts: &[&str]) -> Self {
-        Error { kind: Kind::Type, message: join(parts) }
+        Error { kind: Kind::Type, message: join(parts), unsent: false }
     }
     pub fn range_error(parts: &[&str]) -> Self {
-        Error { kind: Kind::Range, message: join(parts) }
+        Error { kind: Kind::Range, message: join(parts), unsent: false }
     }
     pub fn cache(code: Code, parts: &[&str]) -> Self {
-        Error { kind: Kind::Cache(code), message: join(parts) }
+        Error { kind: Kind::Cache(code), message: join(parts), unsent: false }
     }
     /// The `CacheError` code, if this is one.
     pub fn code(&self) -> Option<Code> {

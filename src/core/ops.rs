@@ -30,6 +30,16 @@ pub enum Op {
     Incr { key: String, delta: f64 },
 }
 
+impl Op {
+    /// Whether running the op twice leaves the same state and answer as running it once: only
+    /// then may a request that might have reached the server be sent again. `Add`/`GetOrAdd`
+    /// would answer "already there" the second time, `Incr` would count twice. (`Touch` sets an
+    /// expiry relative to now, so a repeat only moves it by the retry delay.)
+    pub fn idempotent(&self) -> bool {
+        !matches!(self, Op::Add { .. } | Op::GetOrAdd { .. } | Op::Incr { .. })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,

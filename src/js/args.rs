@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::runtime::{check_string, encode_value, number_text, to_js};
+use super::runtime::{check_string, encode_value, is_abort_signal, number_text, to_js};
 use crate::core::error::Error;
 use crate::core::keys::VersionArg;
 use crate::core::ttl::{self, TtlArg};
@@ -91,25 +91,47 @@ pub fn is_safe_integer(n: f64) -> bool {
     n.is_finite() && n.trunc() == n && n.abs() <= 9_007_199_254_740_991.0
 }
 
-/// A per-call options object, `{ ttl, version }` or `{ version }`. Unknown names are a
-/// `TypeError`: a misspelt `verison` silently reading another key would be worse.
+/// A per-call options object: `{ ttl, version, signal }` for writes, `{ version, signal }` for
+/// reads, `{ signal }` for `clear()`. Unknown names are a `TypeError`: a misspelt `verison`
+/// silently reading another key would be worse.
 pub struct CallOptions {
     pub ttl: TtlArg,
     pub version: VersionArg,
 }
 
-pub fn call_options(value: &JsValue, allow_ttl: bool) -> JsResult<CallOptions> {
+pub const WRITE: &[&str] = &["ttl", "version", "signal"];
+pub const READ: &[&str] = &["version", "signal"];
+pub const SIGNAL_ONLY: &[&str] = &["signal"];
+
+pub fn call_options(value: &JsValue, allowed: &[&str]) -> JsResult<CallOptions> {
     let mut options = CallOptions { ttl: TtlArg::Default, version: VersionArg::Default };
     if value.is_undefined() || value.is_null() {
         return Ok(options);
     }
-    let allowed: &[&str] = if allow_ttl { &["ttl", "version"] } else { &["version"] };
     let object = options_object(value, allowed)?;
-    options.version = version(&get(object, "version")?)?;
-    if allow_ttl {
+    if allowed.contains(&"version") {
+        options.version = version(&get(object, "version")?)?;
+    }
+    if allowed.contains(&"ttl") {
         options.ttl = ttl(&get(object, "ttl")?)?;
     }
+    signal(value)?;
     Ok(options)
+}
+
+/// The `signal` of an options object that `call_options` accepted, if it has one.
+pub fn signal(options: &JsValue) -> JsResult<Option<JsValue>> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let signal = get(options.unchecked_ref(), "signal")?;
+    if signal.is_undefined() {
+        return Ok(None);
+    }
+    if !is_abort_signal(&signal) {
+        return Err(type_error(&["signal must be an AbortSignal"]));
+    }
+    Ok(Some(signal))
 }
 
 /// `value` as an options object, after checking it names only `allowed` options.

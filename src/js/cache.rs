@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::args::{self, JsResult};
-use super::runtime::{decode_value, env_value, to_js, JsNumbers};
+use super::runtime::{aborted_error, decode_value, env_value, to_js, with_signal, JsNumbers};
 use super::settings::{self, Settings};
 use crate::backend::dummy;
 use crate::backend::memory::MemoryStore;
@@ -180,8 +180,8 @@ impl Cache {
     }
 
     pub fn get(&self, key: JsValue, default: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let key = inner.key(&key, &options.version)?;
             Ok(async move {
                 Ok(match value(inner.run(Op::Get { key }).await?)? {
@@ -195,8 +195,8 @@ impl Cache {
     }
 
     pub fn set(&self, key: JsValue, value: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, true)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::WRITE)?;
             let key = inner.key(&key, &options.version)?;
             let value = args::value(&value)?;
             let ttl_ms = inner.ttl(options.ttl);
@@ -205,8 +205,8 @@ impl Cache {
     }
 
     pub fn add(&self, key: JsValue, value: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, true)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::WRITE)?;
             let key = inner.key(&key, &options.version)?;
             let value = args::value(&value)?;
             let ttl_ms = inner.ttl(options.ttl);
@@ -220,8 +220,8 @@ impl Cache {
     /// meanwhile wins.
     #[wasm_bindgen(js_name = getOrSet)]
     pub fn get_or_set(&self, key: JsValue, default: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, true)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::WRITE)?;
             let key = inner.key(&key, &options.version)?;
             let ttl_ms = inner.ttl(options.ttl);
             let plain = if default.is_function() { None } else { Some(args::value(&default)?) };
@@ -239,8 +239,8 @@ impl Cache {
 
     #[wasm_bindgen(js_name = getMany)]
     pub fn get_many(&self, keys: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let requested = args::key_list(&keys)?;
             let keys: Vec<String> = requested.iter().map(|(_, k)| inner.keys.build(k, &options.version)).collect();
             Ok(async move {
@@ -267,8 +267,8 @@ impl Cache {
     /// `mapping` is a plain object or a `Map` of keys to values.
     #[wasm_bindgen(js_name = setMany)]
     pub fn set_many(&self, mapping: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, true)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::WRITE)?;
             let pairs: Array = if let Some(map) = mapping.dyn_ref::<Map>() {
                 Array::from(&map.entries())
             } else if mapping.is_object() && !Array::is_array(&mapping) && !mapping.is_function() {
@@ -293,8 +293,8 @@ impl Cache {
 
     #[wasm_bindgen(js_name = delete)]
     pub fn delete(&self, key: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let keys = vec![inner.key(&key, &options.version)?];
             Ok(async move { done(inner.run(Op::DeleteMany { keys }).await?) })
         })
@@ -302,8 +302,8 @@ impl Cache {
 
     #[wasm_bindgen(js_name = deleteMany)]
     pub fn delete_many(&self, keys: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let keys: Vec<String> =
                 args::key_list(&keys)?.iter().map(|(_, k)| inner.keys.build(k, &options.version)).collect();
             Ok(async move {
@@ -316,16 +316,17 @@ impl Cache {
     }
 
     /// With a key prefix, deletes only this cache's keys; without one, everything in the store.
-    pub fn clear(&self) -> Promise {
-        self.call(|inner| {
+    pub fn clear(&self, options: JsValue) -> Promise {
+        self.call(&options, |inner| {
+            args::call_options(&options, args::SIGNAL_ONLY)?;
             let prefix = inner.keys.clear_prefix();
             Ok(async move { done(inner.run(Op::Clear { prefix }).await?) })
         })
     }
 
     pub fn touch(&self, key: JsValue, ttl: JsValue, options: JsValue) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let key = inner.key(&key, &options.version)?;
             let ttl_ms = inner.ttl(args::ttl(&ttl)?);
             Ok(async move { Ok(boolean(inner.run(Op::Touch { key, ttl_ms }).await?)?.into()) })
@@ -343,7 +344,7 @@ impl Cache {
 
 impl Cache {
     fn with_settings(settings: Settings) -> JsResult<Cache> {
-        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline } = settings;
+        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline, retries } = settings;
         let backend = match backend {
             BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
             BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
@@ -356,7 +357,7 @@ impl Cache {
             BackendUrl::Dummy => Backend::Dummy,
             BackendUrl::Rest { endpoint, .. } => {
                 let token = token.unwrap_or_default(); // settings::read demands one for REST
-                Backend::Rest(Rest::new(FetchTransport::new(endpoint, &token, fetch, timeout_ms), auto_pipeline))
+                Backend::Rest(Rest::new(FetchTransport::new(endpoint, &token, fetch, timeout_ms), auto_pipeline, retries))
             }
         };
         Ok(Cache {
@@ -375,8 +376,8 @@ impl Cache {
 
 impl Cache {
     fn add_number(&self, key: JsValue, delta: JsValue, options: JsValue, sign: f64) -> Promise {
-        self.call(|inner| {
-            let options = args::call_options(&options, false)?;
+        self.call(&options, |inner| {
+            let options = args::call_options(&options, args::READ)?;
             let key = inner.key(&key, &options.version)?;
             let delta = sign * args::delta(&delta)?;
             Ok(async move {
@@ -389,8 +390,9 @@ impl Cache {
     }
 
     /// Checks a call's arguments (`prepare`), admits it if the cache is connected, and runs it
-    /// as a Promise. Argument errors come first: a bad call is a bug whatever the state.
-    fn call<P, F>(&self, prepare: P) -> Promise
+    /// as a Promise, which rejects with ABORTED when the `signal` in `options` fires first.
+    /// Argument errors come first: a bad call is a bug whatever the state.
+    fn call<P, F>(&self, options: &JsValue, prepare: P) -> Promise
     where
         P: FnOnce(Rc<Inner>) -> JsResult<F>,
         F: Future<Output = JsResult<JsValue>> + 'static,
@@ -402,13 +404,24 @@ impl Cache {
         if !self.inner.connected.get() {
             return Promise::reject(&not_connected());
         }
+        // call_options has checked it already, so this finds an AbortSignal or nothing.
+        let signal = args::signal(options).ok().flatten();
+        if let Some(signal) = &signal {
+            if js_sys::Reflect::get(signal, &"aborted".into()).ok().and_then(|a| a.as_bool()) == Some(true) {
+                return Promise::reject(&aborted_error(signal));
+            }
+        }
         self.inner.in_flight.set(self.inner.in_flight.get() + 1);
         let in_flight = InFlight(self.inner.clone());
-        future_to_promise(async move {
+        let promise = future_to_promise(async move {
             let result = work.await;
             drop(in_flight);
             result
-        })
+        });
+        match signal {
+            Some(signal) => with_signal(&promise, &signal),
+            None => promise,
+        }
     }
 }
 

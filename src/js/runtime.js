@@ -92,11 +92,53 @@ export async function post(fetchFn, url, headers, body, timeoutMs) {
   return [response.status, await response.text()];
 }
 
-// How a failed request failed: "TIMEOUT", "ABORTED" or "NETWORK", and what the error said.
+// How a failed request failed: "TIMEOUT", "ABORTED" or "NETWORK", what the error said, and
+// whether the request provably never left (the connection was refused or the name did not
+// resolve: then even an incr may be sent again). Each runtime says it its own way: Node's
+// undici in `cause.code`, Bun in `code`, Deno and workerd in the message.
+const UNSENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ConnectionRefused"]);
+const UNSENT_TEXT = /connection refused|dns error|failed to lookup address/i;
+
 export function failure(error) {
   const name = error?.name;
   const kind = name === "TimeoutError" ? "TIMEOUT" : name === "AbortError" ? "ABORTED" : "NETWORK";
-  return [kind, String(error?.message ?? error)];
+  const cause = error?.cause;
+  const unsent =
+    kind === "NETWORK" &&
+    (UNSENT_CODES.has(cause?.code) || UNSENT_CODES.has(error?.code) || UNSENT_TEXT.test(`${error?.message} ${cause?.message}`));
+  return [kind, String(error?.message ?? error), unsent];
+}
+
+// A retry's backoff, with jitter: between half and all of `ms`.
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms * (0.5 + Math.random() / 2)));
+}
+
+// A call with a `signal`: rejects with ABORTED when the signal fires first. The work itself
+// goes on (a batched command may already be on its way), but the caller stops waiting.
+export function withSignal(promise, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new CacheError("ABORTED", `the call was aborted${reasonText(signal.reason)}`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    const settle = (done) => (value) => {
+      signal.removeEventListener("abort", onAbort);
+      done(value);
+    };
+    promise.then(settle(resolve), settle(reject));
+  });
+}
+
+export function abortedError(signal) {
+  return new CacheError("ABORTED", `the call was aborted${reasonText(signal.reason)}`);
+}
+
+function reasonText(reason) {
+  if (reason === undefined) return "";
+  return `: ${reason?.message ?? String(reason)}`;
+}
+
+export function isAbortSignal(value) {
+  return typeof AbortSignal === "function" ? value instanceof AbortSignal : typeof value?.addEventListener === "function" && "aborted" in value;
 }
 
 // An environment variable: from `env` when given (a Workers env), else process.env (Node,

@@ -31,8 +31,21 @@ extern "C" {
     /// Resolves `[status, text]`; rejects with what fetch threw.
     pub fn post(fetch: &JsValue, url: &str, headers: &JsValue, body: &str, timeout_ms: f64) -> js_sys::Promise;
 
-    /// `[code, message]` of a failed request.
+    /// `[code, message, unsent]` of a failed request.
     pub fn failure(error: &JsValue) -> js_sys::Array;
+
+    /// Resolves after about `ms` milliseconds, with jitter.
+    pub fn sleep(ms: u32) -> js_sys::Promise;
+
+    /// `promise`, or an ABORTED rejection when `signal` fires first.
+    #[wasm_bindgen(js_name = withSignal)]
+    pub fn with_signal(promise: &js_sys::Promise, signal: &JsValue) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = abortedError)]
+    pub fn aborted_error(signal: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(js_name = isAbortSignal)]
+    pub fn is_abort_signal(value: &JsValue) -> bool;
 
     #[wasm_bindgen(js_name = envValue)]
     pub fn env_value(env: &JsValue, name: &str) -> Option<String>;

@@ -32,7 +32,13 @@ pub struct Settings {
     pub timeout_ms: f64,
     /// REST backend: batch the calls of one tick into one pipeline request.
     pub auto_pipeline: bool,
+    /// REST backend: retries of a failed request, where safe.
+    pub retries: u32,
 }
+
+/// Retries when none are given: enough to ride out a dropped connection or a restarting
+/// server, few enough that a dead endpoint fails within a second or so.
+pub const DEFAULT_RETRIES: u32 = 2;
 
 /// `fallback_token` is the token `Cache.fromEnv` found in the environment.
 pub fn read(url: &JsValue, options: &JsValue, fallback_token: Option<String>) -> JsResult<Settings> {
@@ -47,6 +53,7 @@ pub fn read(url: &JsValue, options: &JsValue, fallback_token: Option<String>) ->
         fetch: JsValue::UNDEFINED,
         timeout_ms: DEFAULT_TIMEOUT_MS,
         auto_pipeline: true,
+        retries: DEFAULT_RETRIES,
     };
     if let BackendUrl::Rest { token: Some(token), .. } = &settings.backend {
         settings.token = Some(token.clone());
@@ -123,11 +130,10 @@ fn read_options(settings: &mut Settings, options: &JsValue) -> JsResult<()> {
             None => return Err(to_js(Error::type_error(&["timeout must be a number of milliseconds"]))),
         }
     }
-    // Checked now so that a wrong value fails here; applied by the request pipeline (see README).
     let retries = option("retries")?;
     if !retries.is_undefined() {
         match retries.as_f64() {
-            Some(n) if is_safe_integer(n) && (0.0..=10.0).contains(&n) => {}
+            Some(n) if is_safe_integer(n) && (0.0..=10.0).contains(&n) => settings.retries = n as u32,
             Some(_) => return Err(to_js(Error::range_error(&["retries must be an integer from 0 to 10"]))),
             None => return Err(to_js(Error::type_error(&["retries must be a number"]))),
         }

@@ -306,3 +306,77 @@ describe("automatic pipelining", () => {
     assert.ok(recorder.requests.every((r) => r.path === "/"));
   });
 });
+
+describe("signals and retries", () => {
+  const countingFetch = () => {
+    let count = 0;
+    return { count: () => count, fetch: (url, init) => (count++, fetch(url, init)) };
+  };
+
+  async function server(onConnection) {
+    const s = createServer(onConnection);
+    await new Promise((r) => s.listen(0, "127.0.0.1", r));
+    return { url: `http://127.0.0.1:${s.address().port}`, close: () => new Promise((r) => s.close(r)) };
+  }
+
+  it("an already aborted signal rejects with ABORTED and sends nothing", async () => {
+    const counter = countingFetch();
+    const cache = await open({ fetch: counter.fetch });
+    const signal = AbortSignal.abort(new Error("user left"));
+    for (const call of [cache.get("k", null, { signal }), cache.set("k", 1, { signal }), cache.incr("n", 1, { signal }), cache.clear({ signal })]) {
+      await assert.rejects(call, (e) => e instanceof CacheError && e.code === "ABORTED" && /user left/.test(e.message));
+    }
+    assert.equal(counter.count(), 0);
+    assert.equal(await cache.get("k"), null, "nothing was stored");
+    await assert.rejects(cache.get("k", null, { signal: "nope" }), TypeError);
+  });
+
+  it("a signal fired while the request is on its way rejects at once", async () => {
+    const sockets = [];
+    const silent = await server((socket) => sockets.push(socket));
+    try {
+      const cache = new Cache(silent.url, { token: "t", timeout: 10_000 });
+      await cache.connect();
+      const controller = new AbortController();
+      const started = Date.now();
+      setTimeout(() => controller.abort(), 50);
+      await assert.rejects(cache.get("k", null, { signal: controller.signal }), (e) => e.code === "ABORTED");
+      assert.ok(Date.now() - started < 1000);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await silent.close();
+    }
+  });
+
+  it("retries a refused connection, even for incr: it provably never reached the server", async () => {
+    const gone = await server(() => {});
+    await gone.close();
+    const counter = countingFetch();
+    const cache = new Cache(gone.url, { token: "t", fetch: counter.fetch, retries: 2, autoPipeline: false });
+    await cache.connect();
+    await assert.rejects(cache.incr("n"), (e) => e.code === "NETWORK");
+    assert.equal(counter.count(), 3);
+  });
+
+  it("retries a dropped connection and a 503 for get, but never for incr", async () => {
+    // Drops the connection once the request is in: the server may have run it.
+    const dropping = await server((socket) => socket.once("data", () => socket.destroy()));
+    const unavailable = await server((socket) =>
+      socket.once("data", () => socket.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")),
+    );
+    try {
+      for (const [target, code] of [[dropping, "NETWORK"], [unavailable, "SERVER"]]) {
+        for (const [call, attempts] of [[(c) => c.get("k"), 3], [(c) => c.incr("n"), 1], [(c) => c.add("k", 1), 1]]) {
+          const counter = countingFetch();
+          const cache = new Cache(target.url, { token: "t", fetch: counter.fetch, retries: 2 });
+          await cache.connect();
+          await assert.rejects(call(cache), (e) => e instanceof CacheError && e.code === code);
+          assert.equal(counter.count(), attempts, `${target.url} ${call}`);
+        }
+      }
+    } finally {
+      await dropping.close();
+      await unavailable.close();
+    }
+  });
+});

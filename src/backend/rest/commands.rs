@@ -116,17 +116,26 @@ pub fn protocol_error() -> Error {
     Error::cache(Code::Protocol, &["the server's answer does not fit the request"])
 }
 
-/// The `result` of one `{"result": ...}` / `{"error": "..."}` reply.
-pub fn result(reply: Json) -> Result<Json> {
+/// One command's answer: its result, or the error Redis gave it. Kept apart from the errors of
+/// the request (network, HTTP status), which no op reinterprets.
+pub type Reply = core::result::Result<Json, String>;
+
+/// The reply in one `{"result": ...}` / `{"error": "..."}` object.
+pub fn result(reply: Json) -> Result<Reply> {
     let Json::Object(fields) = reply else { return Err(protocol_error()) };
     for (name, value) in fields {
         match (name.as_str(), value) {
-            ("result", value) => return Ok(value),
-            ("error", Json::Str(message)) => return Err(Error::cache(Code::Server, &["the server answered: ", &message])),
+            ("result", value) => return Ok(Ok(value)),
+            ("error", Json::Str(message)) => return Ok(Err(message)),
             _ => {}
         }
     }
     Err(protocol_error())
+}
+
+/// A reply's result, or its Redis error as a `SERVER` error.
+pub fn value(reply: Reply) -> Result<Json> {
+    reply.map_err(|message| Error::cache(Code::Server, &["the server answered: ", &message]))
 }
 
 fn string_or_null(value: Json) -> Result<Option<String>> {
@@ -151,21 +160,18 @@ fn ok(value: &Json) -> Result<()> {
     }
 }
 
-/// The outcome of `op` from its command's result (or the error the server gave it).
-pub fn decode(op: &Op, result: Result<Json>) -> Result<Outcome> {
+/// The outcome of `op` from its command's reply.
+pub fn decode(op: &Op, reply: Reply) -> Result<Outcome> {
     if let Op::Incr { .. } = op {
-        return match result {
+        return match reply {
             Ok(Json::Str(number) | Json::Number(number)) => Ok(Outcome::Value(Some(number))),
             Ok(_) => Err(protocol_error()),
             // "value is not a valid float", "increment would produce NaN or Infinity", or
             // WRONGTYPE for a key another client made a hash or list.
-            Err(error) if error.code() == Some(Code::Server) => {
-                Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &error.message, ")"]))
-            }
-            Err(error) => Err(error),
+            Err(message) => Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &message, ")"])),
         };
     }
-    let result = result?;
+    let result = value(reply)?;
     match op {
         Op::Get { .. } | Op::GetOrAdd { .. } => Ok(Outcome::Value(string_or_null(result)?)),
         Op::Set { .. } | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => ok(&result).map(|_| Outcome::Done),
@@ -208,7 +214,7 @@ mod tests {
         plan(&op, &StdNumbers)
     }
     fn decoded(op: Op, reply: &str) -> Result<Outcome> {
-        decode(&op, result(parse(reply).expect("test reply is JSON")))
+        decode(&op, result(parse(reply).expect("test reply is JSON"))?)
     }
     fn s(x: &str) -> String {
         x.to_owned()

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use commands::{batch, command, decode, decimal, integer, plan, prefix_pattern, protocol_error, result};
+use commands::{batch, command, decode, decimal, integer, plan, prefix_pattern, protocol_error, result, value, Reply};
 use json::Json;
 
 use crate::core::error::{Code, Error, Result};
@@ -31,7 +31,12 @@ pub struct Response {
 // The futures are not Send (wasm is single-threaded), so no `async_trait` machinery is needed.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
-    async fn post(&self, path: &'static str, body: String) -> Result<Response>;
+    /// A failed request is a `NETWORK` error (with `unsent` when it provably never left),
+    /// `TIMEOUT` or `ABORTED`.
+    async fn post(&self, path: &'static str, body: &str) -> Result<Response>;
+    /// Waits about `ms` milliseconds (the transport adds jitter, so clients that failed together
+    /// do not retry together).
+    async fn sleep(&self, ms: u32);
     /// Resolves after the calls already started in this tick of the event loop have run up to
     /// their first await (in JavaScript: one microtask later).
     async fn yield_now(&self);
@@ -44,27 +49,34 @@ pub const MAX_BATCH: usize = 100;
 /// How many keys one SCAN step asks for while `clear()` walks the keyspace.
 const SCAN_COUNT: &str = "1000";
 
+/// The first retry waits about this long; each next one twice as long, up to `MAX_BACKOFF_MS`.
+const FIRST_BACKOFF_MS: u32 = 50;
+const MAX_BACKOFF_MS: u32 = 1000;
+
 pub struct Rest<T> {
     transport: T,
     auto_pipeline: bool,
+    /// Retries of a failed request, when it is safe (see `send`).
+    retries: u32,
     /// Commands waiting for the next pipeline request, in call order.
     queue: RefCell<VecDeque<Queued>>,
 }
 
 struct Queued {
     command: String,
+    idempotent: bool,
     slot: Rc<Slot>,
 }
 
 /// Where a batched call's result lands, and who to wake when it does.
 #[derive(Default)]
 struct Slot {
-    result: RefCell<Option<Result<Json>>>,
+    result: RefCell<Option<Result<Reply>>>,
     waker: RefCell<Option<Waker>>,
 }
 
 impl Slot {
-    fn fill(&self, result: Result<Json>) {
+    fn fill(&self, result: Result<Reply>) {
         *self.result.borrow_mut() = Some(result);
         if let Some(waker) = self.waker.borrow_mut().take() {
             waker.wake();
@@ -75,8 +87,8 @@ impl Slot {
 struct Wait(Rc<Slot>);
 
 impl Future for Wait {
-    type Output = Result<Json>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Json>> {
+    type Output = Result<Reply>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
         match self.0.result.borrow_mut().take() {
             Some(result) => Poll::Ready(result),
             None => {
@@ -88,8 +100,32 @@ impl Future for Wait {
 }
 
 impl<T: Transport> Rest<T> {
-    pub fn new(transport: T, auto_pipeline: bool) -> Self {
-        Rest { transport, auto_pipeline, queue: RefCell::new(VecDeque::new()) }
+    pub fn new(transport: T, auto_pipeline: bool, retries: u32) -> Self {
+        Rest { transport, auto_pipeline, retries, queue: RefCell::new(VecDeque::new()) }
+    }
+
+    /// One request, retried on a network error or a 5xx answer, with exponential backoff. A
+    /// request that is not `idempotent` (it holds a command that must not run twice) is retried
+    /// only when it provably never reached the server; otherwise its caller gets the error and
+    /// cannot know whether the command ran. A timeout is not retried: the caller's time is up.
+    async fn send(&self, path: &'static str, body: &str, idempotent: bool) -> Result<Json> {
+        let mut attempt = 0;
+        loop {
+            let retry = match self.transport.post(path, body).await {
+                Ok(response) if response.status >= 500 && idempotent => Err(response),
+                Ok(response) => return interpret(response),
+                Err(error) if error.code() == Some(Code::Network) && (idempotent || error.unsent) => Ok(error),
+                Err(error) => return Err(error),
+            };
+            if attempt >= self.retries {
+                return match retry {
+                    Ok(error) => Err(error),
+                    Err(response) => interpret(response),
+                };
+            }
+            self.transport.sleep(FIRST_BACKOFF_MS.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF_MS)).await;
+            attempt += 1;
+        }
     }
 
     pub async fn execute(&self, op: Op, numbers: &dyn Numbers) -> Result<Outcome> {
@@ -97,22 +133,27 @@ impl<T: Transport> Rest<T> {
             return self.clear_prefix(prefix).await;
         }
         let command = plan(&op, numbers);
-        let result = if self.auto_pipeline { self.queued(command).await } else { self.single(command).await };
-        decode(&op, result)
+        let idempotent = op.idempotent();
+        let result = if self.auto_pipeline {
+            self.queued(Queued { command, idempotent, slot: Rc::default() }).await
+        } else {
+            self.single(&command, idempotent).await
+        };
+        decode(&op, result?)
     }
 
     /// One command, one request.
-    async fn single(&self, command: String) -> Result<Json> {
-        result(interpret(self.transport.post("", command).await?)?)
+    async fn single(&self, command: &str, idempotent: bool) -> Result<Reply> {
+        result(self.send("", command, idempotent).await?)
     }
 
     /// Automatic pipelining: the first call of a tick waits one microtask for the others, then
     /// sends every queued command (in call order, `MAX_BATCH` at a time, one request after the
     /// other so order holds across batches too); each call gets its own result or error.
-    async fn queued(&self, command: String) -> Result<Json> {
-        let slot = Rc::new(Slot::default());
+    async fn queued(&self, call: Queued) -> Result<Reply> {
+        let slot = call.slot.clone();
         let leads = self.queue.borrow().is_empty();
-        self.queue.borrow_mut().push_back(Queued { command, slot: slot.clone() });
+        self.queue.borrow_mut().push_back(call);
         if leads {
             self.transport.yield_now().await;
             loop {
@@ -132,14 +173,12 @@ impl<T: Transport> Rest<T> {
 
     async fn send_batch(&self, queued: Vec<Queued>) {
         if let [only] = queued.as_slice() {
-            only.slot.fill(self.single(only.command.clone()).await);
+            only.slot.fill(self.single(&only.command, only.idempotent).await);
             return;
         }
         let commands: Vec<&str> = queued.iter().map(|q| q.command.as_str()).collect();
-        let answer = match self.transport.post("/pipeline", batch(&commands)).await {
-            Ok(response) => interpret(response),
-            Err(error) => Err(error),
-        };
+        let idempotent = queued.iter().all(|q| q.idempotent);
+        let answer = self.send("/pipeline", &batch(&commands), idempotent).await;
         match answer {
             Ok(Json::Array(items)) if items.len() == queued.len() => {
                 for (q, item) in queued.iter().zip(items) {
@@ -150,7 +189,11 @@ impl<T: Transport> Rest<T> {
             other => {
                 let error = match other {
                     Err(error) => error,
-                    Ok(reply) => result(reply).err().unwrap_or_else(protocol_error),
+                    // A pipeline refused as a whole: `{"error": ...}` with 400.
+                    Ok(reply) => match result(reply) {
+                        Ok(Err(message)) => value(Err(message)).err().unwrap_or_else(protocol_error),
+                        _ => protocol_error(),
+                    },
                 };
                 for q in &queued {
                     q.slot.fill(Err(error.clone()));
@@ -169,12 +212,12 @@ impl<T: Transport> Rest<T> {
         loop {
             let scan = command(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", SCAN_COUNT]);
             let step = if doomed.is_empty() {
-                result(interpret(self.transport.post("", scan).await?)?)?
+                value(result(self.send("", &scan, true).await?)?)?
             } else {
-                let reply = interpret(self.transport.post("/pipeline", batch(&[delete(&doomed), scan])).await?)?;
+                let reply = self.send("/pipeline", &batch(&[delete(&doomed), scan]), true).await?;
                 let mut results = match reply {
-                    Json::Array(items) if items.len() == 2 => items.into_iter().map(result),
-                    other => return Err(result(other).err().unwrap_or_else(protocol_error)),
+                    Json::Array(items) if items.len() == 2 => items.into_iter().map(|r| value(result(r)?)),
+                    other => return Err(value(result(other)?).err().unwrap_or_else(protocol_error)),
                 };
                 integer(&results.next().ok_or_else(protocol_error)??)?;
                 results.next().ok_or_else(protocol_error)??
@@ -182,7 +225,7 @@ impl<T: Transport> Rest<T> {
             (cursor, doomed) = scan_step(step)?;
             if cursor == "0" {
                 if !doomed.is_empty() {
-                    integer(&result(interpret(self.transport.post("", delete(&doomed)).await?)?)?)?;
+                    integer(&value(result(self.send("", &delete(&doomed), true).await?)?)?)?;
                 }
                 return Ok(Outcome::Done);
             }
@@ -236,7 +279,8 @@ mod tests {
     /// against the gateway and a real Redis by the conformance suite.
     struct Scripted {
         sent: RefCell<Vec<(&'static str, String)>>,
-        answers: RefCell<VecDeque<Response>>,
+        answers: RefCell<VecDeque<Result<Response>>>,
+        slept: RefCell<Vec<u32>>,
     }
 
     /// Pending once, like a microtask: lets the test poll other calls "in the same tick".
@@ -255,12 +299,15 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        async fn post(&self, path: &'static str, body: String) -> Result<Response> {
-            self.sent.borrow_mut().push((path, body));
-            self.answers.borrow_mut().pop_front().ok_or_else(protocol_error)
+        async fn post(&self, path: &'static str, body: &str) -> Result<Response> {
+            self.sent.borrow_mut().push((path, body.to_owned()));
+            self.answers.borrow_mut().pop_front().unwrap_or_else(|| Err(protocol_error()))
         }
         async fn yield_now(&self) {
             YieldOnce(false).await
+        }
+        async fn sleep(&self, ms: u32) {
+            self.slept.borrow_mut().push(ms);
         }
     }
 
@@ -269,10 +316,64 @@ mod tests {
     }
 
     fn scripted_with(answers: &[(u16, &str)], auto_pipeline: bool) -> Rest<Scripted> {
-        Rest::new(Scripted {
-            sent: RefCell::new(Vec::new()),
-            answers: RefCell::new(answers.iter().map(|(s, b)| Response { status: *s, body: (*b).to_owned() }).collect()),
-        }, auto_pipeline)
+        scripted_results(answers.iter().map(|(s, b)| Ok(Response { status: *s, body: (*b).to_owned() })).collect(), auto_pipeline, 0)
+    }
+
+    fn scripted_results(answers: Vec<Result<Response>>, auto_pipeline: bool, retries: u32) -> Rest<Scripted> {
+        let transport = Scripted { sent: RefCell::default(), answers: RefCell::new(answers.into()), slept: RefCell::default() };
+        Rest::new(transport, auto_pipeline, retries)
+    }
+
+    fn network(unsent: bool) -> Result<Response> {
+        let mut error = Error::cache(Code::Network, &["the request failed: test"]);
+        error.unsent = unsent;
+        Err(error)
+    }
+
+    fn ok(body: &str) -> Result<Response> {
+        Ok(Response { status: 200, body: body.to_owned() })
+    }
+
+    fn status(code: u16) -> Result<Response> {
+        Ok(Response { status: code, body: "<html>error</html>".to_owned() })
+    }
+
+    #[test]
+    fn idempotent_calls_are_retried_on_network_errors_and_5xx_with_backoff() {
+        let rest = scripted_results(vec![network(false), status(503), ok(r#"{"result":"1"}"#)], false, 2);
+        assert_eq!(ready(rest.execute(Op::Get { key: "k".into() }, &StdNumbers)), Ok(Outcome::Value(Some("1".into()))));
+        assert_eq!(rest.transport.sent.borrow().len(), 3);
+        assert_eq!(*rest.transport.slept.borrow(), vec![50, 100]);
+    }
+
+    #[test]
+    fn retries_stop_at_the_limit_and_never_follow_4xx_or_timeouts() {
+        let rest = scripted_results(vec![status(502), status(502), status(502), ok("{}")], false, 2);
+        assert_eq!(ready(rest.execute(Op::Get { key: "k".into() }, &StdNumbers)).unwrap_err().code(), Some(Code::Server));
+        assert_eq!(rest.transport.sent.borrow().len(), 3, "one try and two retries");
+        for answer in [status(401), status(413), Err(Error::cache(Code::Timeout, &["t"])), Err(Error::cache(Code::Aborted, &["a"]))] {
+            let rest = scripted_results(vec![answer, ok(r#"{"result":null}"#)], false, 2);
+            assert!(ready(rest.execute(Op::Get { key: "k".into() }, &StdNumbers)).is_err());
+            assert_eq!(rest.transport.sent.borrow().len(), 1);
+        }
+    }
+
+    #[test]
+    fn writes_that_must_not_run_twice_are_retried_only_when_provably_unsent() {
+        let incr = || Op::Incr { key: "n".into(), delta: 1.0 };
+        for (answer, code) in [(network(false), Code::Network), (status(500), Code::Server)] {
+            let rest = scripted_results(vec![answer, ok(r#"{"result":"1"}"#)], false, 2);
+            let error = ready(rest.execute(incr(), &StdNumbers)).unwrap_err();
+            assert_eq!(error.code(), Some(code), "an HTTP failure is not a stored value's fault");
+            assert_eq!(rest.transport.sent.borrow().len(), 1);
+        }
+        let rest = scripted_results(vec![network(true), ok(r#"{"result":"1"}"#)], false, 2);
+        assert_eq!(ready(rest.execute(incr(), &StdNumbers)), Ok(Outcome::Value(Some("1".into()))));
+        // A pipeline holding one such write is such a request too.
+        let rest = scripted_results(vec![network(false), ok(r#"[{"result":null},{"result":"1"}]"#)], true, 2);
+        let outcomes = run_all(vec![rest.execute(Op::Get { key: "a".into() }, &StdNumbers), rest.execute(incr(), &StdNumbers)]);
+        assert!(outcomes.iter().all(|o| o.as_ref().unwrap_err().code() == Some(Code::Network)));
+        assert_eq!(rest.transport.sent.borrow().len(), 1);
     }
 
     /// Runs futures as one tick would: each polled in turn until all are done.
