@@ -41,8 +41,10 @@ test: build test-core test-wasm test-types test-js test-gateway test-servers
 test-core:
 	cargo test -p edge-caches
 
+# The wasm-bindgen tests in Node and in headless Chromium.
 test-wasm:
 	wasm-pack test --node
+	tests/browser/wasm-chrome.sh
 
 # A TypeScript consumer of the packed package, under --strict.
 test-types:
