@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo bench test test-core test-wasm test-types test-js test-gateway test-servers clean
+.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers clean
 all: build
 
 setup:
@@ -35,6 +35,12 @@ demo: build
 # and writes bench/results.json.
 bench: build
 	bench/run.sh
+
+# The property tests of tests/fuzz.rs with a fixed, larger budget (PROPTEST_CASES per
+# property; about a minute). A failing case is saved in tests/fuzz.proptest-regressions.
+FUZZ_CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p edge-caches --test fuzz
 
 test: build test-core test-wasm test-types test-js test-gateway test-servers
 

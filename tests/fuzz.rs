@@ -1,0 +1,170 @@
+//! No panic reachable: property tests over everything that reads a server's answer (the JSON
+//! reader, status handling, reply decoding for every op, the SCAN walk) and every parser of
+//! caller input (cache URL, ttl text, number rules, the memory store). A panic in the wasm
+//! build aborts the instance for every later call, so each of these must return, never panic.
+//!
+//! `cargo test` runs a few hundred cases per property; `make fuzz` runs many more
+//! (PROPTEST_CASES). A failing case is saved by proptest under proptest-regressions/ and
+//! replayed on every later run: commit those files.
+#![cfg(not(target_arch = "wasm32"))]
+
+use edge_caches::backend::memory::MemoryStore;
+use edge_caches::backend::rest::commands::{decode, plan, result};
+use edge_caches::backend::rest::json::{self, Json};
+use edge_caches::backend::rest::{interpret, Response};
+use edge_caches::core::config::{parse_url, BackendUrl};
+use edge_caches::core::number::{self, StdNumbers};
+use edge_caches::core::ops::Op;
+use edge_caches::core::ttl;
+use proptest::prelude::*;
+
+/// JSON values shaped like server replies, nested a few levels, with strings that look like
+/// numbers, errors and escapes.
+fn json_value() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        prop_oneof![any::<i64>().prop_map(|n| n.to_string()), any::<f64>().prop_map(|f| f.to_string()), "-?[0-9]{1,40}(\\.[0-9]{1,5})?(e[+-]?[0-9]{1,4})?"]
+            .prop_filter("a JSON number", |t| number::is_json_number(t))
+            .prop_map(Json::Number),
+        prop_oneof![Just("OK".to_owned()), "[0-9]{1,25}", "\\PC{0,20}", "ERR .{0,20}"].prop_map(Json::Str),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+            prop::collection::vec((prop_oneof![Just("result".to_owned()), Just("error".to_owned()), "[a-z]{0,6}"], inner), 0..4)
+                .prop_map(Json::Object),
+        ]
+    })
+}
+
+fn write(value: &Json, out: &mut String) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(n),
+        Json::Str(s) => json::write_str(out, s),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(fields) => {
+            out.push('{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json::write_str(out, k);
+                out.push(':');
+                write(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn every_op() -> Vec<Op> {
+    let key = || "p::k".to_owned();
+    vec![
+        Op::Get { key: key() },
+        Op::Set { key: key(), value: "1".into(), ttl_ms: Some(5) },
+        Op::Add { key: key(), value: "1".into(), ttl_ms: None },
+        Op::GetOrAdd { key: key(), value: "1".into(), ttl_ms: None },
+        Op::GetMany { keys: vec![key(), "p::j".into()] },
+        Op::SetMany { entries: vec![(key(), "1".into())], ttl_ms: None },
+        Op::SetMany { entries: vec![(key(), "1".into())], ttl_ms: Some(9) },
+        Op::DeleteMany { keys: vec![key()] },
+        Op::Clear { prefix: None },
+        Op::Touch { key: key(), ttl_ms: Some(5) },
+        Op::Touch { key: key(), ttl_ms: None },
+        Op::Incr { key: key(), delta: 1.5 },
+    ]
+}
+
+proptest! {
+    // 256 cases each by default; PROPTEST_CASES raises it (make fuzz).
+    #![proptest_config(ProptestConfig::default())]
+
+    /// Any text at all: the reader answers, and what it accepts it accepts completely.
+    #[test]
+    fn json_reader_takes_any_text(text in "\\PC{0,200}|[\\[\\]{}\",:0-9a-z\\\\ ]{0,200}") {
+        let _ = json::parse(&text);
+    }
+
+    /// Any bytes, as the lossy UTF-8 a fetch body becomes.
+    #[test]
+    fn json_reader_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = json::parse(&String::from_utf8_lossy(&bytes));
+    }
+
+    /// Well-formed replies read back to what was written, truncated ones never panic.
+    #[test]
+    fn replies_round_trip_and_truncations_fail_cleanly(value in json_value(), cut in any::<prop::sample::Index>()) {
+        let mut text = String::new();
+        write(&value, &mut text);
+        prop_assert_eq!(json::parse(&text), Some(value));
+        let mut end = cut.index(text.len().max(1));
+        while !text.is_char_boundary(end) { end -= 1; }
+        let _ = json::parse(&text[..end]);
+    }
+
+    /// Every op decodes any reply the server might send, with any status, without panicking.
+    #[test]
+    fn every_op_decodes_any_answer(value in json_value(), status in prop_oneof![Just(200u16), Just(400), any::<u16>()]) {
+        let mut body = String::new();
+        write(&value, &mut body);
+        for op in every_op() {
+            let _ = plan(&op, &StdNumbers);
+            if let Ok(reply) = interpret(Response { status, body: body.clone() }) {
+                if let Ok(reply) = result(reply) {
+                    let _ = decode(&op, reply);
+                }
+            }
+        }
+    }
+
+    /// Deep nesting is refused, not recursed into until the stack runs out: 33 levels (the
+    /// reader's MAX_DEPTH of 32 below the top) are the most it takes.
+    #[test]
+    fn deep_nesting_is_refused(depth in 34usize..20_000) {
+        let nest = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        prop_assert!(json::parse(&nest(33)).is_some());
+        prop_assert_eq!(json::parse(&nest(depth)), None);
+    }
+
+    /// Any cache URL: parsed or refused, and a REST endpoint never keeps the userinfo.
+    #[test]
+    fn any_url_is_parsed_or_refused(url in "(memory|dummy|https?|redis|[a-z]{0,5})://[^\\s]{0,60}|\\PC{0,60}") {
+        if let Ok(config) = parse_url(&url) {
+            if let BackendUrl::Rest { endpoint, .. } = config.backend {
+                prop_assert!(!endpoint.contains('@'), "{endpoint}");
+                prop_assert!(!endpoint.contains('?'), "{endpoint}");
+            }
+        }
+    }
+
+    #[test]
+    fn any_ttl_is_parsed_or_refused(text in "\\PC{0,30}|[0-9.]{0,30}", seconds in any::<f64>()) {
+        if let Ok(ms) = ttl::parse_seconds_text(&text) {
+            prop_assert!((1..=ttl::MAX_TTL_MS).contains(&ms));
+        }
+        if let Ok(ms) = ttl::seconds_to_ms(seconds) {
+            prop_assert!((1..=ttl::MAX_TTL_MS).contains(&ms));
+        }
+    }
+
+    /// incr on any stored text with any delta: a number or a clean error.
+    #[test]
+    fn incr_on_any_stored_text(stored in "\\PC{0,30}|-?[0-9]{1,30}(\\.[0-9]{0,10})?(e[+-]?[0-9]{1,4})?", delta in any::<f64>()) {
+        let _ = number::add(Some(&stored), delta, &StdNumbers);
+        let mut store = MemoryStore::new(4);
+        let _ = store.execute(Op::Set { key: "k".into(), value: stored, ttl_ms: None }, 0.0, &StdNumbers);
+        let _ = store.execute(Op::Incr { key: "k".into(), delta }, 0.0, &StdNumbers);
+    }
+}
