@@ -381,9 +381,13 @@ impl Cache {
             let key = inner.key(&key, &options.version)?;
             let delta = sign * args::delta(&delta)?;
             Ok(async move {
-                match value(inner.run(Op::Incr { key, delta }).await?)? {
-                    Some(text) => Ok(decode_value(&text)),
-                    None => Err(unexpected()),
+                let text = value(inner.run(Op::Incr { key, delta }).await?)?.ok_or_else(unexpected)?;
+                // Only a finite number is an answer: a server that sent a 5000-digit number or
+                // a word must not make incr resolve with Infinity or a string.
+                let number = decode_value(&text);
+                match number.as_f64() {
+                    Some(n) if n.is_finite() => Ok(number),
+                    _ => Err(unexpected()),
                 }
             })
         })

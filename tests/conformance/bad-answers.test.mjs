@@ -1,0 +1,88 @@
+// The worst answers a server (or a proxy in front of it) can give, through a fetch that is
+// honest about being a stub: each one rejects the call with a coded CacheError, and the same
+// wasm instance then serves the next call correctly (a panic would have killed it for good).
+import { it } from "node:test";
+import assert from "node:assert/strict";
+import { Cache, CacheError } from "edge-caches";
+
+const deep = "[".repeat(10_000) + "]".repeat(10_000);
+const ALL = ["get", "getMany", "incr", "touch"];
+const calls = {
+  get: (c) => c.get("k"),
+  getMany: (c) => c.getMany(["a", "b"]),
+  incr: (c) => c.incr("n"),
+  touch: (c) => c.touch("k"),
+};
+// [what, status, body, code (for the first call it is bad for), the calls it is bad for (an answer can be fine for one
+// call and wrong for another: {"result":42} is a good incr)]
+const BAD_ANSWERS = [
+  ["truncated JSON", 200, '{"result":"{\\"a\\":1', "PROTOCOL"],
+  ["empty body", 200, "", "PROTOCOL"],
+  ["wrong type for get", 200, '{"result":42}', "PROTOCOL", ["get", "getMany"]],
+  ["wrong type for getMany", 200, '{"result":"not an array"}', "PROTOCOL", ["getMany", "touch"]],
+  ["array of the wrong length", 200, '{"result":["1"]}', "PROTOCOL"],
+  ["huge number", 200, `{"result":${"9".repeat(5000)}}`, "PROTOCOL"],
+  ["nested garbage", 200, deep, "PROTOCOL"],
+  ["object without result", 200, '{"resul":null}', "PROTOCOL"],
+  ["invalid escapes", 200, '{"result":"\\uZZZZ"}', "PROTOCOL"],
+  ["non-JSON 400 body", 400, "Bad Request", "PROTOCOL"],
+  ["non-string error", 400, '{"error":{"nested":true}}', "PROTOCOL"],
+  ["HTML 502 page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "SERVER"],
+  ["HTML 200 page", 200, "<!doctype html><title>captive portal</title>", "PROTOCOL"],
+  ["401 with HTML", 401, "<html>Unauthorized</html>", "AUTH"],
+  ["418", 418, "I'm a teapot", "SERVER"],
+  ["binary garbage", 200, "\u0000\u0001\ufffd\ufffd{", "PROTOCOL"],
+];
+
+it(`${BAD_ANSWERS.length} bad answers reject with a code and leave the instance serving`, async () => {
+  let next = null;
+  const fetch = async (url, init) => {
+    const [status, body] = next ?? [200, JSON.stringify({ result: JSON.stringify({ fine: true }) })];
+    next = null;
+    return new Response(body, { status });
+  };
+  const cache = new Cache("https://bad-answers.invalid", { token: "t", fetch, retries: 0 });
+  await cache.connect();
+  for (const [what, status, body, code, badFor = ALL] of BAD_ANSWERS) {
+    for (const name of badFor) {
+      const call = calls[name];
+      next = [status, body];
+      await assert.rejects(call(cache), (error) => {
+        assert.ok(error instanceof CacheError, `${what}, ${name}: ${error}`);
+        assert.ok(["PROTOCOL", "SERVER", "AUTH"].includes(error.code), `${what}: ${error.code}`);
+        return true;
+      });
+    }
+    next = [status, body];
+    await assert.rejects(calls[badFor[0]](cache), (e) => e.code === code, what);
+    assert.deepEqual(await cache.get("k"), { fine: true }, `after ${what} the next call is served`);
+  }
+});
+
+it("a body that never ends is a TIMEOUT, and the next call is served", async () => {
+  let stall = true;
+  const fetch = async (url, init) => {
+    if (stall) {
+      stall = false;
+      // Half a reply, then nothing; like a real fetch, the body fails when the signal fires.
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"result":'));
+          init.signal.addEventListener("abort", () => controller.error(init.signal.reason));
+        },
+      });
+      return new Response(body);
+    }
+    return new Response('{"result":"1"}');
+  };
+  const cache = new Cache("https://stall.invalid", { token: "t", fetch, timeout: 100, retries: 0 });
+  await cache.connect();
+  // Node does not keep the process alive for AbortSignal.timeout alone (a real socket would).
+  const keepAlive = setTimeout(() => {}, 10_000);
+  try {
+    await assert.rejects(cache.get("k"), (e) => e instanceof CacheError && e.code === "TIMEOUT");
+    assert.equal(await cache.get("k"), 1);
+  } finally {
+    clearTimeout(keepAlive);
+  }
+});
