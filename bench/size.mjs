@@ -1,0 +1,83 @@
+// Section 4, size: the edge-caches package's wasm + JavaScript glue as shipped (every .js file
+// of the npm-packed package, snippets/ included, and the .wasm), raw and gzip -9 (each file
+// compressed on its own, as a server or CDN sends it, and summed), beside @upstash/redis bundled
+// and minified with esbuild for the same use (size-entry-upstash.mjs).
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+import { writeSection } from "./lib.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+
+// The packed package (run.sh's snapshot, or the one node_modules/edge-caches links to).
+const pkgDir = process.env.EDGE_CACHES_DIR ?? join(here, "..", "node_modules", "edge-caches");
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+const files = walk(pkgDir).filter((p) => p.endsWith(".js") || p.endsWith(".wasm"));
+const perFile = files
+  .map((p) => {
+    const buf = readFileSync(p);
+    return { file: relative(pkgDir, p), raw: buf.length, gzip9: gz(buf) };
+  })
+  .sort((a, b) => b.raw - a.raw);
+const sum = (xs, f) => xs.reduce((n, x) => n + x[f], 0);
+const wasm = perFile.filter((f) => f.file.endsWith(".wasm"));
+const glue = perFile.filter((f) => f.file.endsWith(".js"));
+
+async function bundle(entry, plugins = []) {
+  const result = await esbuild.build({
+    entryPoints: [join(here, entry)],
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+    plugins,
+  });
+  const js = Buffer.from(result.outputFiles[0].contents);
+  return { raw: js.length, gzip9: gz(js) };
+}
+
+// "edge-caches" resolved to the measured package, with the browser condition as esbuild would.
+const edgeAlias = {
+  name: "edge-caches-snapshot",
+  setup(build) {
+    build.onResolve({ filter: /^edge-caches$/ }, () => {
+      const exp = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).exports["."];
+      return { path: join(pkgDir, typeof exp === "string" ? exp : exp.browser ?? exp.import ?? exp.default) };
+    });
+  },
+};
+
+const upstash = await bundle("size-entry-upstash.mjs");
+const edgeBundleJs = await bundle("size-entry-edge.mjs", [edgeAlias]);
+const esbuildVersion = esbuild.version;
+const upstashVersion = JSON.parse(
+  readFileSync(join(here, "..", "node_modules", "@upstash", "redis", "package.json"), "utf8"),
+).version;
+
+writeSection("size", {
+  description:
+    "bytes; gzip -9 = Node zlib level 9, each file compressed on its own and summed; esbuild bundle --minify --format=esm --platform=browser",
+  edgeCaches: {
+    files: perFile,
+    wasm: { raw: sum(wasm, "raw"), gzip9: sum(wasm, "gzip9") },
+    glue: { raw: sum(glue, "raw"), gzip9: sum(glue, "gzip9"), files: glue.length },
+    total: { raw: sum(perFile, "raw"), gzip9: sum(perFile, "gzip9") },
+  },
+  edgeCachesBundled: {
+    note: "info: size-entry-edge.mjs bundled the same way (browser entry), plus the .wasm",
+    js: edgeBundleJs,
+    total: { raw: edgeBundleJs.raw + sum(wasm, "raw"), gzip9: edgeBundleJs.gzip9 + sum(wasm, "gzip9") },
+  },
+  upstash: { version: upstashVersion, esbuild: esbuildVersion, entry: "bench/size-entry-upstash.mjs", ...upstash },
+});
