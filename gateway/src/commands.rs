@@ -41,8 +41,7 @@ pub fn check(command: &Command, role: Role) -> Result<(), Refused> {
 }
 
 fn upper_name(command: &Command) -> String {
-    let name = command.first().map(Vec::as_slice).unwrap_or_default();
-    String::from_utf8_lossy(name).to_ascii_uppercase()
+    String::from_utf8_lossy(command.name()).to_ascii_uppercase()
 }
 
 /// Why a command is never served to anyone, or `None` when it may be.
@@ -123,7 +122,7 @@ mod tests {
     use super::*;
 
     fn cmd(args: &[&str]) -> Command {
-        args.iter().map(|a| a.as_bytes().to_vec()).collect()
+        args.iter().collect()
     }
 
     #[test]

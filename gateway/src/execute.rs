@@ -16,9 +16,9 @@ pub enum Transaction {
 }
 
 fn to_cmd(command: &Command) -> Cmd {
-    let mut cmd = Cmd::new();
-    for arg in command {
-        cmd.arg(arg.as_slice());
+    let mut cmd = Cmd::with_capacity(command.len(), command.data_len());
+    for arg in command.args() {
+        cmd.arg(arg);
     }
     cmd
 }

@@ -2,12 +2,82 @@
 //! binary value sent in a path-style POST body or a percent-encoded path reaches Redis unchanged.
 //! Anything that is not clearly a command is rejected here with the reason, before a Redis
 //! connection is taken.
+//!
+//! JSON bodies are read straight into [`Command`]s, never into a `serde_json::Value` tree first:
+//! a 1 MiB body of `[1,1,1,...]` is half a million JSON values, and as a tree (32 bytes a value),
+//! then as one allocation per argument, it took some 50 MB of memory per request. Read straight
+//! into one buffer it takes 5 MB, and a value of the wrong kind stops the reading at once, so a
+//! deeply nested array is never descended into.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Write as _;
 
 use percent_encoding::percent_decode;
-use serde_json::Value as Json;
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
-/// One Redis command: its name and arguments, as sent to Redis.
-pub type Command = Vec<Vec<u8>>;
+/// One Redis command: its name and arguments, as sent to Redis, all in one buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Command {
+    bytes: Vec<u8>,
+    /// Where each argument ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Command {
+    pub fn push(&mut self, arg: &[u8]) {
+        self.bytes.extend_from_slice(arg);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Adds an argument written by `Display` (a JSON number's decimal text).
+    fn push_display(&mut self, arg: impl fmt::Display) {
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.bytes, "{arg}");
+        self.ends.push(self.bytes.len());
+    }
+
+    /// How many arguments, the name included.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.bytes[start..end])
+    }
+
+    /// The command's name (the first argument), or nothing.
+    pub fn name(&self) -> &[u8] {
+        self.get(0).unwrap_or_default()
+    }
+
+    /// The name and arguments, in order.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let arg = &self.bytes[start..end];
+            start = end;
+            arg
+        })
+    }
+
+    /// The size of all arguments together.
+    pub fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl<A: AsRef<[u8]>> FromIterator<A> for Command {
+    fn from_iter<I: IntoIterator<Item = A>>(args: I) -> Self {
+        let mut command = Command::default();
+        for arg in args {
+            command.push(arg.as_ref());
+        }
+        command
+    }
+}
 
 /// Why a request could not be turned into commands (answered with 400).
 #[derive(Debug, PartialEq, Eq)]
@@ -15,27 +85,17 @@ pub struct BadRequest(pub String);
 
 /// `["SET","foo","bar","EX",100]`: one command as a JSON array of strings and numbers.
 pub fn parse_command(body: &[u8]) -> Result<Command, BadRequest> {
-    let json = parse_json(body)?;
-    command_from_json(json)
+    let command = parse_json(body, CommandSeed)?;
+    check_name(command)
 }
 
 /// `[["SET","foo","bar"],["GET","foo"]]`: the body of /pipeline and /multi-exec.
 pub fn parse_commands(body: &[u8], max: usize) -> Result<Vec<Command>, BadRequest> {
-    let Json::Array(items) = parse_json(body)? else {
-        return Err(bad(
-            "ERR the body must be a JSON array of commands, each a JSON array",
-        ));
-    };
-    if items.is_empty() {
+    let commands = parse_json(body, CommandsSeed { max })?;
+    if commands.is_empty() {
         return Err(bad("ERR no commands: the body is an empty array"));
     }
-    if items.len() > max {
-        return Err(BadRequest(format!(
-            "ERR too many commands: {} in one request, the limit is {max}",
-            items.len()
-        )));
-    }
-    items.into_iter().map(command_from_json).collect()
+    commands.into_iter().map(check_name).collect()
 }
 
 /// `/set/foo/bar?EX=100`: the command from URL path segments (percent-decoded), then a non-empty
@@ -44,23 +104,23 @@ pub fn parse_commands(body: &[u8], max: usize) -> Result<Vec<Command>, BadReques
 pub fn path_command(path: &str, body: &[u8], query: Option<&str>) -> Result<Command, BadRequest> {
     let path = path.strip_prefix('/').unwrap_or(path);
     let path = path.strip_suffix('/').unwrap_or(path);
-    let mut args: Command = path
-        .split('/')
-        .map(|segment| percent_decode(segment.as_bytes()).collect())
-        .collect();
+    let mut command = Command::default();
+    for segment in path.split('/') {
+        command.push(&Cow::from(percent_decode(segment.as_bytes())));
+    }
     if !body.is_empty() {
-        args.push(body.to_vec());
+        command.push(body);
     }
     for (key, value) in query.map(query_pairs).unwrap_or_default() {
         if key == b"_token" {
             continue;
         }
-        args.push(key);
+        command.push(&key);
         if let Some(value) = value {
-            args.push(value);
+            command.push(&value);
         }
     }
-    check_name(args)
+    check_name(command)
 }
 
 /// Query-string pairs, form-decoded (`+` is a space, `%XX` a byte). The value is `None` when the
@@ -83,67 +143,157 @@ pub fn query_pairs(query: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         .collect()
 }
 
-fn parse_json(body: &[u8]) -> Result<Json, BadRequest> {
+fn parse_json<T>(
+    body: &[u8],
+    seed: impl for<'de> DeserializeSeed<'de, Value = T>,
+) -> Result<T, BadRequest> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(bad("ERR empty body: expected a JSON array"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| BadRequest(format!("ERR the body is not valid JSON: {e}")))
-}
-
-fn command_from_json(json: Json) -> Result<Command, BadRequest> {
-    let Json::Array(items) = json else {
-        return Err(bad(
-            "ERR a command must be a JSON array like [\"GET\",\"key\"]",
-        ));
-    };
-    let args = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            Json::String(s) => Ok(s.into_bytes()),
-            Json::Number(n) => Ok(number_text(&n).into_bytes()),
-            other => Err(BadRequest(format!(
-                "ERR argument {i} is {}: arguments must be JSON strings or numbers",
-                json_kind(&other)
-            ))),
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    seed.deserialize(&mut reader)
+        .and_then(|value| reader.end().map(|()| value))
+        .map_err(|e| match e.classify() {
+            // A value of the wrong kind: the message says which and where.
+            serde_json::error::Category::Data => BadRequest(format!("ERR {e}")),
+            _ => BadRequest(format!("ERR the body is not valid JSON: {e}")),
         })
-        .collect::<Result<Command, _>>()?;
-    check_name(args)
 }
 
-fn check_name(args: Command) -> Result<Command, BadRequest> {
-    match args.first() {
-        None => Err(bad("ERR empty command")),
-        Some(name) if name.is_empty() => Err(bad("ERR empty command")),
-        Some(_) => Ok(args),
+const COMMAND_SHAPE: &str = "a command as a JSON array like [\"GET\",\"key\"]";
+
+/// Reads one command: a JSON array of strings and numbers.
+struct CommandSeed;
+
+impl<'de> DeserializeSeed<'de> for CommandSeed {
+    type Value = Command;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Command, D::Error> {
+        deserializer.deserialize_seq(self)
     }
 }
 
-/// A JSON number as Redis reads numbers: integers as they are, other numbers in plain decimal
-/// notation (Rust's shortest round-trip form, never an exponent: `1e3` is sent as `1000`).
-fn number_text(n: &serde_json::Number) -> String {
-    if let Some(i) = n.as_i64() {
-        i.to_string()
-    } else if let Some(u) = n.as_u64() {
-        u.to_string()
-    } else {
+impl<'de> Visitor<'de> for CommandSeed {
+    type Value = Command;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(COMMAND_SHAPE)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Command, A::Error> {
+        let mut command = Command::default();
+        loop {
+            let index = command.len();
+            if seq
+                .next_element_seed(ArgSeed {
+                    command: &mut command,
+                    index,
+                })?
+                .is_none()
+            {
+                return Ok(command);
+            }
+        }
+    }
+}
+
+/// Reads one argument, a JSON string or number, onto the end of `command`.
+struct ArgSeed<'a> {
+    command: &'a mut Command,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ArgSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "argument {} to be a JSON string or number", self.index)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.command.push(s.as_bytes());
+        Ok(())
+    }
+
+    // Numbers as Redis reads numbers: integers as they are, other numbers in plain decimal
+    // notation (Rust's shortest round-trip form, never an exponent: `1e3` is sent as `1000`).
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.command.push_display(n);
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        self.command.push_display(n);
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
         // serde_json only makes finite f64s.
-        n.as_f64()
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| n.to_string())
+        self.command.push_display(n);
+        Ok(())
     }
 }
 
-fn json_kind(json: &Json) -> &'static str {
-    match json {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
+/// Reads the commands of a pipeline or transaction, stopping at the first one past `max`
+/// (the rest of the body is not read).
+struct CommandsSeed {
+    max: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for CommandsSeed {
+    type Value = Vec<Command>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
     }
+}
+
+impl<'de> Visitor<'de> for CommandsSeed {
+    type Value = Vec<Command>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of commands, each a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut commands = Vec::new();
+        while let Some(command) = seq.next_element_seed(CommandSeed)? {
+            if commands.len() == self.max {
+                return Err(de::Error::custom(format_args!(
+                    "too many commands in one request, the limit is {}",
+                    self.max
+                )));
+            }
+            commands.push(command);
+        }
+        Ok(commands)
+    }
+}
+
+/// A command needs a name, and a name is printable ASCII: anything else is no Redis command, so
+/// it is refused here rather than sent to Redis to be refused there.
+fn check_name(command: Command) -> Result<Command, BadRequest> {
+    let name = command.name();
+    if name.is_empty() {
+        return Err(bad("ERR empty command"));
+    }
+    if !name.iter().all(u8::is_ascii_graphic) {
+        return Err(bad(
+            "ERR invalid command name: a name is printable ASCII without spaces",
+        ));
+    }
+    Ok(command)
 }
 
 fn bad(message: &str) -> BadRequest {
@@ -155,7 +305,7 @@ mod tests {
     use super::*;
 
     fn strings(cmd: &Command) -> Vec<String> {
-        cmd.iter()
+        cmd.args()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect()
     }
@@ -225,9 +375,214 @@ mod tests {
         let cmd = path_command("/set/a%2Fb/x%20y+z/", b"", Some("k=a+b%26")).unwrap();
         assert_eq!(strings(&cmd), ["set", "a/b", "x y+z", "k", "a b&"]);
         let cmd = path_command("/get/%FF", b"", None).unwrap();
-        assert_eq!(cmd[1], vec![0xff]);
+        assert_eq!(cmd.get(1), Some(&[0xff][..]));
         let cmd = path_command("/set//v", b"", None).unwrap();
         assert_eq!(strings(&cmd), ["set", "", "v"]);
         assert!(path_command("//get", b"", None).is_err());
+        assert!(path_command("/%00get", b"", None).is_err());
+        assert!(path_command("/g%20et", b"", None).is_err());
+        assert!(path_command("/%C3%A9", b"", None).is_err());
+    }
+
+    #[test]
+    fn names_and_messages() {
+        assert_eq!(
+            strings(&parse_command(br#"["JSON.GET","k","$"]"#).unwrap()),
+            ["JSON.GET", "k", "$"]
+        );
+        for body in [
+            &br#"["GE T"]"#[..],
+            br#"["\u0000"]"#,
+            "[\"\u{e9}\"]".as_bytes(),
+        ] {
+            let err = parse_command(body).unwrap_err();
+            assert!(err.0.contains("invalid command name"), "{}", err.0);
+        }
+        let err = parse_command(br#"["SET","k",{"a":1}]"#).unwrap_err();
+        assert!(err.0.contains("argument 2"), "{}", err.0);
+        let err = parse_command(b"[\"GET\"").unwrap_err();
+        assert!(err.0.contains("not valid JSON"), "{}", err.0);
+        let err = parse_commands(br#"[["PING"],["PING"],["PING"]]"#, 2).unwrap_err();
+        assert!(err.0.contains("the limit is 2"), "{}", err.0);
+    }
+
+    /// Parsing against the protocol's rules written the plain way, through a JSON tree (as the
+    /// gateway once did): same answers for any input, and no panic.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::Value as Json;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 1000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn reference_command(json: &Json) -> Option<Vec<Vec<u8>>> {
+            let Json::Array(items) = json else {
+                return None;
+            };
+            let args = items
+                .iter()
+                .map(|item| match item {
+                    Json::String(s) => Some(s.as_bytes().to_vec()),
+                    Json::Number(n) => Some(
+                        n.as_i64()
+                            .map(|i| i.to_string())
+                            .or_else(|| n.as_u64().map(|u| u.to_string()))
+                            .or_else(|| n.as_f64().map(|f| f.to_string()))?
+                            .into_bytes(),
+                    ),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            let name = args.first()?;
+            (!name.is_empty() && name.iter().all(u8::is_ascii_graphic)).then_some(args)
+        }
+
+        fn reference_commands(body: &[u8], max: usize) -> Option<Vec<Vec<Vec<u8>>>> {
+            let Json::Array(items) = serde_json::from_slice(body).ok()? else {
+                return None;
+            };
+            if items.is_empty() || items.len() > max {
+                return None;
+            }
+            items.iter().map(reference_command).collect()
+        }
+
+        fn args(command: &Command) -> Vec<Vec<u8>> {
+            command.args().map(<[u8]>::to_vec).collect()
+        }
+
+        /// JSON values of every kind, nested a little: most are not commands.
+        fn json() -> impl Strategy<Value = Json> {
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::Bool),
+                any::<i64>().prop_map(Json::from),
+                any::<u64>().prop_map(Json::from),
+                any::<f64>().prop_filter_map("finite", |f| {
+                    serde_json::Number::from_f64(f).map(Json::Number)
+                }),
+                any::<String>().prop_map(Json::String),
+                prop::sample::select(vec!["GET", "echo", "JSON.GET", "", " ", "a b"])
+                    .prop_map(Json::from),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..8).prop_map(Json::Array),
+                    prop::collection::btree_map(any::<String>(), inner, 0..3)
+                        .prop_map(|m| Json::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Command-shaped arrays (a name, strings and numbers), now and then with one element
+        /// of another kind.
+        fn command_json() -> impl Strategy<Value = Json> {
+            let arg = prop_oneof![
+                8 => any::<String>().prop_map(Json::String),
+                4 => any::<i64>().prop_map(Json::from),
+                2 => any::<f64>().prop_filter_map("finite", |f| {
+                    serde_json::Number::from_f64(f).map(Json::Number)
+                }),
+                1 => json(),
+            ];
+            let name = prop_oneof![
+                4 => prop::sample::select(vec!["GET", "ECHO", "set", "JSON.GET"]).prop_map(Json::from),
+                1 => json(),
+            ];
+            (name, prop::collection::vec(arg, 0..6)).prop_map(|(name, mut args)| {
+                args.insert(0, name);
+                Json::Array(args)
+            })
+        }
+
+        /// A JSON text, whole or damaged: cut short, a byte replaced (invalid UTF-8 among
+        /// others), or bytes inserted.
+        fn damaged(json: impl Strategy<Value = Json>) -> impl Strategy<Value = Vec<u8>> {
+            (json, 0..4u8, any::<prop::sample::Index>(), any::<u8>()).prop_map(
+                |(json, how, at, byte)| {
+                    let mut bytes = serde_json::to_vec(&json).unwrap();
+                    let i = at.index(bytes.len() + 1);
+                    match how {
+                        0 => bytes.truncate(i),
+                        1 if i < bytes.len() => bytes[i] = byte,
+                        2 => bytes.insert(i, byte),
+                        _ => {}
+                    }
+                    bytes
+                },
+            )
+        }
+
+        fn bodies() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                damaged(command_json()),
+                damaged(json()),
+                damaged(prop::collection::vec(command_json(), 0..5).prop_map(Json::Array)),
+                any::<Vec<u8>>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn one_command_as_the_rules_say(body in bodies()) {
+                let reference = serde_json::from_slice(&body).ok().as_ref().and_then(reference_command);
+                match parse_command(&body) {
+                    Ok(command) => prop_assert_eq!(Some(args(&command)), reference),
+                    Err(BadRequest(message)) => {
+                        prop_assert!(reference.is_none(), "refused a command: {}", message);
+                        prop_assert!(message.starts_with("ERR "));
+                    }
+                }
+            }
+
+            #[test]
+            fn commands_as_the_rules_say(body in bodies(), max in 1..4usize) {
+                let reference = reference_commands(&body, max);
+                match parse_commands(&body, max) {
+                    Ok(commands) => prop_assert_eq!(
+                        Some(commands.iter().map(args).collect::<Vec<_>>()),
+                        reference
+                    ),
+                    Err(BadRequest(message)) => {
+                        prop_assert!(reference.is_none(), "refused commands: {}", message);
+                        prop_assert!(message.starts_with("ERR "));
+                    }
+                }
+            }
+
+            #[test]
+            fn paths_never_panic_nor_forward_the_token(
+                segments in prop::collection::vec(any::<String>(), 0..5),
+                raw in prop::collection::vec(any::<u8>(), 0..5),
+                body in prop::collection::vec(any::<u8>(), 0..3),
+                params in prop::collection::vec(("[a-z%+=&_]{0,4}", "[a-z%+=&_]{0,4}"), 0..4),
+                token_at in any::<prop::sample::Index>(),
+            ) {
+                // Segments percent-encoded byte by byte, and some raw (maybe broken) escapes.
+                let mut path: String = segments
+                    .iter()
+                    .map(|s| format!("/{}", percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)))
+                    .collect();
+                path.extend(raw.iter().map(|b| match b % 4 { 0 => "/".to_string(), 1 => "%".to_string(), _ => format!("%{b:02x}") }));
+                let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                query.insert(token_at.index(query.len() + 1), "_token=Secret-Token-9".to_string());
+                let query = query.join("&");
+                if let Ok(command) = path_command(&path, &body, Some(&query)) {
+                    prop_assert!(command.name().iter().all(u8::is_ascii_graphic));
+                    prop_assert!(!command.name().is_empty());
+                    for arg in command.args() {
+                        prop_assert!(arg != b"_token" && arg != b"Secret-Token-9");
+                    }
+                }
+            }
+        }
     }
 }
