@@ -93,6 +93,13 @@ impl Args {
         if self.token.is_empty() {
             return Err("--token (EDGE_CACHES_TOKEN) must not be empty".into());
         }
+        let too_long = |t: &str| t.len() > crate::auth::MAX_TOKEN_LEN;
+        if too_long(&self.token) || self.readonly_token.as_deref().is_some_and(too_long) {
+            return Err(format!(
+                "--token and --readonly-token may have at most {} bytes",
+                crate::auth::MAX_TOKEN_LEN
+            ));
+        }
         let readonly_token = match self.readonly_token {
             Some(t) if t.is_empty() => None,
             Some(t) if t == self.token => {
