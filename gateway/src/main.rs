@@ -2,13 +2,16 @@
 //! (and @upstash/redis) can use any Redis. See `gateway/README.md` for the flags and protocol.
 //!
 //! The process says one thing on stderr when it is ready to serve (tests and scripts wait for
-//! that line and read the bound port from it) and never prints a token or the Redis URL.
+//! that line and read the bound port from it) and never prints a token or the Redis URL: there
+//! is no request log, errors name what is wrong rather than the value, and a panic (a bug) is
+//! printed with the secrets blanked out.
 
 mod auth;
 mod commands;
 mod config;
 mod execute;
 mod pool;
+mod redact;
 mod reply;
 mod request;
 mod routes;
@@ -28,6 +31,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    redact::panics(&[
+        Some(config.token.as_str()),
+        config.readonly_token.as_deref(),
+        Some(config.redis_url.as_str()),
+    ]);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
