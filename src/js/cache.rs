@@ -173,10 +173,11 @@ impl Cache {
             return Promise::reject(&not_connected());
         }
         let idle = Idle(self.inner.clone());
-        future_to_promise(async move {
+        let work: Work = Box::pin(async move {
             idle.await;
             Ok(JsValue::UNDEFINED)
-        })
+        });
+        future_to_promise(work)
     }
 
     pub fn get(&self, key: JsValue, default: JsValue, options: JsValue) -> Promise {
@@ -415,17 +416,26 @@ impl Cache {
                 return Promise::reject(&aborted_error(signal));
             }
         }
-        self.inner.in_flight.set(self.inner.in_flight.get() + 1);
-        let in_flight = InFlight(self.inner.clone());
-        let promise = future_to_promise(async move {
-            let result = work.await;
-            drop(in_flight);
-            result
-        });
-        match signal {
-            Some(signal) => with_signal(&promise, &signal),
-            None => promise,
-        }
+        // Boxed here so that one spawn (`run_admitted`) serves every method: a generic one
+        // would be compiled again for each method's future, kilobytes of wasm apiece.
+        run_admitted(&self.inner, Box::pin(work), signal)
+    }
+}
+
+type Work = Pin<Box<dyn Future<Output = JsResult<JsValue>>>>;
+
+/// Runs an admitted call as a Promise, counted in flight until it settles.
+fn run_admitted(inner: &Rc<Inner>, work: Work, signal: Option<JsValue>) -> Promise {
+    inner.in_flight.set(inner.in_flight.get() + 1);
+    let in_flight = InFlight(inner.clone());
+    let promise = future_to_promise(async move {
+        let result = work.await;
+        drop(in_flight);
+        result
+    });
+    match signal {
+        Some(signal) => with_signal(&promise, &signal),
+        None => promise,
     }
 }
 
@@ -439,7 +449,8 @@ async fn get_or_compute(inner: Rc<Inner>, key: String, compute: Function, ttl_ms
     if let Some(shared) = inner.computing(&key) {
         return JsFuture::from(shared).await;
     }
-    let shared = future_to_promise(lookup_or_compute(inner.clone(), key.clone(), compute, ttl_ms));
+    let work: Work = Box::pin(lookup_or_compute(inner.clone(), key.clone(), compute, ttl_ms));
+    let shared = future_to_promise(work);
     inner.computing.borrow_mut().insert(key, shared.clone());
     JsFuture::from(shared).await
 }
