@@ -62,8 +62,4 @@ impl Transport for FetchTransport {
         let _ = JsFuture::from(sleep(ms)).await;
     }
 
-    /// One microtask: by then every call started in the same tick has queued its command.
-    async fn yield_now(&self) {
-        let _ = JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
-    }
 }
