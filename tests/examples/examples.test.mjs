@@ -3,10 +3,9 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import process from "node:process";
 import { resolve } from "node:path";
-import { startWorker } from "../runtimes/workerd/launch.mjs";
+import { freePort, startWorker } from "../runtimes/workerd/launch.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const rest = process.env.GATEWAY_URL ? { UPSTASH_REDIS_REST_URL: process.env.GATEWAY_URL, UPSTASH_REDIS_REST_TOKEN: process.env.GATEWAY_TOKEN } : null;
@@ -31,14 +30,6 @@ it("the Cloudflare Worker example caches with getOrSet in workerd", { skip: !res
     worker.stop();
   }
 });
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function denoServer(env) {
   const port = await freePort();

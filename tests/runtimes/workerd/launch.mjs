@@ -6,14 +6,14 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createRequire } from "node:module";
 import * as esbuild from "esbuild";
 
 const root = resolve(import.meta.dirname, "../../..");
 const workerdBin = join(root, "node_modules/.bin/workerd");
 const wasm = join(root, "node_modules/edge-caches/edge_caches_bg.wasm");
 
-async function freePort() {
+/** A port of 127.0.0.1 that is free now. */
+export async function freePort() {
   const server = createServer();
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address();
