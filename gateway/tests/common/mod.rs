@@ -3,10 +3,16 @@
 //! [`shared`], which keeps one pair alive while any test of the file still holds it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+mod proxy;
+
+#[allow(unused_imports)]
+pub use proxy::Proxy;
+
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -43,14 +49,21 @@ fn wait_for_port(port: u16, timeout: Duration) -> bool {
 /// A redis-server with no persistence, killed on drop.
 pub struct Redis {
     pub port: u16,
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl Redis {
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// Starts with extra redis-server arguments (`["--requirepass", "pw"]`).
+    pub fn start_with(extra: &[&str]) -> Redis {
         for _ in 0..5 {
             let mut redis = Redis {
                 port: free_port(),
+                extra: extra.iter().map(|a| a.to_string()).collect(),
                 child: None,
             };
             if redis.try_start() {
@@ -61,9 +74,13 @@ impl Redis {
     }
 
     fn try_start(&mut self) -> bool {
+        // --dir: a SAVE sent by a test writes into the temporary directory, not the source tree.
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -78,6 +95,35 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("redis-server runs").id()
+    }
+
+    /// Runs one command on a connection of its own, straight to Redis (not through the gateway),
+    /// and returns the raw RESP reply: for what the gateway refuses (CLIENT PAUSE, CONFIG, INFO).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut packed = format!("*{}\r\n", args.len());
+        for arg in args {
+            packed.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(packed.as_bytes()).expect("send to redis");
+        // One reply: read until a pause, enough for the small replies tests ask for.
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = stream.read(&mut buf).unwrap_or(0);
+            reply.extend_from_slice(&buf[..n]);
+            if n == 0 || resp_complete(&reply) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&reply).into_owned()
     }
 
     pub fn stop(&mut self) {
@@ -103,12 +149,43 @@ impl Drop for Redis {
     }
 }
 
+/// Whether `reply` holds one whole RESP value (simple types and bulk strings, and arrays of them).
+fn resp_complete(reply: &[u8]) -> bool {
+    fn value(buf: &[u8]) -> Option<usize> {
+        let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&buf[1..line_end]).ok()?;
+        let rest = line_end + 2;
+        match buf.first()? {
+            b'$' => {
+                let len: i64 = line.parse().ok()?;
+                if len < 0 {
+                    return Some(rest);
+                }
+                let end = rest + len as usize + 2;
+                (buf.len() >= end).then_some(end)
+            }
+            b'*' => {
+                let count: i64 = line.parse().ok()?;
+                let mut at = rest;
+                for _ in 0..count.max(0) {
+                    at += value(&buf[at..])?;
+                }
+                Some(at)
+            }
+            _ => Some(rest),
+        }
+    }
+    value(reply).is_some()
+}
+
 /// The gateway binary on a port it picked itself, killed on drop.
 pub struct Gateway {
     pub port: u16,
     pub ready_line: String,
     child: Child,
-    _stderr: ChildStderr,
+    /// Everything the gateway printed on stderr after its ready line, read as it comes.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<JoinHandle<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -177,13 +254,25 @@ impl Gateway {
         let mut child = command.spawn().expect("gateway binary");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            reader.into_inner()
-        });
+        let rest = Arc::new(Mutex::new(Vec::new()));
+        let stderr_reader = {
+            let rest = rest.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let _ = tx.send(line);
+                // Keep reading, so the gateway never blocks on a full pipe and tests can see
+                // everything it ever printed.
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = reader.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    rest.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
         let line = match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(line) => line,
             Err(_) => {
@@ -191,7 +280,6 @@ impl Gateway {
                 panic!("the gateway printed no ready line");
             }
         };
-        let stderr = reader.join().expect("stderr reader");
         let port = line
             .trim_end()
             .strip_prefix("edge-caches-gateway listening on ")
@@ -207,13 +295,34 @@ impl Gateway {
             port,
             ready_line: line,
             child,
-            _stderr: stderr,
+            stderr: rest,
+            stderr_reader: Some(stderr_reader),
             client,
         }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Everything printed on stderr after the ready line; after [`Gateway::terminate`], all of it.
+    pub fn stderr_after_ready_line(&mut self) -> String {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            if let Some(reader) = self.stderr_reader.take() {
+                let _ = reader.join();
+            }
+        }
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// The largest resident memory the gateway process has had so far (VmHWM), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// The gateway process's resident memory now (VmRSS), in KiB.
+    pub fn memory_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -285,6 +394,11 @@ impl Gateway {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+        self.wait_for_exit()
+    }
+
+    /// Waits (up to 15 s) for the process to exit on its own, after a signal sent earlier.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -304,6 +418,15 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 pub fn bearer(token: &str) -> String {
