@@ -40,6 +40,15 @@ pub struct Args {
     #[arg(long, env = "EDGE_CACHES_MAX_PIPELINE", default_value_t = 1000)]
     pub max_pipeline: usize,
 
+    /// Most request bytes (bodies, or paths) worked on at once; past it a request waits up to
+    /// --pool-wait-ms for room, then gets 503. At least --max-body.
+    #[arg(long, env = "EDGE_CACHES_MAX_IN_FLIGHT", default_value_t = 8 * 1024 * 1024)]
+    pub max_in_flight: usize,
+
+    /// Most client connections open at once; past it new ones wait to be accepted.
+    #[arg(long, env = "EDGE_CACHES_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
     /// Enable CORS for this origin (`*` for any): answer preflight requests and add
     /// Access-Control-Allow-Origin to every response. Off when not given.
     #[arg(long, env = "EDGE_CACHES_ALLOW_ORIGIN")]
@@ -79,6 +88,8 @@ pub struct Config {
     pub readonly_token: Option<String>,
     pub max_body: usize,
     pub max_pipeline: usize,
+    pub max_in_flight: usize,
+    pub max_connections: usize,
     pub allow_origin: Option<String>,
     pub pool_size: usize,
     pub pool_wait: Duration,
@@ -107,8 +118,18 @@ impl Args {
             }
             other => other,
         };
-        if self.max_body == 0 || self.max_pipeline == 0 || self.pool_size == 0 {
-            return Err("--max-body, --max-pipeline and --pool-size must be at least 1".into());
+        if self.max_body == 0
+            || self.max_pipeline == 0
+            || self.pool_size == 0
+            || self.max_connections == 0
+        {
+            return Err(
+                "--max-body, --max-pipeline, --pool-size and --max-connections must be at least 1"
+                    .into(),
+            );
+        }
+        if self.max_in_flight < self.max_body {
+            return Err("--max-in-flight must be at least --max-body".into());
         }
         let allow_origin = self.allow_origin.filter(|o| !o.is_empty());
         if let Some(origin) = &allow_origin {
@@ -124,6 +145,8 @@ impl Args {
             readonly_token,
             max_body: self.max_body,
             max_pipeline: self.max_pipeline,
+            max_in_flight: self.max_in_flight,
+            max_connections: self.max_connections,
             allow_origin,
             pool_size: self.pool_size,
             pool_wait: ms(self.pool_wait_ms.max(1)),

@@ -7,6 +7,7 @@
 //! printed with the secrets blanked out.
 
 mod auth;
+mod budget;
 mod commands;
 mod config;
 mod execute;
@@ -67,6 +68,8 @@ async fn run(config: config::Config) -> Result<(), String> {
         pool,
         max_body: config.max_body,
         max_pipeline: config.max_pipeline,
+        budget: budget::Budget::new(config.max_in_flight),
+        pool_wait: config.pool_wait,
         read_timeout: config.read_timeout,
         allow_origin: config
             .allow_origin
@@ -85,6 +88,7 @@ async fn run(config: config::Config) -> Result<(), String> {
         listener,
         routes::router(app),
         config.read_timeout,
+        config.max_connections,
         shutdown_signal(),
         config.shutdown_timeout,
     )

@@ -1,7 +1,8 @@
 //! The HTTP side of the protocol: endpoints, status codes, CORS. One handler serves every path,
 //! because Upstash's path style makes the path itself the command (`/set/foo/bar`), and the
 //! order of checks is part of the contract: method, then token (before the body is read), then
-//! body size, then parsing and the command lists, and only then a Redis connection.
+//! body size, then room in the in-flight budget, then parsing and the command lists, and only
+//! then a Redis connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value as Json};
 
 use crate::auth::{Role, Tokens};
+use crate::budget::Budget;
 use crate::commands;
 use crate::execute::{self, Transaction};
 use crate::pool::{self, Conn, Pool};
@@ -28,6 +30,9 @@ pub struct App {
     pub pool: Pool,
     pub max_body: usize,
     pub max_pipeline: usize,
+    pub budget: Budget,
+    /// How long a request waits for room in the budget (as for a Redis connection).
+    pub pool_wait: Duration,
     pub read_timeout: Duration,
     pub allow_origin: Option<HeaderValue>,
 }
@@ -163,9 +168,29 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
             return Err(failure);
         }
     };
+    let declared = declared_length(&parts.headers);
+    if has_body && declared.is_some_and(|n| n > app.max_body as u64) {
+        discard_unread(app, &parts.headers, body);
+        return Err(too_large(app));
+    }
+    // What the request may hold: its path and query, and a body up to the limit when its size
+    // is not declared.
+    let size = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+        + match (has_body, declared) {
+            (false, _) => 0,
+            (true, Some(n)) => n as usize,
+            (true, None) => app.max_body,
+        };
+    let Some(_reservation) = app.budget.reserve(size, app.pool_wait).await else {
+        discard_unread(app, &parts.headers, body);
+        return Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR the gateway is busy: too many request bytes in flight",
+        ));
+    };
     let encoding = encoding(&parts.headers);
     let body = if has_body {
-        read_body(app, &parts.headers, body).await?
+        read_body(app, declared, body).await?
     } else {
         Bytes::new()
     };
@@ -252,9 +277,11 @@ fn redis_failure(err: redis::RedisError) -> Failure {
     if err.kind() == redis::ErrorKind::Parse {
         // The redis crate reads error and status lines as UTF-8 only, and Redis quotes arguments
         // in some errors ("unknown command 'x', with args beginning with: ..."): a caller's bytes.
+        // It also refuses replies nested more than 100 deep, which a Lua script can return.
         return fail(
             StatusCode::BAD_REQUEST,
-            "ERR Redis answered with an error that is not valid UTF-8 (it may quote an argument)",
+            "ERR Redis answered with what the gateway cannot read: an error that is not valid \
+             UTF-8 (it may quote an argument), or a reply nested more than 100 deep",
         );
     }
     match err.code() {
@@ -298,24 +325,24 @@ fn preflight() -> Response {
     response
 }
 
-/// Reads the body within the read timeout and the size limit. Whatever the content type says:
-/// clients send `application/json`, with or without a charset, or nothing.
-async fn read_body(app: &App, headers: &HeaderMap, mut body: Body) -> Result<Bytes, Failure> {
-    let too_large = || {
-        fail(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("ERR the request body is larger than {} bytes", app.max_body),
-        )
-    };
-    let declared = headers
+fn too_large(app: &App) -> Failure {
+    fail(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("ERR the request body is larger than {} bytes", app.max_body),
+    )
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > app.max_body as u64) {
-        discard_unread(app, headers, body);
-        return Err(too_large());
-    }
+        .and_then(|v| v.parse::<u64>().ok())
+}
 
+/// Reads the body within the read timeout and the size limit (`declared`, the Content-Length,
+/// is within it). Whatever the content type says: clients send `application/json`, with or
+/// without a charset, or nothing.
+async fn read_body(app: &App, declared: Option<u64>, mut body: Body) -> Result<Bytes, Failure> {
     let read = async {
         let capacity = declared.map_or(0, |n| n as usize).min(app.max_body);
         let mut buffer = Vec::with_capacity(capacity);
@@ -341,7 +368,7 @@ async fn read_body(app: &App, headers: &HeaderMap, mut body: Body) -> Result<Byt
         Ok(Err(Some(failure))) => Err(failure),
         Ok(Err(None)) => {
             discard(app, body);
-            Err(too_large())
+            Err(too_large(app))
         }
         Err(_) => Err(fail(
             StatusCode::REQUEST_TIMEOUT,

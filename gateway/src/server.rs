@@ -1,9 +1,16 @@
-//! Accepting connections. Written on hyper directly (not `axum::serve`) for two things axum's
-//! server does not set: a timeout on reading request headers, so a client that trickles bytes
-//! cannot hold a connection forever, and a bound on how long shutdown waits for in-flight
+//! Accepting connections. Written on hyper directly (not `axum::serve`) for what axum's server
+//! does not set: a timeout on reading request headers, so a client that trickles bytes (or sends
+//! nothing, or idles between keep-alive requests) cannot hold a connection forever, a bound on
+//! how many connections are open at once, and a bound on how long shutdown waits for in-flight
 //! requests.
+//!
+//! At the connection limit the gateway stops accepting: new clients wait in the listen backlog
+//! until a connection closes, which idle ones do within the header timeout. Refusing them
+//! instead would fail a burst of honest clients; not bounding them would let idle sockets use up
+//! the file descriptors the gateway needs for its own Redis connections.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish (idle
 /// keep-alive connections are closed) and returns, after `grace` at the latest.
@@ -19,12 +27,22 @@ pub async fn run(
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
+    max_connections: usize,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -48,6 +66,7 @@ pub async fn run(
         tokio::spawn(async move {
             // A client that goes away mid-request is not the gateway's error.
             let _ = connection.await;
+            drop(slot);
         });
     }
     drop(listener);

@@ -699,3 +699,22 @@ async fn garbage_never_breaks_the_gateway() {
     }
     assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
 }
+
+#[tokio::test]
+async fn a_reply_nested_deeper_than_the_redis_crate_reads_is_a_400() {
+    let s = servers();
+    let g = &s.gateway;
+    // The redis crate refuses replies nested more than 100 deep, and a script can return one.
+    for depth in [99, 101, 5000] {
+        let body =
+            format!(r#"["EVAL","local t = {{}} for i = 1, {depth} do t = {{t}} end return t",0]"#);
+        let reply = g.post("/", &body).await;
+        if depth < 100 {
+            assert!(reply.result().is_array());
+        } else {
+            let error = reply.error(StatusCode::BAD_REQUEST);
+            assert!(error.contains("nested"), "{error}");
+        }
+    }
+    assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+}
