@@ -25,7 +25,22 @@ use axum::http::HeaderValue;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let config = match config::Args::parse().into_config() {
+    let args = match config::Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let values = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned());
+            let env = std::env::vars_os()
+                .filter(|(k, _)| k.to_string_lossy().starts_with("EDGE_CACHES_"))
+                .map(|(_, v)| v.to_string_lossy().into_owned());
+            let message = e.render().to_string();
+            eprint!("{}", redact::cli_error(&message, values.chain(env)));
+            return ExitCode::from(2);
+        }
+    };
+    let config = match args.into_config() {
         Ok(config) => config,
         Err(message) => {
             eprintln!("edge-caches-gateway: {message}");

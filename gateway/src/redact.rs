@@ -42,6 +42,28 @@ pub fn panics(secrets: &[Option<&str>]) {
     }));
 }
 
+/// A command-line error as clap writes it, with every quoted value blanked that came from the
+/// command line or an `EDGE_CACHES_` variable. A token given in the wrong place (`--max-body
+/// "$TOKEN"`, or without its flag) would otherwise be printed back: "invalid value '...'".
+/// Flag names (`--bogus`) stay, so a typo is still shown.
+pub fn cli_error(message: &str, values: impl Iterator<Item = String>) -> String {
+    let mut quoted: Vec<String> = values
+        .filter_map(|arg| match arg.strip_prefix("--") {
+            Some(flag) => flag.split_once('=').map(|(_, value)| value.to_string()),
+            None => Some(arg),
+        })
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("'{v}'"))
+        .collect();
+    quoted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    quoted.dedup();
+    let mut message = message.to_string();
+    for value in &quoted {
+        message = message.replace(value.as_str(), "'[redacted]'");
+    }
+    message
+}
+
 /// `text` with every one of `secrets` (longest first) replaced.
 fn redact(text: &str, secrets: &[String]) -> String {
     let mut text = text.to_string();
@@ -74,6 +96,23 @@ mod tests {
         assert_eq!(url_password("redis://h:6379"), None);
         assert_eq!(url_password("redis://h/?x=a@b"), None);
         assert_eq!(url_password("not a url"), None);
+    }
+
+    #[test]
+    fn command_line_values_are_blanked_flag_names_kept() {
+        let args = [
+            "--token",
+            "tok-123",
+            "tok-456",
+            "--max-body=tok-789",
+            "--bogus",
+            "-x",
+        ];
+        let message = "error: unexpected argument 'tok-456' found; 'tok-789'; '--bogus'; '-x'";
+        assert_eq!(
+            cli_error(message, args.iter().map(|s| s.to_string())),
+            "error: unexpected argument '[redacted]' found; '[redacted]'; '--bogus'; '[redacted]'"
+        );
     }
 
     #[test]

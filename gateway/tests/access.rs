@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{bearer, gateway_exit, shared, Gateway, Servers, READONLY_TOKEN, TOKEN};
+use std::collections::BTreeSet;
+
+use common::{bearer, gateway_exit, shared, Gateway, Redis, Servers, READONLY_TOKEN, TOKEN};
 use hyper::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 fn servers() -> std::sync::Arc<Servers> {
     shared(&[])
@@ -95,6 +97,67 @@ async fn a_missing_or_wrong_token_is_401_on_every_endpoint() {
         json!(0),
         "nothing was written"
     );
+}
+
+#[tokio::test]
+async fn near_misses_and_odd_paths_are_401_too() {
+    let s = servers();
+    let g = &s.gateway;
+    let near = [
+        TOKEN.to_uppercase(),
+        format!("{TOKEN}%00"),
+        format!("%20{TOKEN}"),
+        // Of two `_token` parameters, the first counts.
+        format!("wrong&_token={TOKEN}"),
+        TOKEN.replace('-', "_"),
+        format!("{}x", &TOKEN[..TOKEN.len() - 1]),
+        "x".repeat(10_000),
+    ];
+    let paths = [
+        "/pipeline/",
+        "/multi-exec/",
+        "//",
+        "/%70ipeline",
+        "/get/a:401b:k/",
+        "/set/a:401b:k/v",
+        "/eval/return%201/0",
+        "/flushall",
+    ];
+    for path in paths {
+        for token in &near {
+            for method in [Method::GET, Method::POST, Method::HEAD] {
+                let uri = format!("{path}?_token={token}");
+                let reply = g.request(method.clone(), &uri, &[], b"v").await;
+                assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+                assert!(!reply.body.windows(8).any(|w| w == &TOKEN.as_bytes()[..8]));
+            }
+        }
+        // A wrong header is not rescued by a right query parameter (the header is the token).
+        let uri = format!("{path}?_token={TOKEN}");
+        let reply = g
+            .request(
+                Method::POST,
+                &uri,
+                &[("authorization", "Bearer wrong")],
+                b"v",
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+        // Of two Authorization headers, the first counts.
+        let reply = g
+            .request(
+                Method::POST,
+                path,
+                &[
+                    ("authorization", "Bearer wrong"),
+                    ("authorization", &bearer(TOKEN)),
+                ],
+                b"v",
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(g.get("/exists/a:401b:k").await.result(), json!(0));
 }
 
 #[tokio::test]
@@ -216,6 +279,260 @@ async fn the_read_only_token_reads_but_never_writes() {
 }
 
 #[tokio::test]
+async fn the_read_only_token_cannot_write_through_scripts_or_functions() {
+    let s = servers();
+    let g = &s.gateway;
+    // A function library with a function that writes and one declared not to.
+    let library = "#!lua name=a_ro_lib\n\
+        redis.register_function('a_ro_write', function(keys) return redis.call('SET', keys[1], 'w') end)\n\
+        redis.register_function{function_name='a_ro_read', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+    let load = serde_json::to_string(&json!(["FUNCTION", "LOAD", "REPLACE", library])).unwrap();
+    assert_eq!(g.post("/", &load).await.result(), json!("a_ro_lib"));
+    let sha = g
+        .post(
+            "/",
+            r#"["SCRIPT","LOAD","return redis.call('SET',KEYS[1],'w')"]"#,
+        )
+        .await
+        .result();
+    let sha = sha.as_str().unwrap();
+    g.post("/", r#"["SET","a:ro2:k","v"]"#).await.result();
+
+    let ro = bearer(READONLY_TOKEN);
+    let headers = [("authorization", ro.as_str())];
+    // Refused by the gateway: every way to run or change code that may write.
+    for body in [
+        format!(r#"["EVALSHA","{sha}",1,"a:ro2:k"]"#),
+        format!(r#"["evalsha","{sha}",1,"a:ro2:k"]"#),
+        r#"["Eval","return redis.call('SET',KEYS[1],'w')",1,"a:ro2:k"]"#.to_string(),
+        r#"["FCALL","a_ro_write",1,"a:ro2:k"]"#.to_string(),
+        r#"["SCRIPT","LOAD","return 1"]"#.to_string(),
+        r#"["SCRIPT","FLUSH"]"#.to_string(),
+        r#"["FUNCTION","DELETE","a_ro_lib"]"#.to_string(),
+        r#"["FUNCTION","FLUSH"]"#.to_string(),
+        serde_json::to_string(&json!(["FUNCTION", "LOAD", "REPLACE", library])).unwrap(),
+    ] {
+        for (path, body) in [
+            ("/", body.clone()),
+            ("/pipeline", format!(r#"[["GET","a:ro2:k"],{body}]"#)),
+            ("/multi-exec", format!(r#"[["GET","a:ro2:k"],{body}]"#)),
+        ] {
+            let reply = g
+                .request(Method::POST, path, &headers, body.as_bytes())
+                .await;
+            let error = reply.error(StatusCode::BAD_REQUEST);
+            assert!(error.starts_with("NOPERM"), "{path} {body}: {error}");
+        }
+    }
+    let path = format!("/evalsha/{sha}/1/a:ro2:k");
+    let error = g
+        .request(Method::GET, &path, &headers, b"")
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(error.starts_with("NOPERM"), "{error}");
+    // Passed on, and refused by Redis: the read-only variants running code that writes.
+    for body in [
+        format!(r#"["EVALSHA_RO","{sha}",1,"a:ro2:k"]"#),
+        r#"["FCALL_RO","a_ro_write",1,"a:ro2:k"]"#.to_string(),
+        r#"["EVAL_RO","return redis.pcall('DEL',KEYS[1])",1,"a:ro2:k"]"#.to_string(),
+    ] {
+        let reply = g
+            .request(Method::POST, "/", &headers, body.as_bytes())
+            .await;
+        let answer = String::from_utf8_lossy(&reply.body).into_owned();
+        assert!(
+            reply.status == StatusCode::BAD_REQUEST
+                || answer.contains("Write commands are not allowed"),
+            "{body}: {answer}"
+        );
+    }
+    // What is allowed still works.
+    let reply = g
+        .request(
+            Method::POST,
+            "/",
+            &headers,
+            br#"["FCALL_RO","a_ro_read",1,"a:ro2:k"]"#,
+        )
+        .await;
+    assert_eq!(reply.result(), json!("v"));
+    assert_eq!(
+        g.post("/", r#"["GET","a:ro2:k"]"#).await.result(),
+        json!("v")
+    );
+}
+
+/// Redis's own command table says which commands may write. Every one of them, and every
+/// command Redis does not flag read-only, must be refused to the read-only token: the
+/// allow-list is checked against the Redis the gateway runs on, not against itself.
+#[tokio::test]
+async fn the_read_only_token_is_refused_every_command_redis_does_not_call_read_only() {
+    let s = servers();
+    let g = &s.gateway;
+    let table = g.post("/", r#"["COMMAND"]"#).await.result();
+    let mut commands: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let entry = |e: &Json| {
+        let name = e[0].as_str().unwrap().to_ascii_uppercase();
+        let flags = e[2]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect::<BTreeSet<_>>();
+        (name, flags)
+    };
+    for command in table.as_array().unwrap() {
+        match command[9].as_array().filter(|subs| !subs.is_empty()) {
+            // A container (OBJECT, XINFO, CONFIG...) has no flags of its own: its subcommands
+            // have them.
+            Some(subcommands) => commands.extend(subcommands.iter().map(entry)),
+            None => commands.push(entry(command)),
+        }
+    }
+    assert!(commands.len() > 200, "{} commands", commands.len());
+    // Read-only without Redis's flag: they touch no data.
+    let harmless = ["PING", "ECHO", "TIME", "OBJECT|HELP", "XINFO|HELP"];
+    let ro = bearer(READONLY_TOKEN);
+    let mut allowed = Vec::new();
+    for (name, flags) in &commands {
+        // "object|encoding" is sent as OBJECT ENCODING.
+        let mut args: Vec<&str> = name.split('|').collect();
+        args.push("a:ro3:k");
+        let body = serde_json::to_string(&args).unwrap();
+        let reply = g
+            .request(
+                Method::POST,
+                "/",
+                &[("authorization", &ro)],
+                body.as_bytes(),
+            )
+            .await;
+        let refused = reply.status == StatusCode::BAD_REQUEST && {
+            let error = reply.json()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            error.starts_with("NOPERM") || error.contains("not served")
+        };
+        if !refused {
+            allowed.push(name.clone());
+            assert!(
+                flags.contains("readonly") && !flags.contains("write")
+                    || harmless.contains(&name.as_str()),
+                "the read-only token may run {name}, flagged {flags:?}"
+            );
+        }
+    }
+    assert!(allowed.len() > 50, "allowed: {allowed:?}");
+}
+
+/// One request of every kind the secrecy test makes, with the tokens in headers, queries and
+/// paths, and commands that would show the Redis password: status and body of each answer.
+async fn every_answer(g: &Gateway) -> Vec<(StatusCode, String)> {
+    let (full, ro) = (bearer(TOKEN), bearer(READONLY_TOKEN));
+    let near = format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]);
+    let json_post = |auth: &str, body: &[u8]| {
+        (
+            Method::POST,
+            "/".to_string(),
+            vec![("authorization", auth.to_string())],
+            body.to_vec(),
+        )
+    };
+    let requests = vec![
+        json_post(&full, br#"["SET","a:log:k","v"]"#),
+        json_post(&full, br#"["NOSUCH"]"#),
+        json_post(&full, b"not json"),
+        json_post(&full, &[b'x'; 5000]),
+        json_post(&ro, br#"["SET","a:log:k","v"]"#),
+        json_post(&near, b"[]"),
+        json_post(&full, br#"["CONFIG","GET","requirepass"]"#),
+        json_post(&full, br#"["ACL","LIST"]"#),
+        json_post(
+            &full,
+            br#"["EVAL","return redis.call('CONFIG','GET','requirepass')",0]"#,
+        ),
+        (
+            Method::POST,
+            format!("/?_token={TOKEN}"),
+            vec![],
+            br#"["GET","a:log:k"]"#.to_vec(),
+        ),
+        (
+            Method::GET,
+            format!("/get/{TOKEN}?_token={READONLY_TOKEN}"),
+            vec![],
+            vec![],
+        ),
+        (
+            Method::POST,
+            format!("/?_token={}", &TOKEN[1..]),
+            vec![],
+            b"[]".to_vec(),
+        ),
+        (Method::DELETE, format!("/?_token={TOKEN}"), vec![], vec![]),
+    ];
+    let mut answers = Vec::new();
+    for (method, path, headers, body) in requests {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = g.request(method, &path, &headers, &body).await;
+        answers.push((
+            reply.status,
+            String::from_utf8_lossy(&reply.body).into_owned(),
+        ));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn tokens_and_the_redis_password_never_reach_stderr_or_answers() {
+    const PASSWORD: &str = "redis-pass-4d1e";
+    let mut redis = Redis::start_with(&["--requirepass", PASSWORD]);
+    let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port);
+    let mut g = Gateway::start(&url, &["--read-timeout-ms", "300", "--max-body", "1000"]);
+    let secrets = [TOKEN, READONLY_TOKEN, PASSWORD];
+    let mut replies = Vec::new();
+    replies.extend(every_answer(&g).await);
+    // 503s while Redis is down, and a body that never comes (408).
+    redis.stop();
+    replies.extend(every_answer(&g).await);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 10\r\n\r\n[").as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    redis.restart();
+    replies.extend(every_answer(&g).await);
+
+    let statuses: BTreeSet<u16> = replies.iter().map(|(s, _)| s.as_u16()).collect();
+    assert_eq!(
+        statuses,
+        [200, 400, 401, 405, 413, 503]
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        "{replies:?}"
+    );
+    for (status, body) in &replies {
+        for secret in secrets {
+            assert!(
+                !body.contains(secret),
+                "{status} answer shows a secret: {body}"
+            );
+        }
+    }
+    assert!(g.terminate().success());
+    let stderr = g.stderr_after_ready_line();
+    assert_eq!(stderr, "", "the gateway printed more than its ready line");
+    for secret in secrets {
+        assert!(!g.ready_line.contains(secret));
+    }
+}
+
+#[tokio::test]
 async fn cors_when_enabled() {
     let s = servers();
     let g = Gateway::start(&s.redis.url(), &["--allow-origin", "https://app.example"]);
@@ -329,6 +646,31 @@ fn no_token_is_a_start_up_error() {
     );
     assert!(!run.status.success());
     assert!(!run.stderr.contains("s3cret-token"), "{}", run.stderr);
+    // A token in the wrong place is not printed back in clap's error.
+    for args in [
+        &["--token", "s3cret-token", "s3cret-ro"][..],
+        &["--token", "s3cret-token", "--max-body", "s3cret-ro"],
+        &["--token", "s3cret-token", "--pool-size=s3cret-ro"],
+        &[
+            "--token",
+            "s3cret-token",
+            "--readonly-token",
+            "s3cret-ro",
+            "-s3cret-x",
+        ],
+        &["--token", &"s3cret".repeat(100)],
+    ] {
+        let run = gateway_exit(args, &[("EDGE_CACHES_READONLY_TOKEN", "s3cret-env")]);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(!run.stderr.is_empty());
+        assert!(!run.stderr.contains("s3cret"), "{args:?}: {}", run.stderr);
+    }
+    let run = gateway_exit(&["--token", "s3cret-token", "--bogus"], &[]);
+    assert!(
+        run.stderr.contains("'--bogus'"),
+        "a mistyped flag is named: {}",
+        run.stderr
+    );
     let run = gateway_exit(
         &["--help"],
         &[
