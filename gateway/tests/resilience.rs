@@ -33,7 +33,7 @@ async fn redis_down_is_503_and_the_gateway_recovers_by_itself() {
         let error = reply.error(StatusCode::SERVICE_UNAVAILABLE);
         assert!(error.contains("unavailable"), "{error}");
         assert!(
-            start.elapsed() < Duration::from_secs(2),
+            start.elapsed() < Duration::from_secs(1),
             "503 took {:?}",
             start.elapsed()
         );
@@ -80,6 +80,67 @@ async fn redis_down_is_503_and_the_gateway_recovers_by_itself() {
         failures <= 1,
         "{failures} requests failed after Redis came back"
     );
+}
+
+/// Sends a signal to a process (`kill -STOP`, `kill -TERM`...).
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[tokio::test]
+async fn a_redis_that_hangs_is_503_within_the_redis_timeout() {
+    let redis = Redis::start();
+    let g = Gateway::start(&redis.url(), &["--redis-timeout-ms", "300"]);
+    assert_eq!(
+        g.post("/", r#"["SET","r:hang:k","v"]"#).await.result(),
+        json!("OK")
+    );
+
+    // Stopped, Redis still accepts connections (the kernel does) but answers nothing.
+    signal(redis.pid(), "STOP");
+    for (path, body) in [
+        ("/", r#"["GET","r:hang:k"]"#),
+        ("/pipeline", r#"[["GET","r:hang:k"]]"#),
+        ("/multi-exec", r#"[["GET","r:hang:k"]]"#),
+        ("/", r#"["GET","r:hang:k"]"#),
+    ] {
+        let start = Instant::now();
+        let reply = g.post(path, body).await;
+        let took = start.elapsed();
+        signal_on_failure(&redis, || reply.error(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(1),
+            "503 after {took:?}"
+        );
+    }
+    signal(redis.pid(), "CONT");
+    // Answered again without a restart: at most the first request may still fail.
+    let mut failures = 0;
+    for _ in 0..5 {
+        let reply = g.post("/", r#"["GET","r:hang:k"]"#).await;
+        if reply.status == StatusCode::OK {
+            assert_eq!(reply.result(), json!("v"));
+        } else {
+            failures += 1;
+        }
+    }
+    assert!(failures <= 1, "{failures} failures after Redis came back");
+}
+
+/// Runs `check`, and lets a stopped Redis go on if it panics (so that the test's Redis can be
+/// killed and the failure reported).
+fn signal_on_failure<T>(redis: &Redis, check: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        Ok(value) => value,
+        Err(panic) => {
+            signal(redis.pid(), "CONT");
+            std::panic::resume_unwind(panic)
+        }
+    }
 }
 
 #[tokio::test]
@@ -221,4 +282,84 @@ async fn sigterm_lets_in_flight_requests_finish() {
         check.post("/", r#"["GET","r:term:k"]"#).await.result(),
         json!("done")
     );
+}
+
+/// A Lua script that keeps Redis busy for ARGV[1] milliseconds, then returns "slept".
+const BUSY: &str = "local t = redis.call('TIME') \
+    local stop = t[1] * 1000000 + t[2] + tonumber(ARGV[1]) * 1000 \
+    repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop \
+    return 'slept'";
+
+/// Starts `POST /` with an EVAL of [`BUSY`] on a connection of its own; returns the stream to
+/// read the answer from.
+fn start_busy_request(port: u16, millis: u32) -> TcpStream {
+    let body = serde_json::to_string(&json!(["EVAL", BUSY, 0, millis])).unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_slow_command_finish_then_exits() {
+    let redis = Redis::start();
+    let mut g = Gateway::start(&redis.url(), &[]);
+    let port = g.port;
+    let mut stream = start_busy_request(port, 800);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let signalled = Instant::now();
+    signal(g.pid(), "TERM");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after SIGTERM"
+    );
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let answered = signalled.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"result":"slept"}"#), "{answer}");
+    // The connection was closed after the answer (read_to_string returned), and the process
+    // exits right after.
+    let status = g.wait_for_exit();
+    let exited = signalled.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        answered >= Duration::from_millis(400),
+        "answered after {answered:?}"
+    );
+    assert!(
+        exited < answered + Duration::from_millis(500),
+        "exited {:?} after the answer",
+        exited - answered
+    );
+}
+
+#[tokio::test]
+async fn sigterm_waits_no_longer_than_the_shutdown_timeout() {
+    let redis = Redis::start();
+    let mut g = Gateway::start(&redis.url(), &["--shutdown-timeout-ms", "300"]);
+    let mut stream = start_busy_request(g.port, 3000);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let signalled = Instant::now();
+    let status = g.terminate();
+    let exited = signalled.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        exited >= Duration::from_millis(250) && exited < Duration::from_millis(1500),
+        "exited after {exited:?}"
+    );
+    // The request was cut: the connection closed without an answer.
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert_eq!(answer, "");
 }
