@@ -25,6 +25,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *               (not JSON) as if it were all of it
  *   shape       probability of forwarding, then answering 200 with JSON of the wrong shape (a
  *               pipeline's answer missing its last result; `{}` for a single command)
+ *   stall       probability of forwarding, then sending the status line, the full length and
+ *               half the body, and nothing more (the connection stays open until the client
+ *               gives up, or 10 s)
  *   hold        probability of forwarding at once and holding the answer `holdMs`
  *   late        probability of waiting `lateMs` before forwarding (not forwarded if the client
  *               has gone by then)
@@ -46,6 +49,7 @@ export class FaultProxy {
       droppedBefore: 0,
       droppedAfter: 0,
       truncated: 0,
+      stalled: 0,
       garbled: 0,
       misshaped: 0,
       held: 0,
@@ -153,7 +157,10 @@ export class FaultProxy {
     let draw = Math.random();
     const pick = (p) => {
       if (!p) return false;
-      if (draw < p) return true;
+      if (draw < p) {
+        draw = Infinity; // one fault per request
+        return true;
+      }
       draw -= p;
       return false;
     };
@@ -173,12 +180,13 @@ export class FaultProxy {
     const truncate = pick(mode.truncate);
     const garble = pick(mode.garble);
     const shape = pick(mode.shape);
+    const stall = pick(mode.stall);
     const hold = pick(mode.hold);
     const late = pick(mode.late);
     if (late) {
       this.stats.late++;
       await sleep(mode.lateMs);
-    } else if (!dropAfter && !truncate && !garble && !shape && !hold && mode.delay) {
+    } else if (!dropAfter && !truncate && !garble && !shape && !stall && !hold && mode.delay) {
       this.stats.delayed++;
       const [min, max] = mode.delay;
       await sleep(min + Math.random() * (max - min));
@@ -216,11 +224,11 @@ export class FaultProxy {
       socket.destroy();
       return;
     }
-    if (truncate) {
-      this.stats.truncated++;
+    if (truncate || stall) {
+      this.stats[truncate ? "truncated" : "stalled"]++;
       res.writeHead(answer.status, { "content-type": "application/json", "content-length": answer.body.length, "x-fault-proxy": "pass" });
       res.write(answer.body.subarray(0, answer.body.length >> 1));
-      setTimeout(() => socket.destroy(), 5);
+      setTimeout(() => socket.destroy(), truncate ? 5 : 10_000).unref();
       return;
     }
     if (garble || shape) {
