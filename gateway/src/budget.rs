@@ -3,8 +3,8 @@
 //! memory stays bounded however many arrive together. That cost is a multiple of the size: a
 //! body of many tiny arguments (`["DEL",1,1,1,...]`) takes about 22 bytes per body byte while
 //! it is parsed and sent to Redis (the redis crate keeps 16 bytes per argument), ordinary
-//! bodies 2 to 4. Without the bound, 256 clients sending such 1 MiB bodies together would need
-//! some 6 GB.
+//! bodies about 6. Without the bound, 256 clients sending such 1 MiB bodies together would
+//! need some 6 GB.
 //!
 //! Only authenticated requests reserve (the token is checked first), so a client without a
 //! token cannot take the budget from others.

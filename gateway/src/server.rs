@@ -21,6 +21,12 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// The most a connection buffers: the request line and headers must fit (else 431), and body
+/// bytes are read on in pieces this large. hyper's default, some 400 KiB, let a client without a
+/// token hold that much per connection while it trickles headers (300 such connections took
+/// 56 MB); clients send a few hundred bytes of headers, and large values go in the body.
+const MAX_BUFFER: usize = 64 * 1024;
+
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish (idle
 /// keep-alive connections are closed) and returns, after `grace` at the latest.
 pub async fn run(
@@ -56,6 +62,7 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let connection = http1::Builder::new()
+            .max_buf_size(MAX_BUFFER)
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .serve_connection(

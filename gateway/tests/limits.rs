@@ -117,6 +117,34 @@ async fn trickled_headers_are_cut_off_within_the_read_timeout() {
 }
 
 #[tokio::test]
+async fn request_heads_are_bounded_to_64_kib_of_buffer() {
+    let redis = Redis::start();
+    let g = Gateway::start(&redis.url(), &[]);
+    // Sent at once, a head far over the buffer is refused with 431.
+    let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    let head = format!(
+        "GET /get/k HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let answer = read_answer(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.100}");
+    // Trickled, the connection is closed once 64 KiB are buffered, long before the head ends.
+    let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    stream.write_all(b"GET /get/k HTTP/1.1\r\nX-Pad: ").unwrap();
+    let mut written = 0;
+    while written < 1024 * 1024 {
+        if stream.write_all(&[b'a'; 4096]).is_err() {
+            break;
+        }
+        written += 4096;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(written < 256 * 1024, "{written} bytes of head accepted");
+    assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+}
+
+#[tokio::test]
 async fn idle_connections_neither_block_requests_nor_stay_open() {
     let redis = Redis::start();
     let g = Gateway::start(&redis.url(), &["--read-timeout-ms", "800"]);
