@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers clean
+.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults clean
 all: build
 
 setup:
@@ -42,7 +42,7 @@ FUZZ_CASES ?= 20000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p edge-caches --test fuzz
 
-test: build test-core test-wasm test-types test-js test-gateway test-servers
+test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults
 
 test-core:
 	cargo test -p edge-caches
@@ -64,6 +64,12 @@ test-js:
 
 test-gateway:
 	cargo test -p edge-caches-gateway
+
+# 64 concurrent callers while Redis and the gateway are killed and restarted and a proxy
+# delays, drops and fails requests (it starts its own servers: it has to kill them).
+test-faults:
+	cargo build --quiet --profile gateway -p edge-caches-gateway
+	node --test tests/faults/
 
 # One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them.
 test-servers:

@@ -92,7 +92,7 @@ export const formatNumber = String;
 // more than all the rest of the client's work.
 export async function post(fetchFn, url, headers, body, timeoutMs) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("the request timed out", "TimeoutError")), timeoutMs);
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
   try {
     const response = await (fetchFn ?? fetch)(url, { method: "POST", headers, body, signal: controller.signal });
     return [response.status, await response.text()];
@@ -115,7 +115,10 @@ export function failure(error) {
   const unsent =
     kind === "NETWORK" &&
     (UNSENT_CODES.has(cause?.code) || UNSENT_CODES.has(error?.code) || UNSENT_TEXT.test(`${error?.message} ${cause?.message}`));
-  return [kind, String(error?.message ?? error), unsent];
+  // Node's "fetch failed" says nothing by itself: the cause says ECONNREFUSED or the like.
+  const detail = cause?.code ?? cause?.message;
+  const message = String(error?.message ?? error) + (detail ? ` (${detail})` : "");
+  return [kind, message, unsent];
 }
 
 // A retry's backoff, with jitter: between half and all of `ms`.

@@ -58,9 +58,14 @@ impl Future for YieldOnce {
     }
 }
 
-/// Most commands in one pipeline request: big enough that 64 concurrent callers share one,
-/// small enough to stay far below request size limits (Upstash: 1 MB on the free tier).
-pub const MAX_BATCH: usize = 100;
+/// Most commands in one pipeline request: the gateway's own default limit, so that a burst of
+/// calls in one tick goes out as one request (batches are sent one after the other to keep call
+/// order, so each further batch adds a round trip to the calls in it).
+pub const MAX_BATCH: usize = 1000;
+
+/// Most bytes of commands in one pipeline request: well below request size limits (Upstash:
+/// 1 MB on the free tier; the gateway: 1 MiB by default).
+pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 
 /// How many keys one SCAN step asks for while `clear()` walks the keyspace.
 const SCAN_COUNT: &str = "1000";
@@ -163,9 +168,10 @@ impl<T: Transport> Rest<T> {
         result(self.send("", command, idempotent).await?)
     }
 
-    /// Automatic pipelining: the first call of a tick waits one microtask for the others, then
-    /// sends every queued command (in call order, `MAX_BATCH` at a time, one request after the
-    /// other so order holds across batches too); each call gets its own result or error.
+    /// Automatic pipelining: the first call of a tick waits for the others, then sends every
+    /// queued command (in call order, up to `MAX_BATCH` commands or `MAX_BATCH_BYTES` at a time,
+    /// one request after the other so order holds across batches too); each call gets its own
+    /// result or error.
     async fn queued(&self, call: Queued) -> Result<Reply> {
         let slot = call.slot.clone();
         let leads = self.queue.borrow().is_empty();
@@ -175,7 +181,17 @@ impl<T: Transport> Rest<T> {
             loop {
                 let queued: Vec<Queued> = {
                     let mut queue = self.queue.borrow_mut();
-                    let n = queue.len().min(MAX_BATCH);
+                    let mut bytes = 0;
+                    let n = queue
+                        .iter()
+                        .take(MAX_BATCH)
+                        .take_while(|q| {
+                            bytes += q.command.len() + 1;
+                            bytes <= MAX_BATCH_BYTES
+                        })
+                        .count()
+                        .max(1); // a single command larger than the cap still goes out, alone
+                    let n = n.min(queue.len());
                     queue.drain(..n).collect()
                 };
                 if queued.is_empty() {
@@ -439,7 +455,19 @@ mod tests {
         assert!(run_all(calls).iter().all(|o| *o == Ok(Outcome::Value(None))));
         let sent = rest.transport.sent.borrow();
         assert_eq!(sent.len(), 2);
-        assert!(sent[0].1.starts_with(r#"[["GET","0"],["GET","1"],"#) && sent[1].1.ends_with(r#"["GET","104"]]"#));
+        assert!(sent[0].1.starts_with(r#"[["GET","0"],["GET","1"],"#) && sent[1].1.ends_with(r#"["GET","1004"]]"#));
+    }
+
+    #[test]
+    fn batches_are_capped_by_bytes_too() {
+        let big = "x".repeat(MAX_BATCH_BYTES / 2);
+        let ok = (200, r#"{"result":"OK"}"#);
+        let rest = scripted_with(&[ok, ok, ok], true);
+        let calls = (0..3).map(|i| rest.execute(Op::Set { key: i.to_string(), value: big.clone(), ttl_ms: None }, &StdNumbers)).collect();
+        assert!(run_all(calls).iter().all(|o| *o == Ok(Outcome::Done)));
+        let sent = rest.transport.sent.borrow();
+        assert_eq!(sent.len(), 3, "two half-cap values do not fit one request");
+        assert!(sent.iter().all(|(path, _)| *path == ""), "each went out alone");
     }
 
     #[test]
