@@ -4,16 +4,15 @@
 //! wasm build, `fetch`; see `crate::transport`), so planning, status handling, reply decoding
 //! and the SCAN walk of `clear()` are tested on the host.
 
+mod batch;
 pub mod commands;
 pub mod json;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
+use batch::{Queued, Wait, YieldOnce};
 use commands::{batch, command, decode, decimal, integer, plan, prefix_pattern, protocol_error, result, value, Reply};
 use json::Json;
 
@@ -39,25 +38,6 @@ pub trait Transport {
     async fn sleep(&self, ms: u32);
 }
 
-/// Pending once, waking itself at once: the executor (wasm-bindgen-futures' queue, which runs
-/// in a microtask after the JavaScript that started the calls) polls every other task already
-/// queued before it polls this one again, so by then each call of the same tick has queued its
-/// command. Cheaper than awaiting a resolved JS promise, which costs two closures a call.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 /// Most commands in one pipeline request: the gateway's own default limit, so that a burst of
 /// calls in one tick goes out as one request (batches are sent one after the other to keep call
 /// order, so each further batch adds a round trip to the calls in it).
@@ -81,43 +61,6 @@ pub struct Rest<T> {
     retries: u32,
     /// Commands waiting for the next pipeline request, in call order.
     queue: RefCell<VecDeque<Queued>>,
-}
-
-struct Queued {
-    command: String,
-    idempotent: bool,
-    slot: Rc<Slot>,
-}
-
-/// Where a batched call's result lands, and who to wake when it does.
-#[derive(Default)]
-struct Slot {
-    result: RefCell<Option<Result<Reply>>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl Slot {
-    fn fill(&self, result: Result<Reply>) {
-        *self.result.borrow_mut() = Some(result);
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-}
-
-struct Wait(Rc<Slot>);
-
-impl Future for Wait {
-    type Output = Result<Reply>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
-        match self.0.result.borrow_mut().take() {
-            Some(result) => Poll::Ready(result),
-            None => {
-                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
 }
 
 impl<T: Transport> Rest<T> {
@@ -304,7 +247,7 @@ pub fn interpret(response: Response) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::core::number::StdNumbers;
-    use std::task::Waker;
+    use std::task::{Context, Poll, Waker};
 
     /// A transport that records what was sent and answers from a script: enough to check the
     /// request sequence of `clear()` and the status handling. The real protocol is tested
