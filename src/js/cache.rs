@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::args::{self, JsResult};
-use super::runtime::{aborted_error, decode_value, env_value, to_js, with_signal, JsNumbers};
+use super::runtime::{aborted_error, decode_value, env_value, many_result, to_js, with_signal, JsNumbers};
 use super::settings::{self, Settings};
 use crate::backend::dummy;
 use crate::backend::memory::MemoryStore;
@@ -253,14 +253,10 @@ impl Cache {
                         _ => return Err(unexpected()),
                     }
                 };
-                // Object.fromEntries defines own properties, so a key named "__proto__" is a
-                // key like any other instead of replacing the result's prototype.
-                let entries: Array = requested
-                    .into_iter()
-                    .zip(values)
-                    .map(|((original, _), text)| Array::of2(&original, &text.map_or(JsValue::NULL, |t| decode_value(&t))))
-                    .collect();
-                Ok(Object::from_entries(&entries)?.into())
+                // One crossing per value, and the object is built on the JavaScript side.
+                let originals: Array = requested.into_iter().map(|(original, _)| original).collect();
+                let texts: Array = values.iter().map(|t| t.as_deref().map_or(JsValue::NULL, JsValue::from_str)).collect();
+                Ok(many_result(&originals, &texts))
             })
         })
     }

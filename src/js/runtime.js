@@ -79,6 +79,13 @@ export function decodeValue(text) {
   }
 }
 
+// getMany's answer: each requested key, as the caller spelt it, to its decoded value or null.
+// Object.fromEntries defines own properties, so a key named "__proto__" is a key like any other
+// instead of replacing the result's prototype.
+export function manyResult(keys, texts) {
+  return Object.fromEntries(keys.map((key, i) => [key, texts[i] === null ? null : decodeValue(texts[i])]));
+}
+
 export const parseNumber = Number;
 export const formatNumber = String;
 

@@ -22,6 +22,10 @@ extern "C" {
     #[wasm_bindgen(js_name = decodeValue)]
     pub fn decode_value(text: &str) -> JsValue;
 
+    /// `{ [keys[i]]: decoded texts[i] or null }`
+    #[wasm_bindgen(js_name = manyResult)]
+    pub fn many_result(keys: &js_sys::Array, texts: &js_sys::Array) -> JsValue;
+
     #[wasm_bindgen(js_name = parseNumber)]
     fn parse_number(text: &str) -> f64;
 
