@@ -1,7 +1,7 @@
 //! Which commands the gateway runs, decided before anything is sent to Redis.
 //!
-//! Every request borrows a pooled Redis connection and gives it back for the next request, so a
-//! command must neither wait on the connection nor leave state behind on it:
+//! Requests share a Redis connection, or borrow a pooled one and give it back for the next
+//! request, so a command must neither wait on the connection nor leave state behind on it:
 //! - blocking commands (BLPOP, XREAD BLOCK, WAIT...) would hold a connection and the HTTP request
 //!   open for as long as they block;
 //! - connection-state commands (SELECT, WATCH, MULTI, SUBSCRIBE, CLIENT, HELLO, AUTH, RESET...)

@@ -17,6 +17,7 @@ mod reply;
 mod request;
 mod routes;
 mod server;
+mod shared;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -78,8 +79,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: config::Config) -> Result<(), String> {
+    let client = pool::client(&config.redis_url)?;
+    let shared = shared::Shared::new(
+        &client,
+        pool::connection_config(config.redis_timeout),
+        config.redis_timeout,
+    );
     let pool = pool::build(
-        &config.redis_url,
+        client,
         config.pool_size,
         config.pool_wait,
         config.redis_timeout,
@@ -87,6 +94,10 @@ async fn run(config: config::Config) -> Result<(), String> {
     let app = Arc::new(routes::App {
         tokens: auth::Tokens::new(&config.token, config.readonly_token.as_deref()),
         pool,
+        shared,
+        slots: tokio::sync::Semaphore::new(
+            config.pool_size.min(tokio::sync::Semaphore::MAX_PERMITS),
+        ),
         max_body: config.max_body,
         max_pipeline: config.max_pipeline,
         budget: budget::Budget::new(config.max_in_flight),

@@ -1,6 +1,7 @@
-//! The bounded pool of Redis connections. Each request holds one connection for itself from
-//! checkout to the end of its commands, so a /multi-exec transaction's MULTI ... EXEC never
-//! shares a connection with another request.
+//! The bounded pool of Redis connections a request holds for itself from checkout to the end of
+//! its commands: for /multi-exec, so a transaction's MULTI ... EXEC never shares a connection with
+//! another request, and for the few commands that may not go on the shared connection
+//! (`shared.rs`). Also where the Redis client and its connection settings are made, for both.
 //!
 //! Why not deadpool-redis's ready-made manager: it sends UNWATCH + PING on every checkout, a
 //! second Redis round trip per request. This manager pings only a connection that has sat idle
@@ -66,23 +67,30 @@ impl managed::Manager for Manager {
     }
 }
 
+/// The Redis client for `redis_url`.
+pub fn client(redis_url: &str) -> Result<Client, String> {
+    // The URL may hold a password: errors say what is wrong, not what was given.
+    Client::open(redis_url).map_err(|e| format!("invalid --redis URL ({:?})", e.kind()))
+}
+
+/// How every Redis connection connects and waits for answers.
+pub fn connection_config(redis_timeout: Duration) -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(redis_timeout))
+        .set_response_timeout(Some(redis_timeout))
+}
+
 /// Builds the pool; connections are made on demand, so a Redis that is down at start-up only
 /// makes requests fail (503) until it is up.
 pub fn build(
-    redis_url: &str,
+    client: Client,
     max_size: usize,
     wait: Duration,
     redis_timeout: Duration,
 ) -> Result<Pool, String> {
-    // The URL may hold a password: errors say what is wrong, not what was given.
-    let client =
-        Client::open(redis_url).map_err(|e| format!("invalid --redis URL ({:?})", e.kind()))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(redis_timeout))
-        .set_response_timeout(Some(redis_timeout));
     let manager = Manager {
         client,
-        config,
+        config: connection_config(redis_timeout),
         failures: AtomicU64::new(0),
     };
     managed::Pool::builder(manager)

@@ -15,19 +15,26 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value as Json};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::auth::{Role, Tokens};
 use crate::budget::Budget;
 use crate::commands;
-use crate::execute::{self, Transaction};
+use crate::execute::{self, Connection, Transaction};
 use crate::pool::{self, Conn, Pool};
 use crate::reply::{self, Encoding};
 use crate::request::{self, Command};
+use crate::shared::{self, Shared};
 
 /// Everything a request needs, shared by all of them.
 pub struct App {
     pub tokens: Tokens,
     pub pool: Pool,
+    pub shared: Shared,
+    /// One per request at Redis, --pool-size of them: on the shared connection or not, requests
+    /// past that many wait up to --pool-wait-ms, then get 503, as they would for a pooled
+    /// connection. (The pool has as many connections, so a request with a slot gets one.)
+    pub slots: Semaphore,
     pub max_body: usize,
     pub max_pipeline: usize,
     pub budget: Budget,
@@ -209,7 +216,8 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
         Endpoint::Pipeline => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
-            let values = execute::pipeline(connection(app).await?, &commands)
+            let _slot = slot(app).await?;
+            let values = execute::pipeline(connection(app, &commands).await?, &commands)
                 .await
                 .map_err(redis_failure)?;
             Ok(entries(values, encoding))
@@ -217,7 +225,8 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
         Endpoint::MultiExec => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
-            match execute::transaction(connection(app).await?, &commands)
+            let _slot = slot(app).await?;
+            match execute::transaction(own_connection(app).await?, &commands)
                 .await
                 .map_err(redis_failure)?
             {
@@ -234,8 +243,10 @@ async fn run_single(
     command: Command,
     encoding: Encoding,
 ) -> Result<Response, Failure> {
-    check_all(std::slice::from_ref(&command), role)?;
-    let value = execute::single(connection(app).await?, &command)
+    let commands = std::slice::from_ref(&command);
+    check_all(commands, role)?;
+    let _slot = slot(app).await?;
+    let value = execute::single(connection(app, commands).await?, &command)
         .await
         .map_err(redis_failure)?;
     let status = match value {
@@ -263,7 +274,37 @@ fn check_all(commands: &[Command], role: Role) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn connection(app: &App) -> Result<Conn, Failure> {
+/// A request's turn at Redis; [`App::slots`].
+async fn slot(app: &App) -> Result<SemaphorePermit<'_>, Failure> {
+    if let Ok(permit) = app.slots.try_acquire() {
+        return Ok(permit);
+    }
+    match tokio::time::timeout(app.pool_wait, app.slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        // The semaphore is never closed.
+        Ok(Err(_)) | Err(_) => Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR all Redis connections are busy",
+        )),
+    }
+}
+
+/// The shared connection when every command may go there ([`shared::may_share`]), else a
+/// pooled one.
+async fn connection<'a>(app: &'a App, commands: &[Command]) -> Result<Connection<'a>, Failure> {
+    if !commands.iter().all(shared::may_share) {
+        return Ok(Connection::Own(own_connection(app).await?));
+    }
+    match app.shared.get().await {
+        Ok(link) => Ok(Connection::Shared(&app.shared, link)),
+        Err(_) => Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR Redis is unavailable",
+        )),
+    }
+}
+
+async fn own_connection(app: &App) -> Result<Conn, Failure> {
     app.pool.get().await.map_err(|e| {
         fail(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -143,6 +143,60 @@ fn signal_on_failure<T>(redis: &Redis, check: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Plain commands share one Redis connection; a reply the redis crate cannot read ends the
+/// connection it came on, so the commands that can get one run on a connection of their own
+/// and fail alone.
+#[tokio::test]
+async fn a_reply_that_ends_a_connection_fails_only_its_own_request() {
+    let redis = Redis::start();
+    let g = Arc::new(Gateway::start(&redis.url(), &["--pool-size", "32"]));
+    assert_eq!(
+        g.post("/", r#"["SET","r:share:k","v"]"#).await.result(),
+        json!("OK")
+    );
+    let mut readers = Vec::new();
+    for _ in 0..16 {
+        let g = g.clone();
+        readers.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                assert_eq!(
+                    g.post("/", r#"["GET","r:share:k"]"#).await.result(),
+                    json!("v")
+                );
+            }
+        }));
+    }
+    for _ in 0..10 {
+        let nested = r#"["EVAL","local t = {} for i = 1, 200 do t = {t} end return t",0]"#;
+        g.post("/", nested).await.error(StatusCode::BAD_REQUEST);
+        // Redis quotes the argument, cut at 128 bytes: in the middle of a character.
+        let quoted = format!(r#"["NOSUCHCOMMAND","a{}"]"#, "\u{e9}".repeat(100));
+        g.post("/", &quoted).await.error(StatusCode::BAD_REQUEST);
+    }
+    for reader in readers {
+        reader.await.expect("every GET answered");
+    }
+}
+
+/// A Redis that went away while the gateway idled costs no request: the gateway saw the shared
+/// connection close.
+#[tokio::test]
+async fn a_redis_restart_while_idle_fails_no_request() {
+    let mut redis = Redis::start();
+    let g = Gateway::start(&redis.url(), &[]);
+    assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+    redis.stop();
+    redis.restart();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+        assert_eq!(
+            g.post("/pipeline", r#"[["PING"]]"#).await.json(),
+            json!([{"result": "PONG"}])
+        );
+    }
+}
+
 #[tokio::test]
 async fn concurrent_transactions_do_not_interfere() {
     let redis = Redis::start();
