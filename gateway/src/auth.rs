@@ -3,6 +3,8 @@
 //! response timing does not leak how much of a guess was right, nor how long the token is; both
 //! tokens are always compared so timing does not tell which kind of token a guess was close to.
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderMap};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -55,8 +57,23 @@ impl Secret {
         }
         let mut guess = [0; MAX_TOKEN_LEN];
         guess[..presented.len()].copy_from_slice(presented);
-        guess.ct_eq(&self.padded) & (presented.len() as u64).ct_eq(&(self.len as u64))
+        // Eight bytes at a time, every difference ORed in without a branch, and only the result
+        // compared through `subtle` (as the constant_time_eq crate does). `subtle`'s own slice
+        // comparison puts an optimisation barrier on each of the 512 bytes: some 4% of the
+        // gateway's CPU per request.
+        let mut differ = 0u64;
+        for (g, t) in guess.chunks_exact(8).zip(self.padded.chunks_exact(8)) {
+            differ |= word(g) ^ word(t);
+        }
+        differ.ct_eq(&0) & (presented.len() as u64).ct_eq(&(self.len as u64))
     }
+}
+
+/// Eight bytes as one word; `bytes` has eight.
+fn word(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(bytes);
+    u64::from_ne_bytes(word)
 }
 
 impl Tokens {
@@ -86,20 +103,21 @@ impl Tokens {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+fn bearer_token(headers: &HeaderMap) -> Option<Cow<'_, [u8]>> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
     let scheme = value.get(..7)?;
     if !scheme.eq_ignore_ascii_case(b"bearer ") {
         return None;
     }
-    Some(value[7..].trim_ascii().to_vec())
+    Some(Cow::Borrowed(value[7..].trim_ascii()))
 }
 
-fn query_token(query: Option<&str>) -> Option<Vec<u8>> {
+fn query_token(query: Option<&str>) -> Option<Cow<'_, [u8]>> {
     query_pairs(query?)
         .into_iter()
         .find(|(key, _)| key == b"_token")
         .and_then(|(_, value)| value)
+        .map(Cow::Owned)
 }
 
 #[cfg(test)]
