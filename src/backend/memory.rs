@@ -315,7 +315,7 @@ mod tests {
             let key = ((seed >> 8) % 12).to_string();
             let now = step as f64;
             match seed % 5 {
-                0 | 1 => set(&mut s, &key, "1", if seed % 3 == 0 { Some(seed % 20) } else { None }, now),
+                0 | 1 => set(&mut s, &key, "1", if seed.is_multiple_of(3) { Some(seed % 20) } else { None }, now),
                 2 => drop(get(&mut s, &key, now)),
                 3 => drop(run(&mut s, Op::DeleteMany { keys: vec![key] }, now)),
                 _ => drop(s.execute(Op::Incr { key, delta: 1.0 }, now, &StdNumbers)),

@@ -32,7 +32,7 @@ impl TtlArg {
 /// Seconds to milliseconds. Only a positive finite ttl is a ttl: `0` is rejected as the
 /// original library does (Redis would reject `PX 0` too), and so are NaN and the infinities.
 pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
-    if !(seconds > 0.0) || !seconds.is_finite() {
+    if seconds.is_nan() || seconds <= 0.0 || seconds.is_infinite() {
         return Err(Error::range_error(&["ttl must be a positive finite number of seconds"]));
     }
     // Round, not ceil: 0.3 * 1000 is 300.00000000000006 in binary floating point.

@@ -410,7 +410,7 @@ mod tests {
         assert!(run_all(calls).iter().all(|o| *o == Ok(Outcome::Done)));
         let sent = rest.transport.sent.borrow();
         assert_eq!(sent.len(), 3, "two half-cap values do not fit one request");
-        assert!(sent.iter().all(|(path, _)| *path == ""), "each went out alone");
+        assert!(sent.iter().all(|(path, _)| path.is_empty()), "each went out alone");
     }
 
     #[test]
