@@ -21,18 +21,20 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"
 
+# Runs one section; a section that fails is reported and the others still run.
+status=0
+run_section() {
+    local name=$1
+    shift
+    echo "== $name" >&2
+    if ! "$@" 2> >(tee "$BENCH_OUT/$name.stderr" >&2); then
+        { echo "$* failed:"; tail -n 8 "$BENCH_OUT/$name.stderr"; } > "$BENCH_OUT/$name.error"
+        status=1
+    fi
+}
+
 # Inner mode: run by scripts/with-servers.sh with the servers' environment.
 if [ "${1:-}" = "--server-sections" ]; then
-    status=0
-    run_section() {
-        local name=$1
-        shift
-        echo "== $name" >&2
-        if ! "$@" 2> >(tee "$BENCH_OUT/$name.stderr" >&2); then
-            { echo "$* failed:"; tail -n 8 "$BENCH_OUT/$name.stderr"; } > "$BENCH_OUT/$name.error"
-            status=1
-        fi
-    }
     run_section throughput node bench/throughput.mjs
     run_section requests node bench/requests.mjs
     run_section gateway node bench/gateway.mjs
@@ -81,16 +83,6 @@ if [ -z "${GATEWAY_BIN:-}" ] && [ -x "$root/target/gateway/edge-caches-gateway" 
     export GATEWAY_BIN=$root/target/gateway/edge-caches-gateway
 fi
 
-status=0
-run_section() {
-    local name=$1
-    shift
-    echo "== $name" >&2
-    if ! "$@" 2> >(tee "$BENCH_OUT/$name.stderr" >&2); then
-        { echo "$* failed:"; tail -n 8 "$BENCH_OUT/$name.stderr"; } > "$BENCH_OUT/$name.error"
-        status=1
-    fi
-}
 run_section cost node bench/cost.mjs
 run_section coldstart node bench/coldstart.mjs
 run_section size node bench/size.mjs
