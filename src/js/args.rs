@@ -115,11 +115,10 @@ pub fn call_options(value: &JsValue, allowed: &[&str]) -> JsResult<CallOptions> 
     if allowed.contains(&"ttl") {
         options.ttl = ttl(&get(object, "ttl")?)?;
     }
-    signal(value)?;
     Ok(options)
 }
 
-/// The `signal` of an options object that `call_options` accepted, if it has one.
+/// The `signal` of an options object, if it has one (read once per call, by `Cache::call`).
 pub fn signal(options: &JsValue) -> JsResult<Option<JsValue>> {
     if !options.is_object() {
         return Ok(None);

@@ -402,11 +402,13 @@ impl Cache {
             Ok(work) => work,
             Err(error) => return Promise::reject(&error),
         };
+        let signal = match args::signal(options) {
+            Ok(signal) => signal,
+            Err(error) => return Promise::reject(&error),
+        };
         if !self.inner.connected.get() {
             return Promise::reject(&not_connected());
         }
-        // call_options has checked it already, so this finds an AbortSignal or nothing.
-        let signal = args::signal(options).ok().flatten();
         if let Some(signal) = &signal {
             if js_sys::Reflect::get(signal, &"aborted".into()).ok().and_then(|a| a.as_bool()) == Some(true) {
                 return Promise::reject(&aborted_error(signal));

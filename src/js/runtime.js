@@ -137,7 +137,7 @@ export function sleep(ms) {
 // goes on (a batched command may already be on its way), but the caller stops waiting.
 export function withSignal(promise, signal) {
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new CacheError("ABORTED", `the call was aborted${reasonText(signal.reason)}`));
+    const onAbort = () => reject(abortedError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
     const settle = (done) => (value) => {
       signal.removeEventListener("abort", onAbort);

@@ -121,6 +121,9 @@ it(`${BAD_CALLS.length} bad calls reject with the right class and send nothing`,
     if (url.startsWith("memory")) assert.deepEqual(await cache.get("after"), { ok: true });
     else assert.equal(sent, 1);
     await cache.disconnect();
+    // Argument errors come before the state: a bad call is a bug whether connected or not.
+    await assert.rejects(cache.get("k", null, { signal: {} }), TypeError);
+    await assert.rejects(cache.set(1, 1), TypeError);
   }
 });
 
