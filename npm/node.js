@@ -4,4 +4,4 @@ import { initSync } from "./edge_caches.js";
 
 initSync({ module: readFileSync(new URL("./edge_caches_bg.wasm", import.meta.url)) });
 
-export { Cache, CacheError } from "./api.js";
+export { Cache, CacheError } from "./cache.js";

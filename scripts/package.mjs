@@ -22,8 +22,8 @@ const [snippetDir] = readdirSync(join(pkg, "snippets"));
 const runtime = `./snippets/${snippetDir}/src/js/runtime.js`;
 if (!existsSync(join(pkg, runtime))) throw new Error(`no runtime.js at ${runtime}`);
 
-const api = readFileSync(join(root, "npm/api.js"), "utf8").replace("@@RUNTIME@@", runtime);
-writeFileSync(join(pkg, "api.js"), api);
+const cache = readFileSync(join(root, "npm/cache.js"), "utf8").replaceAll("@@RUNTIME@@", runtime);
+writeFileSync(join(pkg, "cache.js"), cache);
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js", "index.d.ts"]) {
   cpSync(join(root, "npm", file), join(pkg, file));
 }
@@ -55,7 +55,7 @@ const manifest = {
   },
   files: ["*.js", "*.d.ts", "edge_caches_bg.wasm", "snippets/"],
   // Every entry instantiates the wasm when imported: bundlers must keep them.
-  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./api.js"],
+  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./cache.js"],
   engines: { node: ">=18" },
   keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
 };

@@ -3,9 +3,9 @@
 //!
 //! - `core`: keys, options, ttl, operations, number rules, errors. No JavaScript.
 //! - `backend`: one module per backend (memory, dummy, rest), each carrying out `core::ops::Op`s.
-//! - `backend::rest`: the REST protocol as plain Rust over a `Transport`.
-//! - `transport` (wasm32 only): that transport, through `fetch`.
-//! - `js` (wasm32 only): the wasm-bindgen boundary, the `Cache` class JavaScript sees.
+//! - `backend::rest`: the REST protocol as plain Rust, sans I/O: commands out, answers in.
+//! - `js` (wasm32 only): the wasm-bindgen boundary, the synchronous `Core` class that the
+//!   JavaScript `Cache` (npm/cache.js: promises, fetch, pipelining) drives.
 
 pub mod backend;
 pub mod core;
@@ -13,6 +13,4 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(target_arch = "wasm32")]
-mod transport;
-#[cfg(target_arch = "wasm32")]
-pub use js::Cache;
+pub use js::Core;

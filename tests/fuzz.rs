@@ -9,9 +9,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use edge_caches::backend::memory::MemoryStore;
-use edge_caches::backend::rest::commands::{decode, plan, result};
+use edge_caches::backend::rest::commands::{plan, Expect};
 use edge_caches::backend::rest::json::{self, Json};
-use edge_caches::backend::rest::{interpret, Response};
+use edge_caches::backend::rest::{replies, reply, Walk};
 use edge_caches::core::config::{parse_url, BackendUrl};
 use edge_caches::core::number::{self, StdNumbers};
 use edge_caches::core::ops::Op;
@@ -114,18 +114,30 @@ proptest! {
         let _ = json::parse(&text[..end]);
     }
 
-    /// Every op decodes any reply the server might send, with any status, without panicking.
+    /// Every op decodes any reply the server might send, with any status, alone or in a
+    /// pipeline, and so does every step of clear()'s walk, without panicking.
     #[test]
     fn every_op_decodes_any_answer(value in json_value(), status in prop_oneof![Just(200u16), Just(400), any::<u16>()]) {
         let mut body = String::new();
         write(&value, &mut body);
-        for op in every_op() {
-            let _ = plan(&op, &StdNumbers);
-            if let Ok(reply) = interpret(Response { status, body: body.clone() }) {
-                if let Ok(reply) = result(reply) {
-                    let _ = decode(&op, reply);
-                }
-            }
+        let expects: Vec<Expect> = every_op().iter().map(Expect::of).collect();
+        for (op, &expect) in every_op().iter().zip(&expects) {
+            let _ = plan(op, &StdNumbers);
+            let _ = reply(expect, status, &body);
+            let _ = replies(&expects[..1], status, &body);
+        }
+        let _ = replies(&expects, status, &body);
+        let scan = Walk::start("p");
+        for step in [scan.clone(), Walk::DeleteAndScan(scan.body().to_owned()), Walk::Delete(String::new())] {
+            let _ = step.next("p", status, &body);
+        }
+    }
+
+    /// Any number JavaScript could pass back as an expect code is read or refused, never trusted.
+    #[test]
+    fn any_expect_code_is_read_or_refused(code in any::<f64>()) {
+        if let Some(expect) = Expect::from_code(code) {
+            prop_assert!(expect.code(true) == code || expect.code(false) == code);
         }
     }
 

@@ -1,18 +1,14 @@
-//! wasm-bindgen tests: the `Cache` class as compiled to wasm, run by `wasm-pack test --node`
-//! (and, later, in headless Chromium). They pin what only the real wasm build can show: no
-//! input reaches a panic (which would leave the instance dead for every later call), and
-//! numbers printed through JavaScript stay integers.
+//! wasm-bindgen tests: the `Core` class as compiled to wasm, run by `wasm-pack test --node`
+//! and in headless Chromium (tests/browser/wasm-chrome.sh). They pin what only the real wasm
+//! build can show: no input reaches a panic (which would leave the instance dead for every later
+//! call), and numbers printed through JavaScript stay integers. (The `Cache` class around the
+//! core is JavaScript, tested by the conformance suite in every runtime.)
 #![cfg(target_arch = "wasm32")]
 
-use edge_caches::Cache;
-use js_sys::{Array, Promise, Reflect};
+use edge_caches::Core;
+use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-
-async fn settle(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
-}
 
 fn s(text: &str) -> JsValue {
     JsValue::from_str(text)
@@ -22,36 +18,77 @@ fn error_name(error: &JsValue) -> String {
     Reflect::get(error, &s("name")).ok().and_then(|n| n.as_string()).unwrap_or_default()
 }
 
-async fn connected(url: &str) -> Cache {
-    let cache = Cache::new(s(url), JsValue::UNDEFINED).expect("valid URL");
-    settle(cache.connect()).await.expect("connects");
-    cache
+fn connected(url: &str, options: JsValue) -> Core {
+    let core = Core::new(s(url), options).expect("valid URL");
+    core.connect().expect("connects");
+    core
+}
+
+const NONE: JsValue = JsValue::UNDEFINED;
+
+#[wasm_bindgen_test]
+fn set_then_get_round_trips() {
+    let core = connected("memory://", NONE);
+    core.set(s("k"), s("v"), NONE).unwrap();
+    assert_eq!(core.pending(), 0.0, "memory calls are done at once");
+    // Values are stored as their JSON text.
+    assert_eq!(core.get(s("k"), NONE).unwrap().as_string().as_deref(), Some("\"v\""));
+    assert!(core.get(s("missing"), NONE).unwrap().is_null());
 }
 
 #[wasm_bindgen_test]
-async fn set_then_get_round_trips() {
-    let cache = connected("memory://").await;
-    settle(cache.set(s("k"), s("v"), JsValue::UNDEFINED)).await.unwrap();
-    let got = settle(cache.get(s("k"), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(got.as_string().as_deref(), Some("v"));
+fn incr_keeps_integers_integers() {
+    let core = connected("memory://", NONE);
+    let text = |v: JsValue| v.as_string().unwrap();
+    assert_eq!(text(core.incr_by(s("n"), JsValue::from_f64(41.0), NONE, 1.0).unwrap()), "41");
+    assert_eq!(text(core.incr_by(s("n"), NONE, NONE, 1.0).unwrap()), "42");
+    assert_eq!(text(core.incr_by(s("n"), JsValue::from_f64(0.5), NONE, -1.0).unwrap()), "41.5");
+}
+
+fn rest_core() -> Core {
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &s("token"), &s("t")).unwrap();
+    connected("https://example.invalid", options.into())
 }
 
 #[wasm_bindgen_test]
-async fn incr_keeps_integers_integers() {
-    let cache = connected("memory://").await;
-    let n = settle(cache.incr(s("n"), JsValue::from_f64(41.0), JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(n.as_f64(), Some(41.0));
-    let n = settle(cache.incr(s("n"), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(n.as_f64(), Some(42.0));
-    let n = settle(cache.decr(s("n"), JsValue::from_f64(0.5), JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(n.as_f64(), Some(41.5));
+fn rest_calls_are_planned_and_their_answers_read() {
+    let core = rest_core();
+    let command = core.get(s("k"), NONE).unwrap();
+    assert_eq!(command.as_string().as_deref(), Some(r#"["GET","::k"]"#));
+    let code = core.pending();
+    assert!(code > 0.0 && code % 16.0 < 8.0, "a GET may be sent again: {code}");
+    assert_eq!(core.reply(code, 200, r#"{"result":"1"}"#).unwrap().as_string().as_deref(), Some("1"));
+    core.incr_by(s("n"), NONE, NONE, 1.0).unwrap();
+    assert!(core.pending() % 16.0 >= 8.0, "an INCRBYFLOAT must not be sent twice");
+    let error = core.reply(core.pending(), 401, "").unwrap_err();
+    assert_eq!(error_name(&error), "CacheError");
 }
 
-/// Every kind of bad argument, through every method: each must reject with a JS error, and the
-/// same instance must still work afterwards (a panic would make every later call trap).
+/// Codes and answers come back from JavaScript: anything there is refused, never trusted.
 #[wasm_bindgen_test]
-async fn bad_input_rejects_and_the_instance_lives_on() {
-    let cache = connected("memory://").await;
+fn bad_codes_and_answers_throw_and_the_instance_lives_on() {
+    let core = rest_core();
+    for code in [0.0, -0.5, 8.0, f64::NAN, f64::INFINITY, -7.0, 1e300] {
+        assert_eq!(error_name(&core.reply(code, 200, "{}").unwrap_err()), "TypeError", "{code}");
+        assert!(core.replies(&[code], 200, "[{}]").is_err(), "{code}");
+        assert!(core.clear_next(code, 200, "{}").is_err(), "{code}");
+    }
+    core.get(s("k"), NONE).unwrap();
+    let code = core.pending();
+    for (status, body) in [(200, ""), (200, "[[[["), (0, "x"), (65535, "{}"), (200, r#"{"result":[1,2]}"#)] {
+        assert_eq!(error_name(&core.reply(code, status, body).unwrap_err()), "CacheError", "{status} {body}");
+    }
+    assert!(core.replies(&[code, code], 200, r#"[{"result":null}]"#).is_err(), "one answer for two commands");
+    assert_eq!(core.retry_after(9, u32::MAX, true), None);
+    assert_eq!(core.get(s("k"), NONE).unwrap().as_string().as_deref(), Some(r#"["GET","::k"]"#));
+}
+
+/// Every kind of bad argument, through every method: each must throw a JS error, and the same
+/// instance must still work afterwards (a panic would make every later call trap).
+#[wasm_bindgen_test]
+fn bad_input_throws_and_the_instance_lives_on() {
+    let core = connected("memory://", NONE);
     let bad_values: Vec<JsValue> = vec![
         JsValue::UNDEFINED,
         JsValue::NULL,
@@ -69,21 +106,23 @@ async fn bad_input_rejects_and_the_instance_lives_on() {
     let mut rejected = 0;
     for bad in &bad_values {
         let calls = [
-            cache.get(bad.clone(), JsValue::UNDEFINED, bad.clone()),
-            cache.set(bad.clone(), bad.clone(), bad.clone()),
-            cache.set(s("k"), bad.clone(), JsValue::UNDEFINED),
-            cache.add(s("k"), s("v"), bad.clone()),
-            cache.get_or_set(bad.clone(), bad.clone(), bad.clone()),
-            cache.get_many(bad.clone(), bad.clone()),
-            cache.set_many(bad.clone(), bad.clone()),
-            cache.delete(bad.clone(), bad.clone()),
-            cache.delete_many(bad.clone(), bad.clone()),
-            cache.touch(s("k"), bad.clone(), bad.clone()),
-            cache.incr(bad.clone(), bad.clone(), bad.clone()),
-            cache.decr(s("k"), bad.clone(), JsValue::UNDEFINED),
+            core.get(bad.clone(), bad.clone()),
+            core.set(bad.clone(), bad.clone(), bad.clone()),
+            core.set(s("k"), bad.clone(), NONE),
+            core.add(s("k"), s("v"), bad.clone()),
+            core.get_or_set(bad.clone(), bad.clone(), bad.clone()),
+            core.get_or_set_key(bad.clone(), bad.clone()).map(JsValue::from),
+            core.add_key(String::from("k"), bad.clone(), f64::NAN),
+            core.get_many(bad.clone(), bad.clone()),
+            core.set_many(bad.clone(), bad.clone()),
+            core.delete(bad.clone(), bad.clone()),
+            core.delete_many(bad.clone(), bad.clone()),
+            core.touch(s("k"), bad.clone(), bad.clone()),
+            core.incr_by(bad.clone(), bad.clone(), bad.clone(), 1.0),
+            core.incr_by(s("k"), bad.clone(), NONE, f64::NAN),
         ];
         for call in calls {
-            if let Err(error) = settle(call).await {
+            if let Err(error) = call {
                 let name = error_name(&error);
                 assert!(["TypeError", "RangeError", "CacheError"].contains(&name.as_str()), "{name}");
                 rejected += 1;
@@ -91,15 +130,14 @@ async fn bad_input_rejects_and_the_instance_lives_on() {
         }
     }
     assert!(rejected > bad_values.len() * 6, "most of these calls are bad: {rejected}");
-    settle(cache.set(s("after"), s("ok"), JsValue::UNDEFINED)).await.unwrap();
-    let got = settle(cache.get(s("after"), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(got.as_string().as_deref(), Some("ok"));
+    core.set(s("after"), s("ok"), NONE).unwrap();
+    assert_eq!(core.get(s("after"), NONE).unwrap().as_string().as_deref(), Some("\"ok\""));
 }
 
 #[wasm_bindgen_test]
 fn bad_urls_throw_in_the_constructor() {
     for url in ["", "redis://x", "memory://?ttl=-1", "https://", "memory://%ff"] {
-        let error = Cache::new(s(url), JsValue::UNDEFINED).err().expect(url);
+        let error = Core::new(s(url), NONE).err().expect(url);
         assert!(["CacheError", "RangeError"].contains(&error_name(&error).as_str()), "{url}");
     }
 }

@@ -1,14 +1,13 @@
-//! The wasm-bindgen boundary: the `Cache` class that JavaScript sees.
+//! The wasm-bindgen boundary: the `Core` class that the JavaScript `Cache` (npm/cache.js)
+//! drives, the reading of JavaScript arguments, and the bindings to `runtime.js`.
 //!
-//! Every method checks its arguments first (a bad call rejects with a `TypeError` or
-//! `RangeError` and has done nothing), then is admitted only on a connected cache, and returns a
-//! Promise. State is shared through `Rc` with short `RefCell` borrows that never live across an
-//! `.await` or a call into JavaScript: overlapping calls are the normal case here, and a
-//! `&mut self` method held across an await would panic with "recursive use of an object".
+//! Every method is synchronous and takes `&self` with short `Cell`/`RefCell` uses that never
+//! live across a call into JavaScript: a value's `toJSON` may call the cache again, and a
+//! `&mut self` method would then throw "recursive use of an object" for good.
 
 mod args;
-mod cache;
+mod core;
 pub(crate) mod runtime;
 mod settings;
 
-pub use cache::Cache;
+pub use self::core::Core;

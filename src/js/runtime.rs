@@ -19,31 +19,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = encodeValue)]
     pub fn encode_value(value: &JsValue) -> Result<String, JsValue>;
 
-    #[wasm_bindgen(js_name = decodeValue)]
-    pub fn decode_value(text: &str) -> JsValue;
-
-    /// `{ [keys[i]]: decoded texts[i] or null }`
-    #[wasm_bindgen(js_name = manyResult)]
-    pub fn many_result(keys: &js_sys::Array, texts: &js_sys::Array) -> JsValue;
-
     #[wasm_bindgen(js_name = parseNumber)]
     fn parse_number(text: &str) -> f64;
 
     #[wasm_bindgen(js_name = formatNumber)]
     fn format_number(value: f64) -> String;
-
-    /// Resolves `[status, text]`; rejects with what fetch threw.
-    pub fn post(fetch: &JsValue, url: &str, headers: &JsValue, body: &str, timeout_ms: f64) -> js_sys::Promise;
-
-    /// `[code, message, unsent]` of a failed request.
-    pub fn failure(error: &JsValue) -> js_sys::Array;
-
-    /// Resolves after about `ms` milliseconds, with jitter.
-    pub fn sleep(ms: u32) -> js_sys::Promise;
-
-    /// `promise`, or an ABORTED rejection when `signal` fires first.
-    #[wasm_bindgen(js_name = withSignal)]
-    pub fn with_signal(promise: &js_sys::Promise, signal: &JsValue) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = abortedError)]
     pub fn aborted_error(signal: &JsValue) -> JsValue;

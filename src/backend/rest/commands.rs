@@ -160,34 +160,102 @@ fn ok(value: &Json) -> Result<()> {
     }
 }
 
-/// The outcome of `op` from its command's reply.
-pub fn decode(op: &Op, reply: Reply) -> Result<Outcome> {
-    if let Op::Incr { .. } = op {
+/// How to read the reply to an op's command: all the decoding needs to know about the op, small
+/// enough to travel through JavaScript with the command text as one number (`code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The stored text or null (GET, SET NX GET).
+    Value,
+    /// "OK" (SET, MSET, FLUSHDB).
+    Ok,
+    /// "OK" when stored, null when the key was there (SET NX).
+    Stored,
+    /// This many texts or nulls (MGET).
+    Values(u32),
+    /// An integer, the count of keys touched (DEL, the setMany script).
+    Count,
+    /// 1 when the key existed, else 0 (PEXPIRE, the persist script).
+    Existed,
+    /// The new number as text (INCRBYFLOAT); an error reply means the value is not a number.
+    Number,
+}
+
+impl Expect {
+    pub fn of(op: &Op) -> Expect {
+        match op {
+            Op::Get { .. } | Op::GetOrAdd { .. } => Expect::Value,
+            Op::Set { .. } | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => Expect::Ok,
+            Op::Add { .. } => Expect::Stored,
+            // A list longer than u32 cannot be sent (the body would be gigabytes); saturating
+            // keeps the code total: the reply's length then simply does not match.
+            Op::GetMany { keys } => Expect::Values(u32::try_from(keys.len()).unwrap_or(u32::MAX)),
+            Op::SetMany { ttl_ms: Some(_), .. } | Op::DeleteMany { .. } => Expect::Count,
+            Op::Touch { .. } => Expect::Existed,
+            Op::Incr { .. } => Expect::Number,
+        }
+    }
+
+    /// `tag + 8 × (must not run twice) + 16 × count`: an exact integer in an f64. JavaScript
+    /// reads the retry rule from it (`code % 16 >= 8`) without another crossing.
+    pub fn code(self, idempotent: bool) -> f64 {
+        let (tag, n) = match self {
+            Expect::Value => (1, 0),
+            Expect::Ok => (2, 0),
+            Expect::Stored => (3, 0),
+            Expect::Values(n) => (4, n),
+            Expect::Count => (5, 0),
+            Expect::Existed => (6, 0),
+            Expect::Number => (7, 0),
+        };
+        f64::from(n) * 16.0 + if idempotent { 0.0 } else { 8.0 } + f64::from(tag)
+    }
+
+    /// The `Expect` of a `code`, or `None` for anything `code` does not make.
+    pub fn from_code(code: f64) -> Option<Expect> {
+        if !(code >= 0.0 && code <= f64::from(u32::MAX) * 16.0 + 15.0 && code.trunc() == code) {
+            return None;
+        }
+        let code = code as u64;
+        let n = u32::try_from(code / 16).ok()?;
+        Some(match (code % 8, n) {
+            (1, 0) => Expect::Value,
+            (2, 0) => Expect::Ok,
+            (3, 0) => Expect::Stored,
+            (4, n) => Expect::Values(n),
+            (5, 0) => Expect::Count,
+            (6, 0) => Expect::Existed,
+            (7, 0) => Expect::Number,
+            _ => return None,
+        })
+    }
+}
+
+/// The outcome a reply means for a command of this `Expect`.
+pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
+    if let Expect::Number = expect {
         return match reply {
             Ok(Json::Str(number) | Json::Number(number)) => Ok(Outcome::Value(Some(number))),
             Ok(_) => Err(protocol_error()),
-            // "value is not a valid float", "increment would produce NaN or Infinity", or
-            // WRONGTYPE for a key another client made a hash or list.
             Err(message) => Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &message, ")"])),
         };
     }
     let result = value(reply)?;
-    match op {
-        Op::Get { .. } | Op::GetOrAdd { .. } => Ok(Outcome::Value(string_or_null(result)?)),
-        Op::Set { .. } | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => ok(&result).map(|_| Outcome::Done),
-        Op::Add { .. } => match result {
+    match expect {
+        Expect::Value => Ok(Outcome::Value(string_or_null(result)?)),
+        Expect::Ok => ok(&result).map(|_| Outcome::Done),
+        Expect::Stored => match result {
             Json::Null => Ok(Outcome::Bool(false)),
             stored => ok(&stored).map(|_| Outcome::Bool(true)),
         },
-        Op::GetMany { keys } => match result {
-            Json::Array(items) if items.len() == keys.len() => {
+        Expect::Values(n) => match result {
+            Json::Array(items) if items.len() as u64 == u64::from(n) => {
                 items.into_iter().map(string_or_null).collect::<Result<_>>().map(Outcome::Values)
             }
             _ => Err(protocol_error()),
         },
-        Op::SetMany { ttl_ms: Some(_), .. } | Op::DeleteMany { .. } => integer(&result).map(|_| Outcome::Done),
-        Op::Touch { .. } => integer(&result).map(|n| Outcome::Bool(n == 1)),
-        Op::Incr { .. } => Err(protocol_error()), // handled above
+        Expect::Count => integer(&result).map(|_| Outcome::Done),
+        Expect::Existed => integer(&result).map(|n| Outcome::Bool(n == 1)),
+        Expect::Number => Err(protocol_error()), // handled above
     }
 }
 
@@ -214,7 +282,7 @@ mod tests {
         plan(&op, &StdNumbers)
     }
     fn decoded(op: Op, reply: &str) -> Result<Outcome> {
-        decode(&op, result(parse(reply).expect("test reply is JSON"))?)
+        decode(Expect::of(&op), result(parse(reply).expect("test reply is JSON"))?)
     }
     fn s(x: &str) -> String {
         x.to_owned()
@@ -263,6 +331,21 @@ mod tests {
             assert_eq!(decoded(get(), reply).unwrap_err().code(), Some(Code::Protocol), "{reply}");
         }
         assert_eq!(decoded(get(), r#"{"error":"WRONGTYPE"}"#).unwrap_err().code(), Some(Code::Server));
+    }
+
+    #[test]
+    fn expect_codes_round_trip_and_refuse_what_no_op_makes() {
+        let all = [Expect::Value, Expect::Ok, Expect::Stored, Expect::Values(0), Expect::Values(u32::MAX), Expect::Count, Expect::Existed, Expect::Number];
+        for expect in all {
+            for idempotent in [true, false] {
+                let code = expect.code(idempotent);
+                assert_eq!(Expect::from_code(code), Some(expect), "{code}");
+                assert_eq!(code % 16.0 >= 8.0, !idempotent, "the retry bit JavaScript reads");
+            }
+        }
+        for code in [0.0, 8.0, 18.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e300] {
+            assert_eq!(Expect::from_code(code), None, "{code}");
+        }
     }
 
     #[test]

@@ -1,0 +1,319 @@
+// The `Cache` class users import: the event-loop half of edge-caches. The wasm `Core`
+// (src/js/core.rs) decides everything a call means: it checks the arguments, builds the keys,
+// carries memory and dummy ops out at once, plans each REST command and reads each answer,
+// and says which failures may be retried. This file only does what needs the event loop:
+// promises, fetch, timeouts, the one-tick pipelining and the waits between retries. A call
+// crosses into wasm once to plan and once to read its answer, and never waits inside wasm.
+//
+// "@@RUNTIME@@" is replaced by scripts/package.mjs with the path wasm-bindgen gave runtime.js,
+// so CacheError is the very class the wasm throws (one module, one class, `instanceof` works).
+import { Core } from "./edge_caches.js";
+import { CacheError, decodeValue, failure, manyResult, post, sleep, withSignal } from "@@RUNTIME@@";
+
+export { CacheError };
+
+// Most commands in one pipeline request: the gateway's own default limit, so that a burst of
+// calls in one tick goes out as one request.
+const MAX_BATCH = 1000;
+// Most characters of commands in one pipeline request. JavaScript counts UTF-16 units, and a
+// unit is at most 3 bytes of UTF-8, so a request stays under 768 KiB: below the gateway's
+// default 1 MiB and Upstash's 1 MB.
+const MAX_BATCH_CHARS = 256 * 1024;
+
+// `Core.retryAfter`'s names for how a request failed.
+const NETWORK = 0;
+const UNSENT = 1;
+const STATUS_5XX = 2;
+const FINAL = 3;
+
+const FROM_CORE = Symbol("edge-caches core");
+const same = (outcome) => outcome;
+const value = (dflt) => (text) => (text === null ? dflt : decodeValue(text));
+const orNull = value(null);
+
+// Only a finite number is an answer to incr: a server that sent a 5000-digit number or a word
+// must not make incr resolve with Infinity or a string.
+function number(text) {
+  const n = typeof text === "string" ? decodeValue(text) : undefined;
+  if (typeof n === "number" && Number.isFinite(n)) return n;
+  throw new CacheError("PROTOCOL", "the backend gave an answer of the wrong kind");
+}
+
+export class Cache {
+  #core;
+  #inFlight = 0;
+  #idle = []; // resolvers of disconnect() calls waiting for the calls in flight
+  #computing = new Map(); // getOrSet with a function default: stored key -> shared promise
+  #queue = []; // REST calls waiting for this tick's pipeline request: { body, code, resolve, reject }
+  #flush = () => this.#sendQueued();
+  // The REST endpoint, read from the core once.
+  #url;
+  #headers;
+  #fetch;
+  #timeout;
+  #autoPipeline;
+
+  /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
+  constructor(url, options) {
+    const core = url === FROM_CORE ? options : new Core(url, options);
+    this.#core = core;
+    if (core.rest) {
+      this.#url = core.url;
+      this.#headers = core.headers;
+      this.#fetch = core.fetch;
+      this.#timeout = core.timeout;
+      this.#autoPipeline = core.autoPipeline;
+    }
+  }
+
+  static fromEnv(env, options) {
+    return new Cache(FROM_CORE, Core.fromEnv(env, options));
+  }
+
+  get connected() {
+    return this.#core.connected;
+  }
+
+  connect() {
+    try {
+      this.#core.connect();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Stops admitting calls at once and resolves when the calls in flight have settled. */
+  disconnect() {
+    try {
+      this.#core.disconnect();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  // `await using cache = new Cache(...)`: disposing disconnects, and is a no-op when the cache
+  // is already disconnected.
+  async [Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")]() {
+    if (this.connected) await this.disconnect();
+  }
+
+  get(key, dflt, options) {
+    // `get(key)` misses with null, as the Python original's None.
+    return this.#call(() => this.#core.get(key, options), options, dflt === undefined ? orNull : value(dflt));
+  }
+
+  set(key, val, options) {
+    return this.#call(() => this.#core.set(key, val, options), options, same);
+  }
+
+  add(key, val, options) {
+    return this.#call(() => this.#core.add(key, val, options), options, same);
+  }
+
+  /**
+   * A plain default is stored in one step (store-if-missing, else read what is there); a
+   * function default is computed only on a miss, once per key however many calls overlap (they
+   * share the first call's result), and then added, so a value another writer stored meanwhile
+   * wins.
+   */
+  getOrSet(key, dflt, options) {
+    if (typeof dflt !== "function") {
+      return this.#call(() => this.#core.getOrSet(key, dflt, options), options, value(dflt));
+    }
+    let stored;
+    try {
+      stored = this.#core.getOrSetKey(key, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let shared = this.#computing.get(stored);
+    if (shared === undefined) {
+      const ttl = this.#core.ttl;
+      shared = this.#compute(stored, dflt, ttl);
+      this.#computing.set(stored, shared);
+      const forget = () => this.#computing.delete(stored);
+      shared.then(forget, forget);
+    }
+    return this.#watch(shared, options, same);
+  }
+
+  getMany(keys, options) {
+    let names;
+    const plan = () => {
+      const texts = this.#core.getMany(keys, options);
+      names = keys.slice(); // as the caller spelt them, as they were at the call
+      return texts;
+    };
+    return this.#call(plan, options, (texts) => manyResult(names, texts));
+  }
+
+  /** `mapping` is a plain object or a `Map` of keys to values. */
+  setMany(mapping, options) {
+    return this.#call(() => this.#core.setMany(mapping, options), options, same);
+  }
+
+  delete(key, options) {
+    return this.#call(() => this.#core.delete(key, options), options, same);
+  }
+
+  deleteMany(keys, options) {
+    return this.#call(() => this.#core.deleteMany(keys, options), options, same);
+  }
+
+  /** With a key prefix, deletes only this cache's keys; without one, everything in the store. */
+  clear(options) {
+    return this.#call(() => this.#core.clear(options), options, same);
+  }
+
+  touch(key, ttl, options) {
+    return this.#call(() => this.#core.touch(key, ttl, options), options, same);
+  }
+
+  incr(key, delta, options) {
+    return this.#call(() => this.#core.incrBy(key, delta, options, 1), options, number);
+  }
+
+  decr(key, delta, options) {
+    return this.#call(() => this.#core.incrBy(key, delta, options, -1), options, number);
+  }
+
+  // One call: `plan` asks the core (which throws for a bad call, or one on a disconnected
+  // cache or with an aborted signal, having done nothing); what it returns is the outcome
+  // (memory, dummy) or a request to make (REST); `finish` makes the method's result.
+  #call(plan, options, finish) {
+    let planned;
+    try {
+      planned = plan();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const code = this.#core.pending;
+    if (code === 0) {
+      try {
+        return Promise.resolve(finish(planned));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#watch(code < 0 ? this.#walk(planned, code) : this.#request(planned, code), options, finish);
+  }
+
+  // Counts a call in flight until it settles, and lets its `signal` end the wait early (the
+  // request itself goes on: a batched command may already be on its way).
+  #watch(promise, options, finish) {
+    this.#inFlight++;
+    const settled = () => {
+      if (--this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+    };
+    const result = promise.then(
+      (outcome) => {
+        settled();
+        return finish(outcome);
+      },
+      (error) => {
+        settled();
+        throw error;
+      },
+    );
+    const signal = options === undefined || options === null ? undefined : this.#core.signal;
+    return signal === undefined ? result : withSignal(result, signal);
+  }
+
+  // A planned command (or a text the core gave at once), to its outcome.
+  #outcome(planned) {
+    const code = this.#core.pending;
+    return code === 0 ? planned : this.#request(planned, code);
+  }
+
+  async #compute(stored, produce, ttl) {
+    const hit = await this.#outcome(this.#core.getKey(stored));
+    if (hit !== null) return decodeValue(hit);
+    const computed = await produce();
+    if (await this.#outcome(this.#core.addKey(stored, computed, ttl))) return computed;
+    // Another writer stored the key meanwhile: its value wins.
+    const now = await this.#outcome(this.#core.getKey(stored));
+    return now === null ? computed : decodeValue(now);
+  }
+
+  // One REST command to its outcome: with automatic pipelining, queued for this tick's request.
+  #request(body, code) {
+    if (!this.#autoPipeline) {
+      return this.#send("", body, code % 16 < 8).then(([status, text]) => this.#core.reply(code, status, text));
+    }
+    return new Promise((resolve, reject) => {
+      const leads = this.#queue.length === 0;
+      this.#queue.push({ body, code, resolve, reject });
+      // The first call of a tick sends once the others have queued theirs.
+      if (leads) queueMicrotask(this.#flush);
+    });
+  }
+
+  // Sends every queued command, in call order: up to MAX_BATCH commands or MAX_BATCH_CHARS at
+  // a time, one request after the other so that order holds across requests too.
+  async #sendQueued() {
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      let n = 0;
+      let chars = 0;
+      // A single command larger than the cap still goes out, alone.
+      while (n < queue.length && n < MAX_BATCH && (n === 0 || chars + queue[n].body.length < MAX_BATCH_CHARS)) {
+        chars += queue[n].body.length + 1;
+        n++;
+      }
+      const batch = queue.splice(0, n);
+      if (n === 1) {
+        const [{ body, code, resolve, reject }] = batch;
+        await this.#send("", body, code % 16 < 8)
+          .then(([status, text]) => this.#core.reply(code, status, text))
+          .then(resolve, reject);
+        continue;
+      }
+      try {
+        const body = "[" + batch.map((q) => q.body).join(",") + "]";
+        const [status, text] = await this.#send("/pipeline", body, batch.every((q) => q.code % 16 < 8));
+        const outcomes = this.#core.replies(batch.map((q) => q.code), status, text);
+        batch.forEach((q, i) => (outcomes[i] instanceof CacheError ? q.reject(outcomes[i]) : q.resolve(outcomes[i])));
+      } catch (error) {
+        // The whole request failed: every call in it fails the same way.
+        for (const q of batch) q.reject(error);
+      }
+    }
+  }
+
+  // clear() with a key prefix over REST: the core's SCAN walk, one request after another.
+  async #walk(body, code) {
+    for (;;) {
+      const [status, text] = await this.#send(code === -2 ? "/pipeline" : "", body, true);
+      body = this.#core.clearNext(code, status, text);
+      if (body === undefined) return undefined;
+      code = this.#core.pending;
+    }
+  }
+
+  // One HTTP request, retried as the core says (network errors and 5xx answers, with backoff;
+  // a request that must not run twice only when it provably never left). Resolves
+  // [status, text]; a 5xx answer given up on resolves too, and the core reads it as SERVER.
+  #send(path, body, idempotent) {
+    const attempt = (n) =>
+      post(this.#fetch, this.#url + path, this.#headers, body, this.#timeout).then(
+        (answer) => (answer[0] < 500 ? answer : retry(n, STATUS_5XX, answer)),
+        (thrown) => {
+          const [kind, message, unsent] = failure(thrown);
+          const what = kind === "TIMEOUT" ? "the request timed out: " : kind === "ABORTED" ? "the request was aborted: " : "the request failed: ";
+          const error = new CacheError(kind, what + message);
+          return retry(n, kind !== "NETWORK" ? FINAL : unsent ? UNSENT : NETWORK, error);
+        },
+      );
+    const retry = (n, how, outcome) => {
+      const delay = this.#core.retryAfter(how, n, idempotent);
+      if (delay === undefined) {
+        if (how === STATUS_5XX) return outcome;
+        throw outcome;
+      }
+      return sleep(delay).then(() => attempt(n + 1));
+    };
+    return attempt(0);
+  }
+}

@@ -1,0 +1,448 @@
+//! `Core`: everything a cache call decides, behind synchronous methods that the JavaScript
+//! `Cache` (npm/cache.js) calls.
+//!
+//! A method checks its arguments (a bad call throws a `TypeError` or `RangeError` and has done
+//! nothing), admits the call only on a connected cache whose `signal` has not fired, and then
+//! either carries the op out at once (memory, dummy: the outcome is returned) or plans it (REST:
+//! the command text is returned, and `pending` says how to read its reply). Nothing here awaits:
+//! the JavaScript side sends, waits and retries, and comes back with the answer (`reply`,
+//! `replies`, `clearNext`). No method holds a borrow while calling into JavaScript, so a value's
+//! `toJSON` that calls the cache again is harmless.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Map, Object};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::args::{self, JsResult};
+use super::runtime::{aborted_error, env_value, to_js, JsNumbers};
+use super::settings::{self, Settings};
+use crate::backend::dummy;
+use crate::backend::memory::MemoryStore;
+use crate::backend::rest::commands::{plan, Expect};
+use crate::backend::rest::{self, Failure, Walk};
+use crate::core::config::BackendUrl;
+use crate::core::error::{Code, Error};
+use crate::core::ops::{Op, Outcome};
+
+/// Where the REST backend sends, for the JavaScript side.
+struct Endpoint {
+    url: String,
+    /// `{ Authorization, "Content-Type" }`, made once: a plain object is fine to reuse.
+    headers: JsValue,
+    /// A function, or undefined for the global fetch.
+    fetch: JsValue,
+    timeout_ms: f64,
+    auto_pipeline: bool,
+    retries: u32,
+}
+
+enum Backend {
+    Memory(Rc<RefCell<MemoryStore>>),
+    Dummy,
+    Rest(Endpoint),
+}
+
+thread_local! {
+    /// `memory://NAME` stores, one per name in this JavaScript realm. They outlive the caches
+    /// that use them, like any module-level Map would.
+    static NAMED_STORES: RefCell<HashMap<String, Rc<RefCell<MemoryStore>>>> = RefCell::new(HashMap::new());
+}
+
+/// `pending` of a `clear()` walk step (negative, unlike every `Expect` code).
+const WALK_SCAN: f64 = -1.0;
+const WALK_DELETE_AND_SCAN: f64 = -2.0;
+const WALK_DELETE: f64 = -3.0;
+
+#[wasm_bindgen]
+pub struct Core {
+    keys: crate::core::keys::KeyBuilder,
+    default_ttl_ms: Option<u64>,
+    backend: Backend,
+    connected: Cell<bool>,
+    /// Left by the last method: 0 when the call is done (its result was returned), else what
+    /// the returned command text is (an `Expect` code, or a walk step).
+    pending: Cell<f64>,
+    /// The last admitted call's `signal` (undefined without one), read once per call.
+    signal: RefCell<JsValue>,
+    /// The ttl `getOrSetKey` resolved, in ms (-1: none), for the `addKey` that may follow.
+    ttl: Cell<f64>,
+}
+
+#[wasm_bindgen]
+impl Core {
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: JsValue, options: JsValue) -> JsResult<Core> {
+        Core::with_settings(settings::read(&url, &options, None)?)
+    }
+
+    /// The REST endpoint named by `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (or
+    /// Vercel's `KV_REST_API_URL` and `KV_REST_API_TOKEN`), read from `env` (a Workers env) or
+    /// else from process.env / Deno.env.
+    #[wasm_bindgen(js_name = fromEnv)]
+    pub fn from_env(env: JsValue, options: JsValue) -> JsResult<Core> {
+        let read = |names: [&str; 2]| names.iter().find_map(|name| env_value(&env, name).filter(|v| !v.is_empty()));
+        let url = read(["UPSTASH_REDIS_REST_URL", "KV_REST_API_URL"]).ok_or_else(|| {
+            to_js(Error::cache(Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]))
+        })?;
+        let token = read(["UPSTASH_REDIS_REST_TOKEN", "KV_REST_API_TOKEN"]);
+        Core::with_settings(settings::read(&JsValue::from_str(&url), &options, token)?)
+    }
+
+    // What the JavaScript side needs to send (undefined/false for memory and dummy).
+    #[wasm_bindgen(getter)]
+    pub fn rest(&self) -> bool {
+        matches!(self.backend, Backend::Rest(_))
+    }
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> Option<String> {
+        self.endpoint().map(|e| e.url.clone())
+    }
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> JsValue {
+        self.endpoint().map_or(JsValue::UNDEFINED, |e| e.headers.clone())
+    }
+    #[wasm_bindgen(getter)]
+    pub fn fetch(&self) -> JsValue {
+        self.endpoint().map_or(JsValue::UNDEFINED, |e| e.fetch.clone())
+    }
+    #[wasm_bindgen(getter)]
+    pub fn timeout(&self) -> f64 {
+        self.endpoint().map_or(0.0, |e| e.timeout_ms)
+    }
+    #[wasm_bindgen(getter, js_name = autoPipeline)]
+    pub fn auto_pipeline(&self) -> bool {
+        self.endpoint().is_some_and(|e| e.auto_pipeline)
+    }
+    #[wasm_bindgen(getter)]
+    pub fn pending(&self) -> f64 {
+        self.pending.get()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn signal(&self) -> JsValue {
+        self.signal.borrow().clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn ttl(&self) -> f64 {
+        self.ttl.get()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        self.connected.get()
+    }
+
+    /// Needs no round trip: the REST backend is stateless HTTP, the memory store is here.
+    pub fn connect(&self) -> JsResult<()> {
+        if self.connected.replace(true) {
+            return Err(to_js(Error::cache(Code::AlreadyConnected, &["the cache is already connected"])));
+        }
+        Ok(())
+    }
+
+    /// Stops admitting calls (the JavaScript side then waits for the calls in flight).
+    pub fn disconnect(&self) -> JsResult<()> {
+        if !self.connected.replace(false) {
+            return Err(not_connected());
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, key: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            Ok(Op::Get { key: self.key(&key, &o.version)? })
+        };
+        self.call(&options, op())
+    }
+
+    pub fn set(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::WRITE)?;
+            Ok(Op::Set { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
+        };
+        self.call(&options, op())
+    }
+
+    pub fn add(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::WRITE)?;
+            Ok(Op::Add { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
+        };
+        self.call(&options, op())
+    }
+
+    /// `getOrSet` with a plain default: stored in one step (store-if-missing, else read what is
+    /// there).
+    #[wasm_bindgen(js_name = getOrSet)]
+    pub fn get_or_set(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::WRITE)?;
+            Ok(Op::GetOrAdd { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
+        };
+        self.call(&options, op())
+    }
+
+    /// `getOrSet` with a function default: admits the call and gives the stored key (and in
+    /// `ttl`, the ttl) for the `getKey` / `addKey` steps the JavaScript side takes around
+    /// computing the value, once per key however many calls overlap.
+    #[wasm_bindgen(js_name = getOrSetKey)]
+    pub fn get_or_set_key(&self, key: JsValue, options: JsValue) -> JsResult<String> {
+        let o = args::call_options(&options, args::WRITE)?;
+        let key = self.key(&key, &o.version)?;
+        self.admit(&options)?;
+        self.ttl.set(o.ttl.resolve(self.default_ttl_ms).map_or(-1.0, |ms| ms as f64));
+        Ok(key)
+    }
+
+    #[wasm_bindgen(js_name = getKey)]
+    pub fn get_key(&self, key: String) -> JsResult<JsValue> {
+        self.run(Op::Get { key })
+    }
+
+    /// `ttl_ms`: what `ttl` gave (-1: none).
+    #[wasm_bindgen(js_name = addKey)]
+    pub fn add_key(&self, key: String, value: JsValue, ttl_ms: f64) -> JsResult<JsValue> {
+        let value = args::value(&value)?;
+        self.run(Op::Add { key, value, ttl_ms: (ttl_ms >= 0.0).then_some(ttl_ms as u64) })
+    }
+
+    /// The texts (or nulls) of `keys`, in order; the JavaScript side names them.
+    #[wasm_bindgen(js_name = getMany)]
+    pub fn get_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            let keys = args::key_list(&keys)?.iter().map(|(_, k)| self.keys.build(k, &o.version)).collect();
+            Ok(Op::GetMany { keys })
+        };
+        self.call(&options, op())
+    }
+
+    /// `mapping` is a plain object or a `Map` of keys to values.
+    #[wasm_bindgen(js_name = setMany)]
+    pub fn set_many(&self, mapping: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::WRITE)?;
+            let pairs: Array = if let Some(map) = mapping.dyn_ref::<Map>() {
+                Array::from(&map.entries())
+            } else if mapping.is_object() && !Array::is_array(&mapping) && !mapping.is_function() {
+                Object::entries(mapping.unchecked_ref())
+            } else {
+                return Err(to_js(Error::type_error(&["setMany takes a plain object or a Map of keys to values"])));
+            };
+            let mut entries = Vec::with_capacity(pairs.length() as usize);
+            for pair in pairs.iter() {
+                let pair: Array = pair.unchecked_into();
+                entries.push((self.key(&pair.get(0), &o.version)?, args::value(&pair.get(1))?));
+            }
+            Ok(Op::SetMany { entries, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
+        };
+        self.call(&options, op())
+    }
+
+    pub fn delete(&self, key: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            Ok(Op::DeleteMany { keys: vec![self.key(&key, &o.version)?] })
+        };
+        self.call(&options, op())
+    }
+
+    #[wasm_bindgen(js_name = deleteMany)]
+    pub fn delete_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            let keys = args::key_list(&keys)?.iter().map(|(_, k)| self.keys.build(k, &o.version)).collect();
+            Ok(Op::DeleteMany { keys })
+        };
+        self.call(&options, op())
+    }
+
+    /// With a key prefix, deletes only this cache's keys; without one, everything in the store.
+    /// Over REST with a prefix, the first step of a walk (`pending` < 0; see `clearNext`).
+    pub fn clear(&self, options: JsValue) -> JsResult<JsValue> {
+        let op = args::call_options(&options, args::SIGNAL_ONLY).map(|_| Op::Clear { prefix: self.keys.clear_prefix() });
+        self.call(&options, op)
+    }
+
+    pub fn touch(&self, key: JsValue, ttl: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            let key = self.key(&key, &o.version)?;
+            Ok(Op::Touch { key, ttl_ms: args::ttl(&ttl)?.resolve(self.default_ttl_ms) })
+        };
+        self.call(&options, op())
+    }
+
+    /// `incr` and `decr` (`sign` -1): the new number's text.
+    #[wasm_bindgen(js_name = incrBy)]
+    pub fn incr_by(&self, key: JsValue, delta: JsValue, options: JsValue, sign: f64) -> JsResult<JsValue> {
+        let op = || {
+            let o = args::call_options(&options, args::READ)?;
+            let key = self.key(&key, &o.version)?;
+            Ok(Op::Incr { key, delta: sign * args::delta(&delta)? })
+        };
+        self.call(&options, op())
+    }
+
+    /// The outcome of a single-command request whose command had `pending` code `code`.
+    pub fn reply(&self, code: f64, status: u16, body: &str) -> JsResult<JsValue> {
+        let expect = Expect::from_code(code).ok_or_else(bad_code)?;
+        rest::reply(expect, status, body).map(outcome).map_err(to_js)
+    }
+
+    /// The outcome of each call of a `/pipeline` request: a value, or the call's own error
+    /// object (the JavaScript side rejects those); throws when the whole request failed.
+    pub fn replies(&self, codes: &[f64], status: u16, body: &str) -> JsResult<Array> {
+        let expects = codes.iter().map(|&c| Expect::from_code(c).ok_or_else(bad_code)).collect::<JsResult<Vec<_>>>()?;
+        let outcomes = rest::replies(&expects, status, body).map_err(to_js)?;
+        Ok(outcomes.into_iter().map(|o| o.map_or_else(to_js, outcome)).collect())
+    }
+
+    /// The next request of a `clear()` walk, given the answer to the step `code` (a `pending`
+    /// walk code); undefined when the walk is done. `pending` then says the next step's code.
+    #[wasm_bindgen(js_name = clearNext)]
+    pub fn clear_next(&self, code: f64, status: u16, body: &str) -> JsResult<Option<String>> {
+        let step = match code {
+            WALK_SCAN => Walk::Scan(String::new()),
+            WALK_DELETE_AND_SCAN => Walk::DeleteAndScan(String::new()),
+            WALK_DELETE => Walk::Delete(String::new()),
+            _ => return Err(bad_code()),
+        };
+        let prefix = self.keys.clear_prefix().unwrap_or_default();
+        Ok(step.next(&prefix, status, body).map_err(to_js)?.map(|next| self.walk(next)))
+    }
+
+    /// Milliseconds to wait before retry number `attempt + 1` of a failed request, or undefined
+    /// to give up. `failure`: 0 network, 1 provably unsent, 2 an HTTP 5xx, 3 timeout/abort.
+    #[wasm_bindgen(js_name = retryAfter)]
+    pub fn retry_after(&self, failure: u8, attempt: u32, idempotent: bool) -> Option<u32> {
+        let failure = match failure {
+            0 => Failure::Network,
+            1 => Failure::Unsent,
+            2 => Failure::Status5xx,
+            _ => Failure::Final,
+        };
+        rest::retry_after(failure, attempt, self.endpoint().map_or(0, |e| e.retries), idempotent)
+    }
+}
+
+impl Core {
+    fn with_settings(settings: Settings) -> JsResult<Core> {
+        let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline, retries } = settings;
+        let backend = match backend {
+            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
+            BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
+                stores
+                    .borrow_mut()
+                    .entry(name)
+                    .or_insert_with(|| Rc::new(RefCell::new(MemoryStore::new(max_entries))))
+                    .clone()
+            })),
+            BackendUrl::Dummy => Backend::Dummy,
+            BackendUrl::Rest { endpoint, .. } => {
+                let headers = Object::new();
+                let mut bearer = String::from("Bearer ");
+                bearer.push_str(&token.unwrap_or_default()); // settings::read demands one for REST
+                // Setting a property on a fresh plain object cannot fail.
+                let _ = js_sys::Reflect::set(&headers, &"Authorization".into(), &bearer.into());
+                let _ = js_sys::Reflect::set(&headers, &"Content-Type".into(), &"application/json".into());
+                Backend::Rest(Endpoint { url: endpoint, headers: headers.into(), fetch, timeout_ms, auto_pipeline, retries })
+            }
+        };
+        Ok(Core {
+            keys,
+            default_ttl_ms,
+            backend,
+            connected: Cell::new(false),
+            pending: Cell::new(0.0),
+            signal: RefCell::new(JsValue::UNDEFINED),
+            ttl: Cell::new(-1.0),
+        })
+    }
+
+    fn endpoint(&self) -> Option<&Endpoint> {
+        match &self.backend {
+            Backend::Rest(endpoint) => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    fn key(&self, key: &JsValue, version: &crate::core::keys::VersionArg) -> JsResult<String> {
+        Ok(self.keys.build(&args::key(key)?, version))
+    }
+
+    /// Admits a call whose arguments were good: argument errors come first (a bad call is a bug
+    /// whatever the state), then the state, then the signal.
+    fn call(&self, options: &JsValue, op: JsResult<Op>) -> JsResult<JsValue> {
+        let op = op?;
+        self.admit(options)?;
+        self.run(op)
+    }
+
+    fn admit(&self, options: &JsValue) -> JsResult<()> {
+        let signal = args::signal(options)?;
+        if !self.connected.get() {
+            return Err(not_connected());
+        }
+        if let Some(signal) = &signal {
+            if js_sys::Reflect::get(signal, &"aborted".into()).ok().and_then(|a| a.as_bool()) == Some(true) {
+                return Err(aborted_error(signal));
+            }
+        }
+        *self.signal.borrow_mut() = signal.unwrap_or(JsValue::UNDEFINED);
+        Ok(())
+    }
+
+    /// Carries `op` out (memory, dummy; `pending` 0) or plans its request (REST).
+    fn run(&self, op: Op) -> JsResult<JsValue> {
+        self.pending.set(0.0);
+        let done = match &self.backend {
+            Backend::Memory(store) => store.borrow_mut().execute(op, js_sys::Date::now(), &JsNumbers),
+            Backend::Dummy => dummy::execute(op),
+            Backend::Rest(_) => match op {
+                Op::Clear { prefix: Some(prefix) } => return Ok(self.walk(Walk::start(&prefix)).into()),
+                // Empty lists need no request.
+                Op::GetMany { keys } if keys.is_empty() => Ok(Outcome::Values(Vec::new())),
+                Op::SetMany { entries, .. } if entries.is_empty() => Ok(Outcome::Done),
+                Op::DeleteMany { keys } if keys.is_empty() => Ok(Outcome::Done),
+                op => {
+                    self.pending.set(Expect::of(&op).code(op.idempotent()));
+                    return Ok(plan(&op, &JsNumbers).into());
+                }
+            },
+        };
+        done.map(outcome).map_err(to_js)
+    }
+
+    fn walk(&self, step: Walk) -> String {
+        self.pending.set(match step {
+            Walk::Scan(_) => WALK_SCAN,
+            Walk::DeleteAndScan(_) => WALK_DELETE_AND_SCAN,
+            Walk::Delete(_) => WALK_DELETE,
+        });
+        match step {
+            Walk::Scan(body) | Walk::DeleteAndScan(body) | Walk::Delete(body) => body,
+        }
+    }
+}
+
+/// An outcome as JavaScript gets it: undefined, a boolean, a text or null, an array of those.
+fn outcome(outcome: Outcome) -> JsValue {
+    match outcome {
+        Outcome::Done => JsValue::UNDEFINED,
+        Outcome::Bool(b) => b.into(),
+        Outcome::Value(text) => text.map_or(JsValue::NULL, JsValue::from),
+        Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
+    }
+}
+
+fn not_connected() -> JsValue {
+    to_js(Error::cache(Code::NotConnected, &["the cache is not connected: call connect() first"]))
+}
+
+fn bad_code() -> JsValue {
+    to_js(Error::type_error(&["not a pending code of this cache"]))
+}
