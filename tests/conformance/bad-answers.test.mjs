@@ -86,3 +86,34 @@ it("a body that never ends is a TIMEOUT, and the next call is served", async () 
     clearTimeout(keepAlive);
   }
 });
+
+it("a request that times out is cancelled, without cutting short the requests beside it", async () => {
+  // Requests share an AbortController until one times out (making one per request costs a
+  // tenth of a call): here the first stalls, the second answers after the first's deadline.
+  const signals = [];
+  const fetch = (url, init) => {
+    signals.push(init.signal);
+    const n = signals.length;
+    return new Promise((resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(init.signal.reason));
+      if (n === 2) setTimeout(() => resolve(new Response('{"result":"2"}')), 150); // at 250 ms: after the first's deadline, before its own
+      if (n === 3) resolve(new Response('{"result":"3"}'));
+    });
+  };
+  const cache = new Cache("https://stall.invalid", { token: "t", fetch, timeout: 200, retries: 0, autoPipeline: false });
+  await cache.connect();
+  const keepAlive = setTimeout(() => {}, 10_000);
+  try {
+    const first = cache.get("a");
+    await new Promise((r) => setTimeout(r, 100));
+    const second = cache.get("b");
+    await assert.rejects(first, (e) => e instanceof CacheError && e.code === "TIMEOUT");
+    assert.equal(signals[0].aborted, false, "not aborted while the second request may still answer in time");
+    assert.equal(await second, 2, "the second request kept its own 200 ms");
+    assert.equal(signals[0].aborted, true, "the stalled request is cancelled once nothing else uses its signal");
+    assert.equal(await cache.get("c"), 3);
+    assert.notEqual(signals[2], signals[0], "a request after a timeout gets a fresh signal");
+  } finally {
+    clearTimeout(keepAlive);
+  }
+});
