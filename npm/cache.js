@@ -31,6 +31,13 @@ const same = (outcome) => outcome;
 const value = (dflt) => (text) => (text === null ? dflt : decodeValue(text));
 const orNull = value(null);
 
+// A REST answer carries stored texts as JSON, escapes and all (a get's text or null, a
+// getMany's array): the engine's JSON.parse unescapes them far faster than wasm could.
+function read(code, outcome) {
+  const tag = code % 8;
+  return tag === 1 || tag === 4 ? JSON.parse(outcome) : outcome;
+}
+
 // Only a finite number is an answer to incr: a server that sent a 5000-digit number or a word
 // must not make incr resolve with Infinity or a string.
 function number(text) {
@@ -240,7 +247,7 @@ export class Cache {
   // One REST command to its outcome: with automatic pipelining, queued for this tick's request.
   #request(body, code) {
     if (!this.#autoPipeline) {
-      return this.#send("", body, code % 16 < 8).then(([status, text]) => this.#core.reply(code, status, text));
+      return this.#send("", body, code % 16 < 8).then(([status, text]) => read(code, this.#core.reply(code, status, text)));
     }
     return new Promise((resolve, reject) => {
       const leads = this.#queue.length === 0;
@@ -266,7 +273,7 @@ export class Cache {
       if (n === 1) {
         const [{ body, code, resolve, reject }] = batch;
         await this.#send("", body, code % 16 < 8)
-          .then(([status, text]) => this.#core.reply(code, status, text))
+          .then(([status, text]) => read(code, this.#core.reply(code, status, text)))
           .then(resolve, reject);
         continue;
       }
@@ -274,7 +281,7 @@ export class Cache {
         const body = "[" + batch.map((q) => q.body).join(",") + "]";
         const [status, text] = await this.#send("/pipeline", body, batch.every((q) => q.code % 16 < 8));
         const outcomes = this.#core.replies(batch.map((q) => q.code), status, text);
-        batch.forEach((q, i) => (outcomes[i] instanceof CacheError ? q.reject(outcomes[i]) : q.resolve(outcomes[i])));
+        batch.forEach((q, i) => (outcomes[i] instanceof CacheError ? q.reject(outcomes[i]) : q.resolve(read(q.code, outcomes[i]))));
       } catch (error) {
         // The whole request failed: every call in it fails the same way.
         for (const q of batch) q.reject(error);

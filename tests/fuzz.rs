@@ -10,7 +10,7 @@
 
 use edge_caches::backend::memory::MemoryStore;
 use edge_caches::backend::rest::commands::{plan, Expect};
-use edge_caches::backend::rest::json::{self, Json};
+use edge_caches::backend::rest::json::{self, Json, JsonStr};
 use edge_caches::backend::rest::{replies, reply, Walk};
 use edge_caches::core::config::{parse_url, BackendUrl};
 use edge_caches::core::number::{self, StdNumbers};
@@ -27,7 +27,7 @@ fn json_value() -> impl Strategy<Value = Json> {
         prop_oneof![any::<i64>().prop_map(|n| n.to_string()), any::<f64>().prop_map(|f| f.to_string()), "-?[0-9]{1,40}(\\.[0-9]{1,5})?(e[+-]?[0-9]{1,4})?"]
             .prop_filter("a JSON number", |t| number::is_json_number(t))
             .prop_map(Json::Number),
-        prop_oneof![Just("OK".to_owned()), "[0-9]{1,25}", "\\PC{0,20}", "ERR .{0,20}"].prop_map(Json::Str),
+        prop_oneof![Just("OK".to_owned()), "[0-9]{1,25}", "\\PC{0,20}", "ERR .{0,20}"].prop_map(|t| Json::Str(JsonStr::from_text(&t))),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -43,7 +43,11 @@ fn write(value: &Json, out: &mut String) {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Number(n) => out.push_str(n),
-        Json::Str(s) => json::write_str(out, s),
+        Json::Str(s) => {
+            out.push('"');
+            out.push_str(s.raw());
+            out.push('"');
+        }
         Json::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

@@ -46,4 +46,8 @@ pub enum Outcome {
     Bool(bool),
     Value(Option<String>),
     Values(Vec<Option<String>>),
+    /// The REST backend's `Value` or `Values`, as JSON still to be parsed (`"text"`, `null`,
+    /// `["text",null]`): the stored texts arrive escaped in the reply, and JavaScript's
+    /// JSON.parse unescapes them far faster than wasm can.
+    Json(String),
 }

@@ -429,9 +429,11 @@ impl Core {
     }
 }
 
-/// An outcome as JavaScript gets it: undefined, a boolean, a text or null, an array of those.
+/// An outcome as JavaScript gets it: undefined, a boolean, a text or null, an array of those,
+/// or (REST) the JSON text of such a text or array, which JavaScript parses.
 fn outcome(outcome: Outcome) -> JsValue {
     match outcome {
+        Outcome::Json(json) => json.into(),
         Outcome::Done => JsValue::UNDEFINED,
         Outcome::Bool(b) => b.into(),
         Outcome::Value(text) => text.map_or(JsValue::NULL, JsValue::from),

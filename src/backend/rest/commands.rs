@@ -126,7 +126,7 @@ pub fn result(reply: Json) -> Result<Reply> {
     for (name, value) in fields {
         match (name.as_str(), value) {
             ("result", value) => return Ok(Ok(value)),
-            ("error", Json::Str(message)) => return Ok(Err(message)),
+            ("error", Json::Str(message)) => return Ok(Err(message.text())),
             _ => {}
         }
     }
@@ -138,12 +138,18 @@ pub fn value(reply: Reply) -> Result<Json> {
     reply.map_err(|message| Error::cache(Code::Server, &["the server answered: ", &message]))
 }
 
-fn string_or_null(value: Json) -> Result<Option<String>> {
+/// A stored text or null, appended to `out` as JSON.
+fn string_or_null(value: &Json, out: &mut String) -> Result<()> {
     match value {
-        Json::Null => Ok(None),
-        Json::Str(s) => Ok(Some(s)),
-        _ => Err(protocol_error()),
+        Json::Null => out.push_str("null"),
+        Json::Str(s) => {
+            out.push('"');
+            out.push_str(s.raw());
+            out.push('"');
+        }
+        _ => return Err(protocol_error()),
     }
+    Ok(())
 }
 
 pub fn integer(value: &Json) -> Result<i64> {
@@ -155,7 +161,7 @@ pub fn integer(value: &Json) -> Result<i64> {
 
 fn ok(value: &Json) -> Result<()> {
     match value {
-        Json::Str(s) if s == "OK" => Ok(()),
+        Json::Str(s) if s.raw() == "OK" || s.text() == "OK" => Ok(()),
         _ => Err(protocol_error()),
     }
 }
@@ -234,14 +240,19 @@ impl Expect {
 pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
     if let Expect::Number = expect {
         return match reply {
-            Ok(Json::Str(number) | Json::Number(number)) => Ok(Outcome::Value(Some(number))),
+            Ok(Json::Str(number)) => Ok(Outcome::Value(Some(number.text()))),
+            Ok(Json::Number(number)) => Ok(Outcome::Value(Some(number))),
             Ok(_) => Err(protocol_error()),
             Err(message) => Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &message, ")"])),
         };
     }
     let result = value(reply)?;
     match expect {
-        Expect::Value => Ok(Outcome::Value(string_or_null(result)?)),
+        Expect::Value => {
+            let mut json = String::new();
+            string_or_null(&result, &mut json)?;
+            Ok(Outcome::Json(json))
+        }
         Expect::Ok => ok(&result).map(|_| Outcome::Done),
         Expect::Stored => match result {
             Json::Null => Ok(Outcome::Bool(false)),
@@ -249,7 +260,16 @@ pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
         },
         Expect::Values(n) => match result {
             Json::Array(items) if items.len() as u64 == u64::from(n) => {
-                items.into_iter().map(string_or_null).collect::<Result<_>>().map(Outcome::Values)
+                let mut json = String::with_capacity(items.iter().map(|i| if let Json::Str(s) = i { s.raw().len() + 3 } else { 5 }).sum::<usize>() + 2);
+                json.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        json.push(',');
+                    }
+                    string_or_null(item, &mut json)?;
+                }
+                json.push(']');
+                Ok(Outcome::Json(json))
             }
             _ => Err(protocol_error()),
         },
@@ -308,13 +328,14 @@ mod tests {
 
     #[test]
     fn decodes_results() {
-        assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":"{\"a\":1}"}"#), Ok(Outcome::Value(Some(s(r#"{"a":1}"#)))));
-        assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":null}"#), Ok(Outcome::Value(None)));
+        // Stored texts stay JSON, escapes and all, for JavaScript's JSON.parse.
+        assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":"{\"a\":1}"}"#), Ok(Outcome::Json(s(r#""{\"a\":1}""#))));
+        assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":null}"#), Ok(Outcome::Json(s("null"))));
         let add = || Op::Add { key: s("k"), value: s("1"), ttl_ms: None };
         assert_eq!(decoded(add(), r#"{"result":"OK"}"#), Ok(Outcome::Bool(true)));
         assert_eq!(decoded(add(), r#"{"result":null}"#), Ok(Outcome::Bool(false)));
         let many = Op::GetMany { keys: vec![s("a"), s("b")] };
-        assert_eq!(decoded(many.clone(), r#"{"result":["1",null]}"#), Ok(Outcome::Values(vec![Some(s("1")), None])));
+        assert_eq!(decoded(many.clone(), r#"{"result":["1",null]}"#), Ok(Outcome::Json(s(r#"["1",null]"#))));
         assert!(decoded(many, r#"{"result":["1"]}"#).is_err(), "a result of the wrong length");
         let touch = || Op::Touch { key: s("k"), ttl_ms: None };
         assert_eq!(decoded(touch(), r#"{"result":1}"#), Ok(Outcome::Bool(true)));

@@ -140,13 +140,16 @@ fn delete(keys: &[String]) -> String {
 fn scan_step(reply: Json) -> Result<(String, Vec<String>)> {
     let Json::Array(parts) = reply else { return Err(protocol_error()) };
     let mut parts = parts.into_iter();
-    let (Some(Json::Str(cursor) | Json::Number(cursor)), Some(Json::Array(keys))) = (parts.next(), parts.next()) else {
-        return Err(protocol_error());
+    let cursor = match parts.next() {
+        Some(Json::Str(cursor)) => cursor.text(),
+        Some(Json::Number(cursor)) => cursor,
+        _ => return Err(protocol_error()),
     };
+    let Some(Json::Array(keys)) = parts.next() else { return Err(protocol_error()) };
     let keys = keys
         .into_iter()
         .map(|k| match k {
-            Json::Str(k) => Ok(k),
+            Json::Str(k) => Ok(k.text()),
             _ => Err(protocol_error()),
         })
         .collect::<Result<_>>()?;
@@ -193,7 +196,7 @@ mod tests {
     fn a_pipeline_answer_gives_each_call_its_own_result_or_error() {
         let expects = [Expect::of(&Op::Get { key: "a".into() }), Expect::of(&Op::Incr { key: "b".into(), delta: 1.0 })];
         let outcomes = replies(&expects, 200, r#"[{"result":"1"},{"error":"ERR value is not a valid float"}]"#).unwrap();
-        assert_eq!(outcomes[0], Ok(Outcome::Value(Some("1".into()))));
+        assert_eq!(outcomes[0], Ok(Outcome::Json(r#""1""#.into())));
         assert_eq!(outcomes[1].as_ref().unwrap_err().code(), Some(Code::NotANumber));
         for (status, body, code) in [
             (200, r#"[{"result":"1"}]"#, Code::Protocol),
