@@ -30,16 +30,15 @@ for (const file of ["index.js", "node.js", "deno.js", "workerd.js", "index.d.ts"
 }
 cpSync(join(root, "README.md"), join(pkg, "README.md"));
 
-// The JavaScript every user downloads is minified (about half the bytes after gzip); class and
-// function names are kept, so stack traces and `cache.constructor.name` still read. The entry
-// files stay as written: they are a few lines each, and deno.js uses `import source`, which
-// esbuild does not parse.
+// The JavaScript every user downloads is minified (about half the bytes after gzip). With no
+// `format`, esbuild keeps top-level names (`Cache.name`, `CacheError` in stack traces), and
+// not `keepNames`, which would wrap every closure a call creates in a naming helper (measured:
+// 3% of a call). The entry files stay as written: they are a few lines each, and deno.js uses
+// `import source`, which esbuild does not parse.
 for (const file of ["edge_caches.js", "cache.js", runtime]) {
   const path = join(pkg, file);
   const { code } = transformSync(readFileSync(path, "utf8"), {
     minify: true,
-    keepNames: true,
-    format: "esm",
     target: "es2022",
     legalComments: "none",
   });
