@@ -31,17 +31,12 @@ pub fn value(value: &JsValue) -> JsResult<String> {
 
 /// A list of keys: an array of strings (a string is iterable too, so "any iterable" would take
 /// `getMany("abc")` as three keys).
-pub fn key_list(value: &JsValue) -> JsResult<Vec<(JsValue, String)>> {
+pub fn key_list(value: &JsValue) -> JsResult<Vec<String>> {
     if !Array::is_array(value) {
         return Err(type_error(&["keys must be an array of strings"]));
     }
     let array: &Array = value.unchecked_ref();
-    let mut keys = Vec::with_capacity(array.length() as usize);
-    for item in array.iter() {
-        let k = key(&item)?;
-        keys.push((item, k));
-    }
-    Ok(keys)
+    (0..array.length()).map(|i| key(&array.get(i))).collect()
 }
 
 /// `ttl` as a call gives it: omitted, `null` (never expire) or seconds.

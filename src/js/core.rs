@@ -214,7 +214,7 @@ impl Core {
     pub fn get_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
         let op = || {
             let o = args::call_options(&options, args::READ)?;
-            let keys = args::key_list(&keys)?.iter().map(|(_, k)| self.keys.build(k, &o.version)).collect();
+            let keys = args::key_list(&keys)?.iter().map(|k| self.keys.build(k, &o.version)).collect();
             Ok(Op::GetMany { keys })
         };
         self.call(&options, op())
@@ -254,7 +254,7 @@ impl Core {
     pub fn delete_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
         let op = || {
             let o = args::call_options(&options, args::READ)?;
-            let keys = args::key_list(&keys)?.iter().map(|(_, k)| self.keys.build(k, &o.version)).collect();
+            let keys = args::key_list(&keys)?.iter().map(|k| self.keys.build(k, &o.version)).collect();
             Ok(Op::DeleteMany { keys })
         };
         self.call(&options, op())
