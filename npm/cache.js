@@ -143,7 +143,7 @@ export class Cache {
       const forget = () => this.#computing.delete(stored);
       shared.then(forget, forget);
     }
-    return this.#watch(shared, options, same);
+    return this.#signal(this.#watch(shared, same), options);
   }
 
   getMany(keys, options) {
@@ -204,34 +204,44 @@ export class Cache {
         return Promise.reject(error);
       }
     }
-    return this.#watch(code < 0 ? this.#walk(planned, code) : this.#request(planned, code), options, finish);
+    const promise = code < 0 ? this.#watch(this.#walk(planned, code), finish) : this.#request(planned, code, finish);
+    return this.#signal(promise, options);
   }
 
-  // Counts a call in flight until it settles, and lets its `signal` end the wait early (the
-  // request itself goes on: a batched command may already be on its way).
-  #watch(promise, options, finish) {
+  // A call's `signal` ends the wait early (the request itself goes on: a batched command may
+  // already be on its way).
+  #signal(promise, options) {
+    const signal = options === undefined || options === null ? undefined : this.#core.signal;
+    return signal === undefined ? promise : withSignal(promise, signal);
+  }
+
+  #started() {
     this.#inFlight++;
-    const settled = () => {
-      if (--this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
-    };
-    const result = promise.then(
+  }
+
+  #settled() {
+    if (--this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  // Counts a call of several steps in flight until it settles.
+  #watch(promise, finish) {
+    this.#started();
+    return promise.then(
       (outcome) => {
-        settled();
+        this.#settled();
         return finish(outcome);
       },
       (error) => {
-        settled();
+        this.#settled();
         throw error;
       },
     );
-    const signal = options === undefined || options === null ? undefined : this.#core.signal;
-    return signal === undefined ? result : withSignal(result, signal);
   }
 
   // A planned command (or a text the core gave at once), to its outcome.
   #outcome(planned) {
     const code = this.#core.pending;
-    return code === 0 ? planned : this.#request(planned, code);
+    return code === 0 ? planned : this.#request(planned, code, same);
   }
 
   async #compute(stored, produce, ttl) {
@@ -244,49 +254,84 @@ export class Cache {
     return now === null ? computed : decodeValue(now);
   }
 
-  // One REST command to its outcome: with automatic pipelining, queued for this tick's request.
-  #request(body, code) {
-    if (!this.#autoPipeline) {
-      return this.#send("", body, code % 16 < 8).then(([status, text]) => read(code, this.#core.reply(code, status, text)));
-    }
+  // One REST command to the call's result (`finish` of its outcome), counted in flight until
+  // it settles: with automatic pipelining, queued for this tick's request.
+  #request(body, code, finish) {
+    this.#started();
     return new Promise((resolve, reject) => {
+      const call = { body, code, finish, resolve, reject };
+      if (!this.#autoPipeline) {
+        this.#sendOne(call);
+        return;
+      }
       const leads = this.#queue.length === 0;
-      this.#queue.push({ body, code, resolve, reject });
+      this.#queue.push(call);
       // The first call of a tick sends once the others have queued theirs.
       if (leads) queueMicrotask(this.#flush);
     });
   }
 
-  // Sends every queued command, in call order: up to MAX_BATCH commands or MAX_BATCH_CHARS at
-  // a time, one request after the other so that order holds across requests too.
-  async #sendQueued() {
-    const queue = this.#queue;
-    while (queue.length > 0) {
-      let n = 0;
-      let chars = 0;
-      // A single command larger than the cap still goes out, alone.
-      while (n < queue.length && n < MAX_BATCH && (n === 0 || chars + queue[n].body.length < MAX_BATCH_CHARS)) {
-        chars += queue[n].body.length + 1;
-        n++;
-      }
-      const batch = queue.splice(0, n);
-      if (n === 1) {
-        const [{ body, code, resolve, reject }] = batch;
-        await this.#send("", body, code % 16 < 8)
-          .then(([status, text]) => read(code, this.#core.reply(code, status, text)))
-          .then(resolve, reject);
-        continue;
-      }
-      try {
-        const body = "[" + batch.map((q) => q.body).join(",") + "]";
-        const [status, text] = await this.#send("/pipeline", body, batch.every((q) => q.code % 16 < 8));
-        const outcomes = this.#core.replies(batch.map((q) => q.code), status, text);
-        batch.forEach((q, i) => (outcomes[i] instanceof CacheError ? q.reject(outcomes[i]) : q.resolve(read(q.code, outcomes[i]))));
-      } catch (error) {
-        // The whole request failed: every call in it fails the same way.
-        for (const q of batch) q.reject(error);
-      }
+  // A call's outcome, or the error it got, settles it.
+  #settle(call, ok, outcome) {
+    this.#settled();
+    if (!ok) return call.reject(outcome);
+    try {
+      call.resolve(call.finish(read(call.code, outcome)));
+    } catch (thrown) {
+      call.reject(thrown);
     }
+  }
+
+  #sendOne(call) {
+    return this.#send("", call.body, call.code % 16 < 8).then(
+      ([status, text]) => {
+        let outcome;
+        try {
+          outcome = this.#core.reply(call.code, status, text);
+        } catch (error) {
+          return this.#settle(call, false, error);
+        }
+        this.#settle(call, true, outcome);
+      },
+      (error) => this.#settle(call, false, error),
+    );
+  }
+
+  // Sends the queued commands, in call order: up to MAX_BATCH commands or MAX_BATCH_CHARS at a
+  // time. Commands beyond that wait for this request, so that order holds across requests too
+  // (and the calls of later ticks queue behind them).
+  #sendQueued() {
+    const queue = this.#queue;
+    let n = 0;
+    let chars = 0;
+    // A single command larger than the cap still goes out, alone.
+    while (n < queue.length && n < MAX_BATCH && (n === 0 || chars + queue[n].body.length < MAX_BATCH_CHARS)) {
+      chars += queue[n].body.length + 1;
+      n++;
+    }
+    const batch = queue.splice(0, n);
+    const sent = n === 1 ? this.#sendOne(batch[0]) : this.#sendPipeline(batch);
+    if (queue.length > 0) sent.then(this.#flush);
+  }
+
+  #sendPipeline(batch) {
+    const body = "[" + batch.map((call) => call.body).join(",") + "]";
+    return this.#send("/pipeline", body, batch.every((call) => call.code % 16 < 8)).then(
+      ([status, text]) => {
+        let outcomes;
+        try {
+          outcomes = this.#core.replies(batch.map((call) => call.code), status, text);
+        } catch (error) {
+          // The whole request failed: every call in it fails the same way.
+          for (const call of batch) this.#settle(call, false, error);
+          return;
+        }
+        batch.forEach((call, i) => (outcomes[i] instanceof CacheError ? this.#settle(call, false, outcomes[i]) : this.#settle(call, true, outcomes[i])));
+      },
+      (error) => {
+        for (const call of batch) this.#settle(call, false, error);
+      },
+    );
   }
 
   // clear() with a key prefix over REST: the core's SCAN walk, one request after another.
