@@ -26,6 +26,15 @@ const UNSENT = 1;
 const STATUS_5XX = 2;
 const FINAL = 3;
 
+// What `Core.pending` says of the text a method returned (src/backend/rest/commands.rs,
+// `Expect::code`; src/backend/rest/mod.rs, `Walk::code`): 0, the call is done; above 0, a
+// command whose reply kind is `code % 8` and which must not be sent twice when `code % 16 >= 8`;
+// below 0, a step of clear()'s SCAN walk.
+const EXPECT_VALUE = 1;
+const EXPECT_VALUES = 4;
+const WALK_PIPELINE = -2;
+const mayRepeat = (code) => code % 16 < 8;
+
 const FROM_CORE = Symbol("edge-caches core");
 const same = (outcome) => outcome;
 const value = (dflt) => (text) => (text === null ? dflt : decodeValue(text));
@@ -34,8 +43,8 @@ const orNull = value(null);
 // A REST answer carries stored texts as JSON, escapes and all (a get's text or null, a
 // getMany's array): the engine's JSON.parse unescapes them far faster than wasm could.
 function read(code, outcome) {
-  const tag = code % 8;
-  return tag === 1 || tag === 4 ? JSON.parse(outcome) : outcome;
+  const kind = code % 8;
+  return kind === EXPECT_VALUE || kind === EXPECT_VALUES ? JSON.parse(outcome) : outcome;
 }
 
 // Only a finite number is an answer to incr: a server that sent a 5000-digit number or a word
@@ -51,7 +60,7 @@ export class Cache {
   #inFlight = 0;
   #idle = []; // resolvers of disconnect() calls waiting for the calls in flight
   #computing = new Map(); // getOrSet with a function default: stored key -> shared promise
-  #queue = []; // REST calls waiting for this tick's pipeline request: { body, code, resolve, reject }
+  #queue = []; // REST calls waiting for this tick's pipeline request: { body, code, finish, resolve, reject }
   #flush = () => this.#sendQueued();
   // The REST endpoint, read from the core once.
   #url;
@@ -135,6 +144,7 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+    const signal = this.#signalOf(options);
     let shared = this.#computing.get(stored);
     if (shared === undefined) {
       const ttl = this.#core.ttl;
@@ -143,7 +153,7 @@ export class Cache {
       const forget = () => this.#computing.delete(stored);
       shared.then(forget, forget);
     }
-    return this.#signal(this.#watch(shared, same), options);
+    return this.#signal(this.#watch(shared, same), signal);
   }
 
   getMany(keys, options) {
@@ -204,14 +214,21 @@ export class Cache {
         return Promise.reject(error);
       }
     }
+    // Read before anything else can call the core (a `fetch` given in the options runs now
+    // when pipelining is off).
+    const signal = this.#signalOf(options);
     const promise = code < 0 ? this.#watch(this.#walk(planned, code), finish) : this.#request(planned, code, finish);
-    return this.#signal(promise, options);
+    return this.#signal(promise, signal);
+  }
+
+  // The `signal` the core read from this call's options (one crossing, only with options).
+  #signalOf(options) {
+    return options === undefined || options === null ? undefined : this.#core.signal;
   }
 
   // A call's `signal` ends the wait early (the request itself goes on: a batched command may
   // already be on its way).
-  #signal(promise, options) {
-    const signal = options === undefined || options === null ? undefined : this.#core.signal;
+  #signal(promise, signal) {
     return signal === undefined ? promise : withSignal(promise, signal);
   }
 
@@ -283,7 +300,7 @@ export class Cache {
   }
 
   #sendOne(call) {
-    return this.#send("", call.body, call.code % 16 < 8).then(
+    return this.#send("", call.body, mayRepeat(call.code)).then(
       ([status, text]) => {
         let outcome;
         try {
@@ -316,7 +333,7 @@ export class Cache {
 
   #sendPipeline(batch) {
     const body = "[" + batch.map((call) => call.body).join(",") + "]";
-    return this.#send("/pipeline", body, batch.every((call) => call.code % 16 < 8)).then(
+    return this.#send("/pipeline", body, batch.every((call) => mayRepeat(call.code))).then(
       ([status, text]) => {
         let outcomes;
         try {
@@ -337,7 +354,7 @@ export class Cache {
   // clear() with a key prefix over REST: the core's SCAN walk, one request after another.
   async #walk(body, code) {
     for (;;) {
-      const [status, text] = await this.#send(code === -2 ? "/pipeline" : "", body, true);
+      const [status, text] = await this.#send(code === WALK_PIPELINE ? "/pipeline" : "", body, true);
       body = this.#core.clearNext(code, status, text);
       if (body === undefined) return undefined;
       code = this.#core.pending;

@@ -131,8 +131,7 @@ proptest! {
             let _ = replies(&expects[..1], status, &body);
         }
         let _ = replies(&expects, status, &body);
-        let scan = Walk::start("p");
-        for step in [scan.clone(), Walk::DeleteAndScan(scan.body().to_owned()), Walk::Delete(String::new())] {
+        for step in [Walk::Scan, Walk::DeleteAndScan, Walk::Delete] {
             let _ = step.next("p", status, &body);
         }
     }

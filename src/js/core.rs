@@ -52,11 +52,6 @@ thread_local! {
     static NAMED_STORES: RefCell<HashMap<String, Rc<RefCell<MemoryStore>>>> = RefCell::new(HashMap::new());
 }
 
-/// `pending` of a `clear()` walk step (negative, unlike every `Expect` code).
-const WALK_SCAN: f64 = -1.0;
-const WALK_DELETE_AND_SCAN: f64 = -2.0;
-const WALK_DELETE: f64 = -3.0;
-
 #[wasm_bindgen]
 pub struct Core {
     keys: crate::core::keys::KeyBuilder,
@@ -305,12 +300,7 @@ impl Core {
     /// walk code); undefined when the walk is done. `pending` then says the next step's code.
     #[wasm_bindgen(js_name = clearNext)]
     pub fn clear_next(&self, code: f64, status: u16, body: &str) -> JsResult<Option<String>> {
-        let step = match code {
-            WALK_SCAN => Walk::Scan(String::new()),
-            WALK_DELETE_AND_SCAN => Walk::DeleteAndScan(String::new()),
-            WALK_DELETE => Walk::Delete(String::new()),
-            _ => return Err(bad_code()),
-        };
+        let step = Walk::from_code(code).ok_or_else(bad_code)?;
         let prefix = self.keys.clear_prefix().unwrap_or_default();
         Ok(step.next(&prefix, status, body).map_err(to_js)?.map(|next| self.walk(next)))
     }
@@ -417,15 +407,10 @@ impl Core {
         done.map(outcome).map_err(to_js)
     }
 
-    fn walk(&self, step: Walk) -> String {
-        self.pending.set(match step {
-            Walk::Scan(_) => WALK_SCAN,
-            Walk::DeleteAndScan(_) => WALK_DELETE_AND_SCAN,
-            Walk::Delete(_) => WALK_DELETE,
-        });
-        match step {
-            Walk::Scan(body) | Walk::DeleteAndScan(body) | Walk::Delete(body) => body,
-        }
+    /// A walk step's request: its kind goes to `pending`, its body to JavaScript.
+    fn walk(&self, (step, body): (Walk, String)) -> String {
+        self.pending.set(step.code());
+        body
     }
 }
 

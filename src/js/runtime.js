@@ -98,8 +98,8 @@ export function manyResult(keys, texts) {
 export const parseNumber = Number;
 export const formatNumber = String;
 
-// One HTTP request of the REST backend: one crossing in (url, headers, body) and one out
-// ([status, text]). Only method, headers, body and signal are set: Cloudflare Workers reject
+// One HTTP request of the REST backend (npm/cache.js sends through this), resolving
+// [status, text]. Only method, headers, body and signal are set: Cloudflare Workers reject
 // `cache`, `mode` and `credentials` on many compatibility dates. The global fetch is looked up
 // per call, so a fetch installed after import (a test stub, a polyfill) is the one used.
 //
@@ -130,7 +130,14 @@ export function post(fetchFn, url, headers, body, timeoutMs) {
     };
     const expire = settle(reject, true);
     timer = setTimeout(() => expire(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
-    (fetchFn ?? fetch)(url, { method: "POST", headers, body, signal: current.controller.signal })
+    let answer;
+    try {
+      answer = (fetchFn ?? fetch)(url, { method: "POST", headers, body, signal: current.controller.signal });
+    } catch (error) {
+      // A given fetch that throws instead of rejecting: settled now, not when the timer fires.
+      answer = Promise.reject(error);
+    }
+    Promise.resolve(answer)
       .then((response) => response.text().then((text) => [response.status, text]))
       .then(settle(resolve, false), settle(reject, false));
   });

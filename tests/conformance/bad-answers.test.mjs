@@ -117,3 +117,21 @@ it("a request that times out is cancelled, without cutting short the requests be
     clearTimeout(keepAlive);
   }
 });
+
+it("a fetch that throws instead of rejecting is a NETWORK error, and leaves no timer behind", async () => {
+  const signals = [];
+  const fetch = (url, init) => {
+    signals.push(init.signal);
+    if (signals.length === 1) throw new TypeError("not a fetch this time");
+    return Promise.resolve(new Response('{"result":"2"}'));
+  };
+  const cache = new Cache("https://throws.invalid", { token: "t", fetch, timeout: 100, retries: 0 });
+  await cache.connect();
+  await assert.rejects(cache.get("a"), (e) => e instanceof CacheError && e.code === "NETWORK");
+  // Past the first request's timeout: had its timer been left running, it would have counted
+  // as a timeout and retired the shared AbortController.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await cache.get("b"), 2);
+  assert.equal(signals[1], signals[0], "the controller is still the shared one");
+  assert.equal(signals[0].aborted, false);
+});
