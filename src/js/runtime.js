@@ -66,8 +66,45 @@ function where(key) {
   return key === "" ? "" : ` (at "${key}")`;
 }
 
+// The replacer costs a call from the engine's JSON.stringify into JavaScript per value (a
+// third of a `set` of a small object with a stubbed fetch). Plain data is checked by a walk the
+// JIT compiles instead and then stringified without one; anything else (a toJSON, a class
+// instance, a Map, a boxed number, a cycle, very deep nesting) takes the replacer, which gives
+// the same text and the precise error.
 export function encodeValue(value) {
-  return JSON.stringify(value, strictReplacer);
+  return isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+}
+
+const MAX_PLAIN_DEPTH = 64;
+
+// True when JSON.stringify would write `value` exactly as it is: strings, finite numbers,
+// booleans, null, arrays of those and plain objects of those (an undefined property is left
+// out, as the replacer allows).
+function isPlainJson(value, depth) {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (value === null) return true;
+      if (depth === MAX_PLAIN_DEPTH || typeof value.toJSON === "function") return false;
+      const proto = Object.getPrototypeOf(value);
+      if (proto === Array.prototype) {
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(value)) {
+        const item = value[key];
+        if (item !== undefined && !isPlainJson(item, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 // A value another client wrote that is not JSON comes back as the raw string.

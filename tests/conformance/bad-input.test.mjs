@@ -5,6 +5,8 @@ import { it } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, CacheError } from "edge-caches";
 
+// `value` nested in `depth` arrays.
+const deep = (depth, value) => (depth === 0 ? value : [deep(depth - 1, value)]);
 const cycle = {};
 cycle.self = cycle;
 const lone = "\ud800";
@@ -36,6 +38,9 @@ const BAD_CALLS = [
   ["set: Infinity", (c) => c.set("k", Infinity), RangeError],
   ["set: nested -Infinity", (c) => c.set("k", { a: { b: [-Infinity] } }), RangeError],
   ["set: undefined in an array", (c) => c.set("k", [1, undefined]), TypeError],
+  ["set: a hole in an array", (c) => c.set("k", { a: [1, , 2] }), TypeError],
+  ["set: NaN from a toJSON", (c) => c.set("k", [{ toJSON: () => NaN }]), RangeError],
+  ["set: NaN deeper than the plain-data walk goes", (c) => c.set("k", deep(100, NaN)), RangeError],
   ["set: ttl 0", (c) => c.set("k", 1, { ttl: 0 }), RangeError],
   ["set: ttl negative", (c) => c.set("k", 1, { ttl: -5 }), RangeError],
   ["set: ttl NaN", (c) => c.set("k", 1, { ttl: NaN }), RangeError],

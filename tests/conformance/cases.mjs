@@ -78,6 +78,19 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token 
         assert.deepEqual(await cache.get(`v${i}`), value, JSON.stringify(value));
       }
       assert.equal(typeof (await cache.get("v4")), "string", 'the string "123" stays a string');
+      // What is not plain data is stored as JSON.stringify writes it.
+      const written = [
+        [new Date(0), "1970-01-01T00:00:00.000Z"],
+        [{ a: 1, gone: undefined }, { a: 1 }],
+        [Object.assign(Object.create(null), { n: 1 }), { n: 1 }],
+        [{ toJSON: () => ({ via: "toJSON" }) }, { via: "toJSON" }],
+        [new Map([["a", 1]]), {}],
+        [[new Number(2), new String("s")], [2, "s"]],
+      ];
+      for (const [i, [value, stored]] of written.entries()) {
+        await cache.set(`w${i}`, value);
+        assert.deepEqual(await cache.get(`w${i}`), stored);
+      }
       const object = { list: [1] };
       await cache.set("copy", object);
       object.list.push(2);
