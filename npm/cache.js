@@ -301,10 +301,10 @@ export class Cache {
 
   #sendOne(call) {
     return this.#send("", call.body, mayRepeat(call.code)).then(
-      ([status, text]) => {
+      ([status, body]) => {
         let outcome;
         try {
-          outcome = this.#core.reply(call.code, status, text);
+          outcome = this.#core.reply(call.code, status, body);
         } catch (error) {
           return this.#settle(call, false, error);
         }
@@ -334,10 +334,10 @@ export class Cache {
   #sendPipeline(batch) {
     const body = "[" + batch.map((call) => call.body).join(",") + "]";
     return this.#send("/pipeline", body, batch.every((call) => mayRepeat(call.code))).then(
-      ([status, text]) => {
+      ([status, body]) => {
         let outcomes;
         try {
-          outcomes = this.#core.replies(batch.map((call) => call.code), status, text);
+          outcomes = this.#core.replies(batch.map((call) => call.code), status, body);
         } catch (error) {
           // The whole request failed: every call in it fails the same way.
           for (const call of batch) this.#settle(call, false, error);
@@ -354,8 +354,8 @@ export class Cache {
   // clear() with a key prefix over REST: the core's SCAN walk, one request after another.
   async #walk(body, code) {
     for (;;) {
-      const [status, text] = await this.#send(code === WALK_PIPELINE ? "/pipeline" : "", body, true);
-      body = this.#core.clearNext(code, status, text);
+      const [status, answer] = await this.#send(code === WALK_PIPELINE ? "/pipeline" : "", body, true);
+      body = this.#core.clearNext(code, status, answer);
       if (body === undefined) return undefined;
       code = this.#core.pending;
     }
@@ -363,7 +363,7 @@ export class Cache {
 
   // One HTTP request, retried as the core says (network errors and 5xx answers, with backoff;
   // a request that must not run twice only when it provably never left). Resolves
-  // [status, text]; a 5xx answer given up on resolves too, and the core reads it as SERVER.
+  // [status, body bytes]; a 5xx answer given up on resolves too, and the core reads it as SERVER.
   #send(path, body, idempotent) {
     const attempt = (n) =>
       post(this.#fetch, this.#url + path, this.#headers, body, this.#timeout).then(

@@ -59,10 +59,10 @@ fn rest_calls_are_planned_and_their_answers_read() {
     let code = core.pending();
     assert!(code > 0.0 && code % 16.0 < 8.0, "a GET may be sent again: {code}");
     // Stored texts come back still JSON (escapes and all): JavaScript's JSON.parse unescapes.
-    assert_eq!(core.reply(code, 200, r#"{"result":"1\"2"}"#).unwrap().as_string().as_deref(), Some(r#""1\"2""#));
+    assert_eq!(core.reply(code, 200, br#"{"result":"1\"2"}"#).unwrap().as_string().as_deref(), Some(r#""1\"2""#));
     core.incr_by(s("n"), NONE, NONE, 1.0).unwrap();
     assert!(core.pending() % 16.0 >= 8.0, "an INCRBYFLOAT must not be sent twice");
-    let error = core.reply(core.pending(), 401, "").unwrap_err();
+    let error = core.reply(core.pending(), 401, b"").unwrap_err();
     assert_eq!(error_name(&error), "CacheError");
 }
 
@@ -71,16 +71,17 @@ fn rest_calls_are_planned_and_their_answers_read() {
 fn bad_codes_and_answers_throw_and_the_instance_lives_on() {
     let core = rest_core();
     for code in [0.0, -0.5, 8.0, f64::NAN, f64::INFINITY, -7.0, 1e300] {
-        assert_eq!(error_name(&core.reply(code, 200, "{}").unwrap_err()), "TypeError", "{code}");
-        assert!(core.replies(&[code], 200, "[{}]").is_err(), "{code}");
-        assert!(core.clear_next(code, 200, "{}").is_err(), "{code}");
+        assert_eq!(error_name(&core.reply(code, 200, b"{}").unwrap_err()), "TypeError", "{code}");
+        assert!(core.replies(&[code], 200, b"[{}]").is_err(), "{code}");
+        assert!(core.clear_next(code, 200, b"{}").is_err(), "{code}");
     }
     core.get(s("k"), NONE).unwrap();
     let code = core.pending();
-    for (status, body) in [(200, ""), (200, "[[[["), (0, "x"), (65535, "{}"), (200, r#"{"result":[1,2]}"#)] {
-        assert_eq!(error_name(&core.reply(code, status, body).unwrap_err()), "CacheError", "{status} {body}");
+    let bodies: [(u16, &[u8]); 6] = [(200, b""), (200, b"[[[["), (0, b"x"), (65535, b"{}"), (200, br#"{"result":[1,2]}"#), (200, b"{\"result\":\"\xff\"}")];
+    for (status, body) in bodies {
+        assert_eq!(error_name(&core.reply(code, status, body).unwrap_err()), "CacheError", "{status} {body:?}");
     }
-    assert!(core.replies(&[code, code], 200, r#"[{"result":null}]"#).is_err(), "one answer for two commands");
+    assert!(core.replies(&[code, code], 200, br#"[{"result":null}]"#).is_err(), "one answer for two commands");
     assert_eq!(core.retry_after(9, u32::MAX, true), None);
     assert_eq!(core.get(s("k"), NONE).unwrap().as_string().as_deref(), Some(r#"["GET","::k"]"#));
 }

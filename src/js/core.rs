@@ -283,26 +283,26 @@ impl Core {
     }
 
     /// The outcome of a single-command request whose command had `pending` code `code`.
-    pub fn reply(&self, code: f64, status: u16, body: &str) -> JsResult<JsValue> {
+    pub fn reply(&self, code: f64, status: u16, body: &[u8]) -> JsResult<JsValue> {
         let expect = Expect::from_code(code).ok_or_else(bad_code)?;
-        rest::reply(expect, status, body).map(outcome).map_err(to_js)
+        rest::reply(expect, status, rest::body_text(body)).map(outcome).map_err(to_js)
     }
 
     /// The outcome of each call of a `/pipeline` request: a value, or the call's own error
     /// object (the JavaScript side rejects those); throws when the whole request failed.
-    pub fn replies(&self, codes: &[f64], status: u16, body: &str) -> JsResult<Array> {
+    pub fn replies(&self, codes: &[f64], status: u16, body: &[u8]) -> JsResult<Array> {
         let expects = codes.iter().map(|&c| Expect::from_code(c).ok_or_else(bad_code)).collect::<JsResult<Vec<_>>>()?;
-        let outcomes = rest::replies(&expects, status, body).map_err(to_js)?;
+        let outcomes = rest::replies(&expects, status, rest::body_text(body)).map_err(to_js)?;
         Ok(outcomes.into_iter().map(|o| o.map_or_else(to_js, outcome)).collect())
     }
 
     /// The next request of a `clear()` walk, given the answer to the step `code` (a `pending`
     /// walk code); undefined when the walk is done. `pending` then says the next step's code.
     #[wasm_bindgen(js_name = clearNext)]
-    pub fn clear_next(&self, code: f64, status: u16, body: &str) -> JsResult<Option<String>> {
+    pub fn clear_next(&self, code: f64, status: u16, body: &[u8]) -> JsResult<Option<String>> {
         let step = Walk::from_code(code).ok_or_else(bad_code)?;
         let prefix = self.keys.clear_prefix().unwrap_or_default();
-        Ok(step.next(&prefix, status, body).map_err(to_js)?.map(|next| self.walk(next)))
+        Ok(step.next(&prefix, status, rest::body_text(body)).map_err(to_js)?.map(|next| self.walk(next)))
     }
 
     /// Milliseconds to wait before retry number `attempt + 1` of a failed request, or undefined

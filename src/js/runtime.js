@@ -136,7 +136,8 @@ export const parseNumber = Number;
 export const formatNumber = String;
 
 // One HTTP request of the REST backend (npm/cache.js sends through this), resolving
-// [status, text]. Only method, headers, body and signal are set: Cloudflare Workers reject
+// [status, body bytes]: the core reads the bytes as they came, so an answer is never decoded
+// into a JavaScript string only to be encoded back into wasm memory. Only method, headers, body and signal are set: Cloudflare Workers reject
 // `cache`, `mode` and `credentials` on many compatibility dates. The global fetch is looked up
 // per call, so a fetch installed after import (a test stub, a polyfill) is the one used.
 //
@@ -175,7 +176,7 @@ export function post(fetchFn, url, headers, body, timeoutMs) {
       answer = Promise.reject(error);
     }
     Promise.resolve(answer)
-      .then((response) => response.text().then((text) => [response.status, text]))
+      .then((response) => response.arrayBuffer().then((bytes) => [response.status, new Uint8Array(bytes)]))
       .then(settle(resolve, false), settle(reject, false));
   });
 }

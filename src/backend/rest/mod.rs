@@ -51,6 +51,13 @@ pub fn retry_after(failure: Failure, attempt: u32, retries: u32, idempotent: boo
     (safe && attempt < retries).then(|| FIRST_BACKOFF_MS.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF_MS))
 }
 
+/// An answer's body, which the protocol says is JSON and so UTF-8, as text. The JavaScript side
+/// hands over the bytes as they came (no decoding into a JS string and encoding back); bytes that
+/// are not UTF-8 read as a text that is not JSON, which is what such an answer is.
+pub fn body_text(body: &[u8]) -> &str {
+    std::str::from_utf8(body).unwrap_or("\u{0}")
+}
+
 /// The outcome of a single-command request.
 pub fn reply(expect: Expect, status: u16, body: &str) -> Result<Outcome> {
     decode(expect, result(interpret(status, body)?)?)
@@ -179,6 +186,14 @@ pub fn interpret(status: u16, body: &str) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::core::ops::Op;
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_an_answer_that_is_not_json() {
+        assert_eq!(body_text(br#"{"result":"\u00fc"}"#), r#"{"result":"\u00fc"}"#);
+        assert_eq!(body_text("{\"result\":\"ü\"}".as_bytes()), "{\"result\":\"ü\"}");
+        let error = reply(Expect::Value, 200, body_text(b"{\"result\":\"\xff\"}")).unwrap_err();
+        assert_eq!(error.kind, crate::core::error::Kind::Cache(Code::Protocol));
+    }
 
     #[test]
     fn idempotent_requests_are_retried_on_network_errors_and_5xx_with_backoff() {
