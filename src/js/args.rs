@@ -6,7 +6,8 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::runtime::{check_string, encode_value, is_abort_signal, number_text, to_js};
+use super::runtime::{check_string, encode_value, is_abort_signal, key_list_json, number_text, to_js};
+use crate::backend::rest::json::Json;
 use crate::core::error::Error;
 use crate::core::keys::VersionArg;
 use crate::core::ttl::{self, TtlArg};
@@ -29,14 +30,18 @@ pub fn value(value: &JsValue) -> JsResult<String> {
     encode_value(value)
 }
 
-/// A list of keys: an array of strings (a string is iterable too, so "any iterable" would take
-/// `getMany("abc")` as three keys).
+/// A list of keys: an array of strings, checked by `runtime.js` and read from its JSON text.
 pub fn key_list(value: &JsValue) -> JsResult<Vec<String>> {
-    if !Array::is_array(value) {
-        return Err(type_error(&["keys must be an array of strings"]));
+    let text = key_list_json(value)?;
+    match crate::backend::rest::json::parse(&text) {
+        Some(Json::Array(items)) => items.into_iter().map(|item| if let Json::Str(s) = item { Ok(s.text()) } else { Err(not_keys()) }).collect(),
+        _ => Err(not_keys()),
     }
-    let array: &Array = value.unchecked_ref();
-    (0..array.length()).map(|i| key(&array.get(i))).collect()
+}
+
+// Cannot happen for what keyList returns; an error, not a panic, if it somehow did.
+fn not_keys() -> JsValue {
+    type_error(&["keys must be an array of strings"])
 }
 
 /// `ttl` as a call gives it: omitted, `null` (never expire) or seconds.

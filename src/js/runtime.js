@@ -31,6 +31,15 @@ export function checkString(value, what) {
   return value;
 }
 
+// A list of keys, checked here and handed to the core as one JSON text: one crossing for the
+// whole list instead of one per key (about a micro-second of a getMany of ten). An array only:
+// a string is iterable too, so "any iterable" would take getMany("abc") as three keys.
+export function keyList(keys) {
+  if (!Array.isArray(keys)) throw new TypeError("keys must be an array of strings");
+  for (let i = 0; i < keys.length; i++) checkString(keys[i], "key");
+  return JSON.stringify(keys);
+}
+
 function describe(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";

@@ -15,6 +15,10 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = checkString)]
     pub fn check_string(value: &JsValue, what: &str) -> Result<String, JsValue>;
 
+    /// The JSON text of a list of keys (an array of well-formed strings), or a `TypeError`.
+    #[wasm_bindgen(catch, js_name = keyList)]
+    pub fn key_list_json(value: &JsValue) -> Result<String, JsValue>;
+
     /// The JSON text of a value, or the `TypeError`/`RangeError` of a value JSON cannot hold.
     #[wasm_bindgen(catch, js_name = encodeValue)]
     pub fn encode_value(value: &JsValue) -> Result<String, JsValue>;
