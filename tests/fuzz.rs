@@ -9,9 +9,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use edge_caches::backend::memory::MemoryStore;
-use edge_caches::backend::rest::commands::{plan, Expect};
+use edge_caches::backend::rest::commands::{decode, plan, result, Expect};
 use edge_caches::backend::rest::json::{self, Json, JsonStr};
-use edge_caches::backend::rest::{replies, reply, Walk};
+use edge_caches::backend::rest::{interpret, replies, reply, Walk};
 use edge_caches::core::config::{parse_url, BackendUrl};
 use edge_caches::core::number::{self, StdNumbers};
 use edge_caches::core::ops::Op;
@@ -133,6 +133,35 @@ proptest! {
         let _ = replies(&expects, status, &body);
         for step in [Walk::Scan, Walk::DeleteAndScan, Walk::Delete] {
             let _ = step.next("p", status, &body);
+        }
+    }
+
+    /// The plain read of stored texts (no tree built) gives exactly what the general reader
+    /// gives, for answers in the usual form, near it, and cut or altered anywhere.
+    #[test]
+    fn the_plain_read_of_stored_texts_agrees_with_the_general_reader(
+        value in json_value(),
+        texts in prop::collection::vec(prop_oneof![Just(Json::Null), "\\PC{0,12}".prop_map(|t| Json::Str(JsonStr::from_text(&t)))], 0..5),
+        as_array in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+        how in 0u8..3,
+        byte in prop_oneof![Just(b'"'), Just(b'\\'), Just(b','), Just(b' '), Just(b'n'), any::<u8>()],
+    ) {
+        let mut body = String::from(r#"{"result":"#);
+        let array = Json::Array(texts.clone());
+        write(if as_array { &array } else { &value }, &mut body);
+        body.push('}');
+        let mut bytes = body.into_bytes();
+        let at = cut.index(bytes.len() + 1);
+        match how {
+            1 => bytes.truncate(at),
+            2 => bytes.insert(at, byte),
+            _ => {}
+        }
+        let Ok(body) = String::from_utf8(bytes) else { return Ok(()) };
+        for expect in [Expect::Value, Expect::Values(texts.len() as u32), Expect::Values(0), Expect::Values(2)] {
+            let general = interpret(200, &body).and_then(result).and_then(|r| decode(expect, r));
+            prop_assert_eq!(reply(expect, 200, &body), general, "{}", body);
         }
     }
 

@@ -13,7 +13,7 @@ pub mod commands;
 pub mod json;
 
 use commands::{command, decimal, decode, integer, protocol_error, result, value, Expect};
-use json::Json;
+use json::{Json, Plain};
 
 use crate::core::error::{Code, Error, Result};
 use crate::core::ops::Outcome;
@@ -60,6 +60,15 @@ pub fn body_text(body: &[u8]) -> &str {
 
 /// The outcome of a single-command request.
 pub fn reply(expect: Expect, status: u16, body: &str) -> Result<Outcome> {
+    // Stored texts, in the answer's usual form: passed on as written, with no tree built.
+    let plain = match expect {
+        Expect::Value => Some(Plain::Text),
+        Expect::Values(n) => Some(Plain::Texts(n)),
+        _ => None,
+    };
+    if let Some(result) = plain.filter(|_| status == 200).and_then(|want| json::plain_result(body, want)) {
+        return Ok(Outcome::Json(result.to_owned()));
+    }
     decode(expect, result(interpret(status, body)?)?)
 }
 
@@ -186,6 +195,25 @@ pub fn interpret(status: u16, body: &str) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::core::ops::Op;
+
+    #[test]
+    fn stored_texts_in_the_usual_form_are_passed_on_as_written() {
+        let texts = Expect::Values(3);
+        for (expect, body, json) in [
+            (Expect::Value, r#"{"result":"{\"a\":1}"}"#, r#""{\"a\":1}""#),
+            (Expect::Value, r#"{"result":null}"#, "null"),
+            (texts, r#"{"result":["1",null,"\u00fc"]}"#, r#"["1",null,"\u00fc"]"#),
+            // Not the usual form: the general reader gives the same.
+            (texts, r#"{ "result" : [ "1" , null , "2" ] }"#, r#"["1",null,"2"]"#),
+        ] {
+            assert_eq!(reply(expect, 200, body), Ok(Outcome::Json(json.to_owned())), "{body}");
+        }
+        for body in [r#"{"result":["1",null]}"#, r#"{"result":["1",null,"2","3"]}"#, r#"{"result":["1",2,"3"]}"#, r#"{"result":"1"}"#] {
+            assert!(reply(texts, 200, body).is_err(), "{body}");
+        }
+        assert!(reply(Expect::Value, 200, r#"{"result":"a\u00"}"#).is_err(), "a broken escape");
+        assert!(reply(Expect::Value, 500, r#"{"result":"a"}"#).is_err(), "a 5xx is a 5xx whatever its body");
+    }
 
     #[test]
     fn a_body_that_is_not_utf8_is_an_answer_that_is_not_json() {
