@@ -275,14 +275,8 @@ async fn slow_clients_time_out() {
     );
 
     // A body that never finishes: 408.
-    let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n[\"PI"
-    );
-    stream.write_all(head.as_bytes()).unwrap();
+    let mut stream = open_post(g.port, 100);
+    stream.write_all(br#"["PI"#).unwrap();
     let start = Instant::now();
     let mut buf = [0u8; 1024];
     let n = stream.read(&mut buf).unwrap_or(0);
@@ -301,21 +295,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
 
     // A request whose body is still coming when SIGTERM arrives.
     let body = br#"["SET","r:term:k","done"]"#;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
+    let mut stream = open_post(port, body.len());
     stream.write_all(&body[..5]).unwrap();
     std::thread::sleep(Duration::from_millis(100));
 
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &g.pid().to_string()])
-        .status();
+    signal(g.pid(), "TERM");
     std::thread::sleep(Duration::from_millis(200));
     // New connections are no longer accepted...
     assert!(
@@ -348,16 +332,22 @@ const BUSY: &str = "local t = redis.call('TIME') \
 /// read the answer from.
 fn start_busy_request(port: u16, millis: u32) -> TcpStream {
     let body = serde_json::to_string(&json!(["EVAL", BUSY, 0, millis])).unwrap();
+    let mut stream = open_post(port, body.len());
+    stream.write_all(body.as_bytes()).unwrap();
+    stream
+}
+
+/// A connection of its own with the head of a `POST /` sent; the caller writes the
+/// `content_length` bytes of body (at once, or in parts to keep the request in flight).
+fn open_post(port: u16, content_length: usize) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {content_length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
     stream
 }
 

@@ -154,30 +154,18 @@ impl Core {
     }
 
     pub fn set(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::WRITE)?;
-            Ok(Op::Set { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
-        };
-        self.call(&options, op())
+        self.write(&key, &value, &options, |key, value, ttl_ms| Op::Set { key, value, ttl_ms })
     }
 
     pub fn add(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::WRITE)?;
-            Ok(Op::Add { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
-        };
-        self.call(&options, op())
+        self.write(&key, &value, &options, |key, value, ttl_ms| Op::Add { key, value, ttl_ms })
     }
 
     /// `getOrSet` with a plain default: stored in one step (store-if-missing, else read what is
     /// there).
     #[wasm_bindgen(js_name = getOrSet)]
     pub fn get_or_set(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::WRITE)?;
-            Ok(Op::GetOrAdd { key: self.key(&key, &o.version)?, value: args::value(&value)?, ttl_ms: o.ttl.resolve(self.default_ttl_ms) })
-        };
-        self.call(&options, op())
+        self.write(&key, &value, &options, |key, value, ttl_ms| Op::GetOrAdd { key, value, ttl_ms })
     }
 
     /// `getOrSet` with a function default: admits the call and gives the stored key (and in
@@ -358,6 +346,15 @@ impl Core {
             Backend::Rest(endpoint) => Some(endpoint),
             _ => None,
         }
+    }
+
+    /// `set`, `add` and `getOrSet`: a key, a value and the write options, made into `op`.
+    fn write(&self, key: &JsValue, value: &JsValue, options: &JsValue, op: impl FnOnce(String, String, Option<u64>) -> Op) -> JsResult<JsValue> {
+        let planned = || {
+            let o = args::call_options(options, args::WRITE)?;
+            Ok(op(self.key(key, &o.version)?, args::value(value)?, o.ttl.resolve(self.default_ttl_ms)))
+        };
+        self.call(options, planned())
     }
 
     fn key(&self, key: &JsValue, version: &crate::core::keys::VersionArg) -> JsResult<String> {
