@@ -14,3 +14,9 @@ pub mod core;
 mod js;
 #[cfg(target_arch = "wasm32")]
 pub use js::Core;
+
+// Talc instead of the dlmalloc that std brings: 6.8 KB less wasm (2.6 KB gzipped), and no
+// slower per call in A/Bs of get/set/getMany/incr. Single-threaded wasm only, which is ours.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
