@@ -47,9 +47,9 @@ test: build test-core test-wasm test-types test-js test-gateway test-servers tes
 test-core:
 	cargo test -p edge-caches
 
-# The wasm-bindgen tests in Node and in headless Chromium.
+# The wasm-bindgen tests in Node and in headless Chromium (with std: the test harness needs it).
 test-wasm:
-	wasm-pack test --node
+	wasm-pack test --node --features std
 	tests/browser/wasm-chrome.sh
 
 # A TypeScript consumer of the packed package, under --strict.

@@ -6,6 +6,23 @@
 //! - `backend::rest`: the REST protocol as plain Rust, sans I/O: commands out, answers in.
 //! - `js` (wasm32 only): the wasm-bindgen boundary, the synchronous `Core` class that the
 //!   JavaScript `Cache` (npm/cache.js: promises, fetch, pipelining) drives.
+//!
+//! The shipped wasm is built without std: std's panic machinery formats messages that nobody
+//! reads (a wasm panic is a trap either way), and that formatting code was a large share of the
+//! download. The code uses `alloc` and `core` only; host builds and the wasm test harness
+//! (feature `std`) link std as usual.
+
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude brings and a crate without std imports: `use crate::prelude::*`.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 pub mod backend;
 pub mod core;
@@ -20,3 +37,11 @@ pub use js::Core;
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// Nothing JavaScript can pass in reaches a panic (tests/fuzz.rs holds every decoder to that);
+/// if one did, the instance traps as it would with std, without the message-formatting code.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

@@ -203,6 +203,27 @@ proptest! {
         }
     }
 
+    /// The ttl's rounding (written without std's f64::round) rounds as f64::round does.
+    #[test]
+    fn ttl_seconds_round_to_the_nearest_millisecond(
+        seconds in prop_oneof![any::<f64>(), 0.0..10.0, (0u64..20_000).prop_map(|n| n as f64 / 2000.0), 9.0e12..1.0e13],
+    ) {
+        let expected = (seconds * 1000.0).round();
+        match ttl::seconds_to_ms(seconds) {
+            Ok(ms) => prop_assert_eq!(ms, (expected as u64).max(1)),
+            Err(_) => prop_assert!(!(seconds > 0.0 && expected <= ttl::MAX_TTL_MS as f64)),
+        }
+    }
+
+    /// `is_safe_integer` (written without std's f64::trunc) is `Number.isSafeInteger`.
+    #[test]
+    fn safe_integers_are_whole_and_in_range(
+        n in prop_oneof![any::<f64>(), -1e16..1e16, (-(1i64 << 54)..(1i64 << 54)).prop_map(|n| n as f64), Just(-0.0), Just(0.5)],
+    ) {
+        let expected = n.is_finite() && n.trunc() == n && n.abs() <= 9_007_199_254_740_991.0;
+        prop_assert_eq!(number::is_safe_integer(n), expected, "{}", n);
+    }
+
     /// incr on any stored text with any delta: a number or a clean error.
     #[test]
     fn incr_on_any_stored_text(stored in "\\PC{0,30}|-?[0-9]{1,30}(\\.[0-9]{0,10})?(e[+-]?[0-9]{1,4})?", delta in any::<f64>()) {

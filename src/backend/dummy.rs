@@ -1,6 +1,8 @@
 //! The `dummy://` backend: accepts every write and stores nothing, as in the Python original.
 //! Useful to switch caching off without changing the calling code.
 
+use crate::prelude::*;
+
 use crate::core::error::{Code, Error, Result};
 use crate::core::ops::{Op, Outcome};
 

@@ -5,7 +5,9 @@
 //! Expired entries are dropped when they are next touched, and otherwise age out of the LRU
 //! order like any other entry, so the store never holds more than `max_entries`.
 
-use std::collections::HashMap;
+use crate::prelude::*;
+
+use hashbrown::HashMap;
 
 use crate::core::error::Result;
 use crate::core::number::{self, Numbers};

@@ -5,6 +5,8 @@
 //! (IDNA tables and all) would multiply the size of the wasm. The fetch implementation checks the
 //! REST endpoint itself when it is used.
 
+use crate::prelude::*;
+
 use super::error::{Code, Error, Result};
 use super::ttl;
 

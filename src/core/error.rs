@@ -2,6 +2,8 @@
 //! `RangeError` or `CacheError`) and, for a `CacheError`, a stable `code` that callers can
 //! branch on. The single conversion into a JS value lives in the boundary (`crate::js`).
 
+use crate::prelude::*;
+
 /// Which JavaScript error a failure becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -2,6 +2,8 @@
 //! (`{prefix}:{version}:{key}`, empty parts for a missing prefix or version), so a Python
 //! service and an edge worker can share one Redis.
 
+use crate::prelude::*;
+
 /// The version part of a key: what a call asks for, before the cache default is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionArg {

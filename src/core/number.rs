@@ -5,6 +5,8 @@
 //! `JSON.stringify` writes, and the wasm does not carry Rust's float formatting code); on the
 //! host, Rust's.
 
+use crate::prelude::*;
+
 use super::error::{Code, Error, Result};
 
 pub trait Numbers {
@@ -24,6 +26,12 @@ impl Numbers for StdNumbers {
     fn format(&self, value: f64) -> String {
         value.to_string()
     }
+}
+
+/// `Number.isSafeInteger`. The range check comes first: it rules out NaN and the infinities,
+/// and makes the cast exact (`f64::trunc` is std, not core).
+pub fn is_safe_integer(n: f64) -> bool {
+    n.abs() <= 9_007_199_254_740_991.0 && n as i64 as f64 == n
 }
 
 /// The JSON number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. A stored value

@@ -5,6 +5,8 @@
 //!
 //! Values travel as their JSON text, exactly as they are stored.
 
+use crate::prelude::*;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// -> `Value`

@@ -35,13 +35,17 @@ pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
     if seconds.is_nan() || seconds <= 0.0 || seconds.is_infinite() {
         return Err(Error::range_error(&["ttl must be a positive finite number of seconds"]));
     }
-    // Round, not ceil: 0.3 * 1000 is 300.00000000000006 in binary floating point.
-    let ms = (seconds * 1000.0).round();
-    if ms > MAX_TTL_MS as f64 {
+    // Round, not ceil: 0.3 * 1000 is 300.00000000000006 in binary floating point. Halves round
+    // up, as f64::round would (it is std, not core): `x - whole` is exact below 2^53, and above
+    // it x is a whole number; the cast saturates past u64::MAX, and the check below catches it.
+    let x = seconds * 1000.0;
+    let whole = x as u64;
+    let ms = if x - whole as f64 >= 0.5 { whole.saturating_add(1) } else { whole };
+    if ms > MAX_TTL_MS {
         return Err(Error::range_error(&["ttl is too large"]));
     }
     // A positive ttl below half a millisecond still expires, as soon as it can.
-    Ok((ms as u64).max(1))
+    Ok(ms.max(1))
 }
 
 /// A ttl written in a URL query (`?ttl=1.5`): a plain decimal number of seconds, parsed

@@ -2,6 +2,9 @@
 //! one deserves. Every check runs before a call is admitted, so a rejected call has done
 //! nothing.
 
+use crate::prelude::*;
+pub use crate::core::number::is_safe_integer;
+
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -87,9 +90,6 @@ pub fn delta(value: &JsValue) -> JsResult<f64> {
     }
 }
 
-pub fn is_safe_integer(n: f64) -> bool {
-    n.is_finite() && n.trunc() == n && n.abs() <= 9_007_199_254_740_991.0
-}
 
 /// A per-call options object: `{ ttl, version, signal }` for writes, `{ version, signal }` for
 /// reads, `{ signal }` for `clear()`. Unknown names are a `TypeError`: a misspelt `verison`

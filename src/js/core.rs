@@ -9,9 +9,10 @@
 //! `replies`, `clearNext`). No method holds a borrow while calling into JavaScript, so a value's
 //! `toJSON` that calls the cache again is harmless.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use ::core::cell::{Cell, RefCell};
 
 use js_sys::{Array, Map, Object};
 use wasm_bindgen::prelude::*;
@@ -40,17 +41,25 @@ struct Endpoint {
     retries: u32,
 }
 
+/// A memory store, shared by the caches of one `memory://NAME`.
+type SharedStore = Rc<RefCell<MemoryStore>>;
+
 enum Backend {
-    Memory(Rc<RefCell<MemoryStore>>),
+    Memory(SharedStore),
     Dummy,
     Rest(Endpoint),
 }
 
-thread_local! {
-    /// `memory://NAME` stores, one per name in this JavaScript realm. They outlive the caches
-    /// that use them, like any module-level Map would.
-    static NAMED_STORES: RefCell<HashMap<String, Rc<RefCell<MemoryStore>>>> = RefCell::new(HashMap::new());
-}
+/// `memory://NAME` stores, one per name in this JavaScript realm. They outlive the caches that
+/// use them, like any module-level Map would. Few names: a list is enough.
+static NAMED_STORES: OneThread<RefCell<Vec<(String, SharedStore)>>> = OneThread(RefCell::new(Vec::new()));
+
+/// A static without `thread_local!` (std): this wasm is built without the atomics feature, so
+/// it runs on one thread and the value inside is never shared.
+struct OneThread<T>(T);
+// SAFETY: one thread (see above); a build with threads would have to revisit this.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<T> Sync for OneThread<T> {}
 
 #[wasm_bindgen]
 pub struct Core {
@@ -312,13 +321,18 @@ impl Core {
         let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline, retries } = settings;
         let backend = match backend {
             BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
-            BackendUrl::Memory { name: Some(name) } => Backend::Memory(NAMED_STORES.with(|stores| {
-                stores
-                    .borrow_mut()
-                    .entry(name)
-                    .or_insert_with(|| Rc::new(RefCell::new(MemoryStore::new(max_entries))))
-                    .clone()
-            })),
+            BackendUrl::Memory { name: Some(name) } => {
+                let mut stores = NAMED_STORES.0.borrow_mut();
+                let store = match stores.iter().find(|(n, _)| *n == name) {
+                    Some((_, store)) => store.clone(),
+                    None => {
+                        let store = Rc::new(RefCell::new(MemoryStore::new(max_entries)));
+                        stores.push((name, store.clone()));
+                        store
+                    }
+                };
+                Backend::Memory(store)
+            }
             BackendUrl::Dummy => Backend::Dummy,
             BackendUrl::Rest { endpoint, .. } => {
                 let headers = Object::new();

@@ -1,6 +1,8 @@
 //! Bindings to `runtime.js` and to the JavaScript globals the boundary needs, and the single
 //! conversion of a core `Error` into a JavaScript error.
 
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::{Error, Kind};

@@ -20,7 +20,7 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON=$PWD/tests/browser/webdriver.json
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test wasm 2>&1 | tee "$log" || status=$?
+wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --features std --test wasm 2>&1 | tee "$log" || status=$?
 
 if grep -q "only configured to run in node.js" "$log"; then
     echo "wasm-chrome: FAILED: the tests were skipped instead of run in Chromium" >&2

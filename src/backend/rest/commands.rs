@@ -7,6 +7,8 @@
 //! `SET .. NX GET` (Redis 7); `setMany` with a ttl and `touch` without one are small Lua scripts,
 //! atomic like MSET, where a MULTI/EXEC transaction could not share a pipeline.
 
+use crate::prelude::*;
+
 use super::json::{write_str, Json};
 use crate::core::error::{Code, Error, Result};
 use crate::core::number::Numbers;
@@ -218,7 +220,7 @@ impl Expect {
 
     /// The `Expect` of a `code`, or `None` for anything `code` does not make.
     pub fn from_code(code: f64) -> Option<Expect> {
-        if !(code >= 0.0 && code <= f64::from(u32::MAX) * 16.0 + 15.0 && code.trunc() == code) {
+        if !(code >= 0.0 && code <= f64::from(u32::MAX) * 16.0 + 15.0 && code as u64 as f64 == code) {
             return None;
         }
         let code = code as u64;

@@ -9,6 +9,8 @@
 //! of its bytes, and they go on to JavaScript, whose JSON.parse unescapes them many times
 //! faster than this reader could (measured: unescaping here was about 12% of a stubbed `getMany`).
 
+use crate::prelude::*;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,

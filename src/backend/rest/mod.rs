@@ -9,6 +9,8 @@
 //! task wake-ups per call: with the earlier async design, a profile of a stubbed-fetch `get` put
 //! about a fifth of the call in wasm and its glue, most of it that plumbing.
 
+use crate::prelude::*;
+
 pub mod commands;
 pub mod json;
 
@@ -55,7 +57,7 @@ pub fn retry_after(failure: Failure, attempt: u32, retries: u32, idempotent: boo
 /// hands over the bytes as they came (no decoding into a JS string and encoding back); bytes that
 /// are not UTF-8 read as a text that is not JSON, which is what such an answer is.
 pub fn body_text(body: &[u8]) -> &str {
-    std::str::from_utf8(body).unwrap_or("\u{0}")
+    ::core::str::from_utf8(body).unwrap_or("\u{0}")
 }
 
 /// The outcome of a single-command request.
