@@ -9,6 +9,7 @@ use super::runtime::{check_string, to_js};
 use crate::backend::memory::DEFAULT_MAX_ENTRIES;
 use crate::core::config::{parse_url, BackendUrl};
 use crate::core::error::{Code, Error};
+use crate::core::number::ceil_positive;
 use crate::core::keys::{KeyBuilder, VersionArg};
 use crate::core::ttl::TtlArg;
 
@@ -127,11 +128,7 @@ fn read_options(settings: &mut Settings, options: &JsValue) -> JsResult<()> {
         match timeout.as_f64() {
             // AbortSignal.timeout takes a 32-bit signed integer of milliseconds... and more
             // than a day is a mistake anyway.
-            Some(ms) if ms > 0.0 && ms <= 86_400_000.0 => {
-                // Rounded up to a whole millisecond (f64::ceil is std, not core).
-                let whole = ms as u64 as f64;
-                settings.timeout_ms = if whole < ms { whole + 1.0 } else { whole };
-            }
+            Some(ms) if ms > 0.0 && ms <= 86_400_000.0 => settings.timeout_ms = ceil_positive(ms),
             Some(_) => return Err(to_js(Error::range_error(&["timeout must be from 1 to 86400000 milliseconds"]))),
             None => return Err(to_js(Error::type_error(&["timeout must be a number of milliseconds"]))),
         }
