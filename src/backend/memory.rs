@@ -7,6 +7,7 @@
 
 use crate::prelude::*;
 
+use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
 use crate::core::error::Result;
@@ -33,7 +34,7 @@ struct Node {
 /// An LRU list threaded through a slab of nodes: O(1) lookup, touch, insert and eviction
 /// without a crate (an LRU crate would bring more code than these lines).
 pub struct MemoryStore {
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, FixedState>,
     nodes: Vec<Node>,
     free: Vec<usize>,
     head: usize,
@@ -42,9 +43,17 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    pub fn new(max_entries: usize) -> Self {
+    /// `hash_seed` should be random (the wasm build takes `Math.random()`), so that keys
+    /// chosen to collide in the index cannot be worked out ahead of time. Without std there is
+    /// no source of randomness here: foldhash's own seeding would fall back on addresses, which
+    /// are the same in every run of a wasm module.
+    pub fn new(max_entries: usize, hash_seed: u64) -> Self {
+        Self::with_hasher(max_entries, FixedState::with_seed(hash_seed))
+    }
+
+    fn with_hasher(max_entries: usize, hasher: FixedState) -> Self {
         MemoryStore {
-            index: HashMap::new(),
+            index: HashMap::with_hasher(hasher),
             nodes: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -100,7 +109,7 @@ impl MemoryStore {
             }
             Op::Clear { prefix } => {
                 match prefix {
-                    None => *self = MemoryStore::new(self.max_entries),
+                    None => *self = MemoryStore::with_hasher(self.max_entries, self.index.hasher().clone()),
                     Some(prefix) => {
                         let doomed: Vec<String> =
                             self.index.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
@@ -232,7 +241,7 @@ mod tests {
 
     #[test]
     fn expiry_is_exact_to_the_millisecond() {
-        let mut s = MemoryStore::new(10);
+        let mut s = MemoryStore::new(10, 7);
         set(&mut s, "k", "1", Some(100), 1000.0);
         assert_eq!(get(&mut s, "k", 1099.0).as_deref(), Some("1"));
         assert_eq!(get(&mut s, "k", 1100.0), None);
@@ -241,7 +250,7 @@ mod tests {
 
     #[test]
     fn least_recently_used_is_evicted_first() {
-        let mut s = MemoryStore::new(3);
+        let mut s = MemoryStore::new(3, 7);
         for k in ["a", "b", "c"] {
             set(&mut s, k, "1", None, 0.0);
         }
@@ -256,7 +265,7 @@ mod tests {
 
     #[test]
     fn add_and_get_or_add_respect_live_keys_only() {
-        let mut s = MemoryStore::new(10);
+        let mut s = MemoryStore::new(10, 7);
         let add = |s: &mut MemoryStore, v: &str, now| run(s, Op::Add { key: "k".into(), value: v.into(), ttl_ms: Some(10) }, now);
         assert_eq!(add(&mut s, "1", 0.0), Outcome::Bool(true));
         assert_eq!(add(&mut s, "2", 5.0), Outcome::Bool(false));
@@ -270,7 +279,7 @@ mod tests {
 
     #[test]
     fn touch_never_creates_and_incr_keeps_expiry() {
-        let mut s = MemoryStore::new(10);
+        let mut s = MemoryStore::new(10, 7);
         assert_eq!(run(&mut s, Op::Touch { key: "k".into(), ttl_ms: Some(5) }, 0.0), Outcome::Bool(false));
         assert!(s.is_empty());
         set(&mut s, "k", "5", Some(100), 0.0);
@@ -285,7 +294,7 @@ mod tests {
 
     #[test]
     fn incr_on_a_non_number_changes_nothing() {
-        let mut s = MemoryStore::new(10);
+        let mut s = MemoryStore::new(10, 7);
         set(&mut s, "k", "\"5\"", None, 0.0);
         let err = s.execute(Op::Incr { key: "k".into(), delta: 1.0 }, 0.0, &StdNumbers).unwrap_err();
         assert_eq!(err.code(), Some(Code::NotANumber));
@@ -294,7 +303,7 @@ mod tests {
 
     #[test]
     fn clear_with_a_prefix_leaves_other_keys() {
-        let mut s = MemoryStore::new(10);
+        let mut s = MemoryStore::new(10, 7);
         for k in ["app:1:a", "app::b", "apple::c", "::d"] {
             set(&mut s, k, "1", None, 0.0);
         }
@@ -308,7 +317,7 @@ mod tests {
     /// Random operations against a plain model: the LRU links never lose or duplicate an entry.
     #[test]
     fn random_operations_keep_the_index_and_list_consistent() {
-        let mut s = MemoryStore::new(8);
+        let mut s = MemoryStore::new(8, 7);
         let mut seed: u64 = 0x9e3779b97f4a7c15;
         for step in 0..20_000u64 {
             seed ^= seed << 13;

@@ -64,7 +64,7 @@ pub fn parse_url(url: &str) -> Result<UrlConfig> {
 fn parse_rest(scheme: &str, location: &str) -> Result<BackendUrl> {
     // Never echo the URL in these messages: it may hold the token.
     let (authority, path) = match location.find('/') {
-        Some(i) => location.split_at(i),
+        Some(i) => location.split_at_checked(i).unwrap_or((location, "")),
         None => (location, ""),
     };
     let (userinfo, host) = match authority.rsplit_once('@') {

@@ -54,6 +54,11 @@ enum Backend {
 /// use them, like any module-level Map would. Few names: a list is enough.
 static NAMED_STORES: OneThread<RefCell<Vec<(String, SharedStore)>>> = OneThread(RefCell::new(Vec::new()));
 
+/// A memory store whose index is seeded from `Math.random()` (53 random bits are plenty).
+fn new_store(max_entries: usize) -> MemoryStore {
+    MemoryStore::new(max_entries, (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64)
+}
+
 /// A static without `thread_local!` (std): this wasm is built without the atomics feature, so
 /// it runs on one thread and the value inside is never shared.
 struct OneThread<T>(T);
@@ -320,13 +325,13 @@ impl Core {
     fn with_settings(settings: Settings) -> JsResult<Core> {
         let Settings { keys, default_ttl_ms, backend, max_entries, token, fetch, timeout_ms, auto_pipeline, retries } = settings;
         let backend = match backend {
-            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(MemoryStore::new(max_entries)))),
+            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store(max_entries)))),
             BackendUrl::Memory { name: Some(name) } => {
                 let mut stores = NAMED_STORES.0.borrow_mut();
                 let store = match stores.iter().find(|(n, _)| *n == name) {
                     Some((_, store)) => store.clone(),
                     None => {
-                        let store = Rc::new(RefCell::new(MemoryStore::new(max_entries)));
+                        let store = Rc::new(RefCell::new(new_store(max_entries)));
                         stores.push((name, store.clone()));
                         store
                     }

@@ -307,14 +307,15 @@ impl Reader<'_> {
     }
 }
 
-/// Appends `text` as a JSON string.
+/// Appends `text` as a JSON string. The runs between escapes are cut at ASCII bytes, always
+/// char boundaries: `get` says so without a panic path (and its formatting code) in the wasm.
 pub fn write_str(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let mut run_start = 0;
     for (i, b) in text.bytes().enumerate() {
         if b == b'"' || b == b'\\' || b < 0x20 {
-            out.push_str(&text[run_start..i]);
+            out.push_str(text.get(run_start..i).unwrap_or_default());
             match b {
                 b'"' => out.push_str("\\\""),
                 b'\\' => out.push_str("\\\\"),
@@ -328,7 +329,7 @@ pub fn write_str(out: &mut String, text: &str) {
             run_start = i + 1;
         }
     }
-    out.push_str(&text[run_start..]);
+    out.push_str(text.get(run_start..).unwrap_or_default());
     out.push('"');
 }
 
