@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { CLIENTS, median, writeSection } from "./lib.mjs";
 
-const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 9);
+const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 15);
 const child = fileURLToPath(new URL("./coldstart-child.mjs", import.meta.url));
 const runs = Object.fromEntries(CLIENTS.map((c) => [c, []]));
 // One unmeasured run first, so the files are in the page cache for every client alike.

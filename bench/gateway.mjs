@@ -17,7 +17,11 @@ assert.ok(GATEWAY_URL && GATEWAY_TOKEN && REDIS_PORT, "run under scripts/with-se
 
 const THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 64);
-const DURATION = Number(process.env.BENCH_WRK_SECONDS ?? 10);
+const DURATION = Number(process.env.BENCH_WRK_SECONDS ?? 5);
+// The GET comparison runs in ROUNDS alternating rounds (gateway, webdis, gateway, ...) and keeps
+// each server's median round: on a shared 2-core machine one long run after the other drifted
+// by ±10% between runs of the whole benchmark, which decided the comparison more than the servers.
+const ROUNDS = Number(process.env.BENCH_WRK_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WRK_WARMUP_SECONDS ?? 2);
 const PIPELINE = 100;
 const REDIS_BENCH_N = Number(process.env.BENCH_REDIS_BENCHMARK_N ?? 4000000);
@@ -58,10 +62,27 @@ function wrk(url, seconds, env = {}) {
 
 function measure(name, url, env) {
   wrk(url, WARMUP, env); // warm-up, discarded
+  return timed(name, url, env);
+}
+
+function timed(name, url, env) {
   const r = wrk(url, DURATION, env);
   process.stderr.write(`  gateway: ${name}: ${Math.round(r.rps)} requests/s (${r.errorCount} errors)\n`);
   if (r.errorCount) throw new Error(`${name}: wrk counted ${JSON.stringify(r.errors)} errors`);
   return r;
+}
+
+/** Alternating rounds of each { name, url, env } after one warm-up each; the median round of each, with every round's rps. */
+function alternate(servers) {
+  for (const s of servers) wrk(s.url, WARMUP, s.env);
+  const rounds = servers.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    servers.forEach((s, i) => rounds[i].push(timed(s.name, s.url, s.env)));
+  }
+  return rounds.map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.rps - b.rps);
+    return { ...sorted[Math.floor(sorted.length / 2)], roundsRps: rs.map((r) => r.rps) };
+  });
 }
 
 // The key every run reads, checked through each server first.
@@ -108,8 +129,10 @@ try {
   }
   assert.ok(ready, "webdis did not answer GET within 10 s");
 
-  const gatewayGet = measure("gateway GET /get/key", `${GATEWAY_URL}/get/${KEY}`, { WRK_AUTH: auth });
-  const webdisGet = measure("webdis GET /GET/key", `${webdisUrl}/GET/${KEY}`, { WRK_AUTH: "" });
+  const [gatewayGet, webdisGet] = alternate([
+    { name: "gateway GET /get/key", url: `${GATEWAY_URL}/get/${KEY}`, env: { WRK_AUTH: auth } },
+    { name: "webdis GET /GET/key", url: `${webdisUrl}/GET/${KEY}`, env: { WRK_AUTH: "" } },
+  ]);
   const gatewayPipeline = measure(`gateway POST /pipeline (${PIPELINE} GETs)`, `${GATEWAY_URL}/pipeline`, {
     WRK_AUTH: auth,
     WRK_PIPELINE: String(PIPELINE),
@@ -133,8 +156,8 @@ try {
     }
   };
   results = {
-    description: `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s (after a ${WARMUP} s warm-up) on loopback; every server and wrk share the machine's cores`,
-    settings: { threads: THREADS, connections: CONNECTIONS, seconds: DURATION, warmupSeconds: WARMUP, webdisThreads, pipeline: PIPELINE },
+    description: `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s (after a ${WARMUP} s warm-up) on loopback; the two GET rows: the median of ${ROUNDS} rounds, gateway and webdis alternating; every server and wrk share the machine's cores`,
+    settings: { threads: THREADS, connections: CONNECTIONS, seconds: DURATION, rounds: ROUNDS, warmupSeconds: WARMUP, webdisThreads, pipeline: PIPELINE },
     versions: { wrk: version("wrk", ["-v"]), redisBenchmark: version("redis-benchmark", ["--version"]), webdis: "apt webdis" },
     get: { gateway: gatewayGet, webdis: webdisGet },
     pipeline: {

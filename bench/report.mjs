@@ -294,6 +294,10 @@ function render(results) {
       ["redis-benchmark (the limit)", `\`-P ${g.settings.pipeline} -c ${g.settings.connections} GET benchkey\``, "-", int(rb.commandsPerSecond), fix(rb.p50LatencyMs, 2), fix(rb.p99LatencyMs, 2), "1.00×"],
     ];
     out.push(table(["server", "request", "requests/s", "commands/s", "p50 ms", "p99 ms", "ratio"], rows));
+    if (gg.roundsRps && wd.roundsRps) {
+      const list = (rs) => rs.map((r) => int(r)).join(", ");
+      out.push("", `GET rounds, requests/s: gateway ${list(gg.roundsRps)}; webdis ${list(wd.roundsRps)}.`);
+    }
     out.push("", `Target: gateway ≥ webdis requests/s: ${ratio(gg.rps, wd.rps)} ${mark(gg.rps >= wd.rps)}`);
     target("gateway GET ≥ webdis requests/s", `${int(gg.rps)} vs ${int(wd.rps)} req/s (${ratio(gg.rps, wd.rps)})`, gg.rps >= wd.rps);
   }
