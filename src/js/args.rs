@@ -3,7 +3,6 @@
 //! nothing.
 
 use crate::prelude::*;
-pub use crate::core::number::is_safe_integer;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -12,6 +11,7 @@ use wasm_bindgen::JsCast;
 use super::runtime::{check_string, encode_value, is_abort_signal, key_list_json, number_text, to_js};
 use crate::backend::rest::json::Json;
 use crate::core::error::Error;
+use crate::core::number::is_safe_integer;
 use crate::core::keys::VersionArg;
 use crate::core::ttl::{self, TtlArg};
 

@@ -211,8 +211,7 @@ impl Core {
     pub fn get_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
         let op = || {
             let o = args::call_options(&options, args::READ)?;
-            let keys = args::key_list(&keys)?.iter().map(|k| self.keys.build(k, &o.version)).collect();
-            Ok(Op::GetMany { keys })
+            Ok(Op::GetMany { keys: self.key_list(&keys, &o.version)? })
         };
         self.call(&options, op())
     }
@@ -251,8 +250,7 @@ impl Core {
     pub fn delete_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
         let op = || {
             let o = args::call_options(&options, args::READ)?;
-            let keys = args::key_list(&keys)?.iter().map(|k| self.keys.build(k, &o.version)).collect();
-            Ok(Op::DeleteMany { keys })
+            Ok(Op::DeleteMany { keys: self.key_list(&keys, &o.version)? })
         };
         self.call(&options, op())
     }
@@ -378,6 +376,10 @@ impl Core {
 
     fn key(&self, key: &JsValue, version: &crate::core::keys::VersionArg) -> JsResult<String> {
         Ok(self.keys.build(&args::key(key)?, version))
+    }
+
+    fn key_list(&self, keys: &JsValue, version: &crate::core::keys::VersionArg) -> JsResult<Vec<String>> {
+        Ok(args::key_list(keys)?.iter().map(|k| self.keys.build(k, version)).collect())
     }
 
     /// Admits a call whose arguments were good: argument errors come first (a bad call is a bug

@@ -4,12 +4,12 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 
-use super::args::{self, is_safe_integer, JsResult};
+use super::args::{self, JsResult};
 use super::runtime::{check_string, to_js};
 use crate::backend::memory::DEFAULT_MAX_ENTRIES;
 use crate::core::config::{parse_url, BackendUrl};
 use crate::core::error::{Code, Error};
-use crate::core::number::ceil_positive;
+use crate::core::number::{ceil_positive, is_safe_integer};
 use crate::core::keys::{KeyBuilder, VersionArg};
 use crate::core::ttl::TtlArg;
 
