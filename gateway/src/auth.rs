@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use axum::http::{header, HeaderMap};
+use hyper::{header, HeaderMap};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::request::query_pairs;
@@ -123,7 +123,7 @@ fn query_token(query: Option<&str>) -> Option<Cow<'_, [u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use hyper::http::HeaderValue;
 
     fn headers(auth: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -133,7 +133,7 @@ impl Args {
         }
         let allow_origin = self.allow_origin.filter(|o| !o.is_empty());
         if let Some(origin) = &allow_origin {
-            if axum::http::HeaderValue::from_str(origin).is_err() {
+            if hyper::http::HeaderValue::from_str(origin).is_err() {
                 return Err("--allow-origin is not a valid header value".into());
             }
         }

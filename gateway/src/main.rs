@@ -22,7 +22,7 @@ mod shared;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum::http::HeaderValue;
+use hyper::http::HeaderValue;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -118,7 +118,7 @@ async fn run(config: config::Config) -> Result<(), String> {
 
     server::run(
         listener,
-        routes::router(app),
+        app,
         config.read_timeout,
         config.max_connections,
         shutdown_signal(),

@@ -7,13 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::http::request::Parts;
+use hyper::http::HeaderValue;
+use hyper::{header, HeaderMap, Method, StatusCode};
 use serde_json::{json, Value as Json};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -44,9 +42,10 @@ pub struct App {
     pub allow_origin: Option<HeaderValue>,
 }
 
-pub fn router(app: Arc<App>) -> Router {
-    Router::new().fallback(handle).with_state(app)
-}
+/// A request as hyper reads it; the body is read (or drained) by the handler.
+pub type Request = hyper::Request<Incoming>;
+/// Every answer is small and whole when it is made.
+pub type Response = hyper::Response<Full<Bytes>>;
 
 /// Headers a browser may send, for CORS preflight answers: those of @upstash/redis included.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Upstash-Encoding, Upstash-Sync-Token, \
@@ -72,7 +71,7 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Failure {
     }
 }
 
-impl IntoResponse for Failure {
+impl Failure {
     fn into_response(self) -> Response {
         let mut response = json_response(self.status, &json!({ "error": self.message }));
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
@@ -88,21 +87,20 @@ impl IntoResponse for Failure {
 fn json_response(status: StatusCode, body: &Json) -> Response {
     let bytes =
         serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"ERR internal\"}".to_vec());
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response()
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
-async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+/// Answers one request; every outcome, refusals included, is a response.
+pub async fn handle(app: Arc<App>, request: Request) -> Response {
     let mut response = serve(&app, request)
         .await
-        .unwrap_or_else(IntoResponse::into_response);
+        .unwrap_or_else(Failure::into_response);
     if let Some(origin) = &app.allow_origin {
         response
             .headers_mut()
@@ -349,7 +347,8 @@ fn encoding(headers: &HeaderMap) -> Encoding {
 }
 
 fn preflight() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -383,7 +382,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// Reads the body within the read timeout and the size limit (`declared`, the Content-Length,
 /// is within it). Whatever the content type says: clients send `application/json`, with or
 /// without a charset, or nothing.
-async fn read_body(app: &App, declared: Option<u64>, mut body: Body) -> Result<Bytes, Failure> {
+async fn read_body(app: &App, declared: Option<u64>, mut body: Incoming) -> Result<Bytes, Failure> {
     let read = async {
         let capacity = declared.map_or(0, |n| n as usize).min(app.max_body);
         let mut buffer = Vec::with_capacity(capacity);
@@ -420,7 +419,7 @@ async fn read_body(app: &App, declared: Option<u64>, mut body: Body) -> Result<B
 
 /// [`discard`] for a body not read at all yet: a client waiting for `100 Continue` has sent
 /// nothing, so dropping the body answers it without asking for the upload.
-fn discard_unread(app: &App, headers: &HeaderMap, body: Body) {
+fn discard_unread(app: &App, headers: &HeaderMap, body: Incoming) {
     let expects_continue = headers
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
@@ -433,7 +432,7 @@ fn discard_unread(app: &App, headers: &HeaderMap, body: Body) {
 /// background and within limits, so the client can read the answer: closing a connection with
 /// unread data resets it, and the client may lose the answer with it. Past the limits the
 /// connection is simply closed.
-fn discard(app: &App, mut body: Body) {
+fn discard(app: &App, mut body: Incoming) {
     if body.is_end_stream() {
         return;
     }

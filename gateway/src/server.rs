@@ -1,5 +1,4 @@
-//! Accepting connections. Written on hyper directly (not `axum::serve`) for what axum's server
-//! does not set: a timeout on reading request headers, so a client that trickles bytes (or sends
+//! Accepting connections, on hyper directly, with what a bare server does not set: a timeout on reading request headers, so a client that trickles bytes (or sends
 //! nothing, or idles between keep-alive requests) cannot hold a connection forever, a bound on
 //! how many connections are open at once, and a bound on how long shutdown waits for in-flight
 //! requests.
@@ -13,13 +12,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use crate::routes::{self, App};
 
 /// The most a connection buffers: the request line and headers must fit (else 431), and body
 /// bytes are read on in pieces this large. hyper's default, some 400 KiB, let a client without a
@@ -31,7 +33,7 @@ const MAX_BUFFER: usize = 64 * 1024;
 /// keep-alive connections are closed) and returns, after `grace` at the latest.
 pub async fn run(
     listener: TcpListener,
-    router: Router,
+    app: Arc<App>,
     header_timeout: Duration,
     max_connections: usize,
     shutdown: impl Future<Output = ()>,
@@ -61,14 +63,16 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |request| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(routes::handle(app, request).await) }
+        });
         let connection = http1::Builder::new()
             .max_buf_size(MAX_BUFFER)
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(router.clone()),
-            );
+            .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // A client that goes away mid-request is not the gateway's error.
