@@ -21,7 +21,7 @@ const DURATION = Number(process.env.BENCH_WRK_SECONDS ?? 5);
 // The GET comparison runs in ROUNDS alternating rounds (gateway, webdis, gateway, ...) and keeps
 // each server's median round: on a shared 2-core machine one long run after the other drifted
 // by ±10% between runs of the whole benchmark, which decided the comparison more than the servers.
-const ROUNDS = Number(process.env.BENCH_WRK_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_WRK_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WRK_WARMUP_SECONDS ?? 2);
 const PIPELINE = 100;
 const REDIS_BENCH_N = Number(process.env.BENCH_REDIS_BENCHMARK_N ?? 4000000);
