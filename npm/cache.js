@@ -3,7 +3,8 @@
 // carries memory and dummy ops out at once, plans each REST command and reads each answer,
 // and says which failures may be retried. This file only does what needs the event loop:
 // promises, fetch, timeouts, the one-tick pipelining and the waits between retries. A call
-// crosses into wasm once to plan and once to read its answer, and never waits inside wasm.
+// calls into wasm once to plan (then reads the `pending` number the plan left) and once to
+// read its answer, and never waits inside wasm.
 //
 // "@@RUNTIME@@" is replaced by scripts/package.mjs with the path wasm-bindgen gave runtime.js,
 // so CacheError is the very class the wasm throws (one module, one class, `instanceof` works).

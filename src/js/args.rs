@@ -90,7 +90,6 @@ pub fn delta(value: &JsValue) -> JsResult<f64> {
     }
 }
 
-
 /// A per-call options object: `{ ttl, version, signal }` for writes, `{ version, signal }` for
 /// reads, `{ signal }` for `clear()`. Unknown names are a `TypeError`: a misspelt `verison`
 /// silently reading another key would be worse.
@@ -118,7 +117,7 @@ pub fn call_options(value: &JsValue, allowed: &[&str]) -> JsResult<CallOptions> 
     Ok(options)
 }
 
-/// The `signal` of an options object, if it has one (read once per call, by `Cache::call`).
+/// The `signal` of an options object, if it has one (read once per call, by `Core::admit`).
 pub fn signal(options: &JsValue) -> JsResult<Option<JsValue>> {
     if !options.is_object() {
         return Ok(None);

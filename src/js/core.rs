@@ -209,11 +209,7 @@ impl Core {
     /// The texts (or nulls) of `keys`, in order; the JavaScript side names them.
     #[wasm_bindgen(js_name = getMany)]
     pub fn get_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            Ok(Op::GetMany { keys: self.key_list(&keys, &o.version)? })
-        };
-        self.call(&options, op())
+        self.listed(&keys, &options, |keys| Op::GetMany { keys })
     }
 
     /// `mapping` is a plain object or a `Map` of keys to values.
@@ -248,11 +244,7 @@ impl Core {
 
     #[wasm_bindgen(js_name = deleteMany)]
     pub fn delete_many(&self, keys: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            Ok(Op::DeleteMany { keys: self.key_list(&keys, &o.version)? })
-        };
-        self.call(&options, op())
+        self.listed(&keys, &options, |keys| Op::DeleteMany { keys })
     }
 
     /// With a key prefix, deletes only this cache's keys; without one, everything in the store.
@@ -378,8 +370,13 @@ impl Core {
         Ok(self.keys.build(&args::key(key)?, version))
     }
 
-    fn key_list(&self, keys: &JsValue, version: &crate::core::keys::VersionArg) -> JsResult<Vec<String>> {
-        Ok(args::key_list(keys)?.iter().map(|k| self.keys.build(k, version)).collect())
+    /// `getMany` and `deleteMany`: a list of keys and the read options, made into `op`.
+    fn listed(&self, keys: &JsValue, options: &JsValue, op: impl FnOnce(Vec<String>) -> Op) -> JsResult<JsValue> {
+        let planned = || {
+            let o = args::call_options(options, args::READ)?;
+            Ok(op(args::key_list(keys)?.iter().map(|k| self.keys.build(k, &o.version)).collect()))
+        };
+        self.call(options, planned())
     }
 
     /// Admits a call whose arguments were good: argument errors come first (a bad call is a bug

@@ -126,8 +126,8 @@ fn read_options(settings: &mut Settings, options: &JsValue) -> JsResult<()> {
     let timeout = option("timeout")?;
     if !timeout.is_undefined() {
         match timeout.as_f64() {
-            // AbortSignal.timeout takes a 32-bit signed integer of milliseconds... and more
-            // than a day is a mistake anyway.
+            // setTimeout (the per-request timer, runtime.js) takes a 32-bit signed integer of
+            // milliseconds... and more than a day is a mistake anyway.
             Some(ms) if ms > 0.0 && ms <= 86_400_000.0 => settings.timeout_ms = ceil_positive(ms),
             Some(_) => return Err(to_js(Error::range_error(&["timeout must be from 1 to 86400000 milliseconds"]))),
             None => return Err(to_js(Error::type_error(&["timeout must be a number of milliseconds"]))),

@@ -35,6 +35,13 @@ pub fn command(args: &[&str]) -> String {
     out
 }
 
+/// `[NAME, key, ...]` (MGET, DEL).
+pub fn with_keys(name: &str, keys: &[String]) -> String {
+    let mut args = vec![name];
+    args.extend(keys.iter().map(String::as_str));
+    command(&args)
+}
+
 /// `[[...], [...]]` from commands made by `command`.
 pub fn batch<S: AsRef<str>>(commands: &[S]) -> String {
     let mut out = String::with_capacity(commands.iter().map(|c| c.as_ref().len() + 1).sum::<usize>() + 2);
@@ -81,11 +88,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             }
             command(&args)
         }
-        Op::GetMany { keys } => {
-            let mut args = vec!["MGET"];
-            args.extend(keys.iter().map(String::as_str));
-            command(&args)
-        }
+        Op::GetMany { keys } => with_keys("MGET", keys),
         Op::SetMany { entries, ttl_ms: None } => {
             let mut args = vec!["MSET"];
             for (key, value) in entries {
@@ -102,11 +105,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             args.push(&ms);
             command(&args)
         }
-        Op::DeleteMany { keys } => {
-            let mut args = vec!["DEL"];
-            args.extend(keys.iter().map(String::as_str));
-            command(&args)
-        }
+        Op::DeleteMany { keys } => with_keys("DEL", keys),
         Op::Clear { .. } => command(&["FLUSHDB"]),
         Op::Touch { key, ttl_ms: Some(ms) } => command(&["PEXPIRE", key, &decimal(*ms)]),
         Op::Touch { key, ttl_ms: None } => command(&["EVAL", PERSIST_EXISTING, "1", key]),

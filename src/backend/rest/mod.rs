@@ -4,8 +4,8 @@
 //! sends the command text this module plans with `fetch`, queues the calls of one tick into one
 //! `/pipeline` request, and hands each answer back here to be read. So every protocol decision
 //! (the command, the reading of statuses and replies, which failures may be retried, the SCAN
-//! walk of `clear()`) is plain Rust, tested on the host, while a call crosses the wasm boundary
-//! only twice and never waits inside wasm: awaiting a JS promise from Rust costs closures and
+//! walk of `clear()`) is plain Rust, tested on the host, while a call calls into wasm twice (to
+//! plan, and to read the answer) and never waits inside wasm: awaiting a JS promise from Rust costs closures and
 //! task wake-ups per call: with the earlier async design, a profile of a stubbed-fetch `get` put
 //! about a fifth of the call in wasm and its glue, most of it that plumbing.
 
@@ -14,7 +14,7 @@ use crate::prelude::*;
 pub mod commands;
 pub mod json;
 
-use commands::{command, decimal, decode, integer, protocol_error, result, value, Expect};
+use commands::{command, decimal, decode, integer, protocol_error, result, value, with_keys, Expect};
 use json::{Json, Plain};
 
 use crate::core::error::{Code, Error, Result};
@@ -130,9 +130,9 @@ impl Walk {
         let (cursor, found) = scan_step(step)?;
         Ok(match (cursor == "0", found.is_empty()) {
             (true, true) => None,
-            (true, false) => Some((Walk::Delete, delete(&found))),
+            (true, false) => Some((Walk::Delete, with_keys("DEL", &found))),
             (false, true) => Some((Walk::Scan, scan(&cursor, prefix))),
-            (false, false) => Some((Walk::DeleteAndScan, commands::batch(&[delete(&found), scan(&cursor, prefix)]))),
+            (false, false) => Some((Walk::DeleteAndScan, commands::batch(&[with_keys("DEL", &found), scan(&cursor, prefix)]))),
         })
     }
 
@@ -153,12 +153,6 @@ impl Walk {
 
 fn scan(cursor: &str, prefix: &str) -> String {
     command(&["SCAN", cursor, "MATCH", &commands::prefix_pattern(prefix), "COUNT", SCAN_COUNT])
-}
-
-fn delete(keys: &[String]) -> String {
-    let mut args = vec!["DEL"];
-    args.extend(keys.iter().map(String::as_str));
-    command(&args)
 }
 
 /// `[cursor, [key, ...]]`
