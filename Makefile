@@ -18,7 +18,9 @@ setup:
 # pkg/: the npm package, built once and shared by every suite.
 build: setup
 	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
-	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
+	@# One- and two-letter import and export names (scripts/package.mjs renames the glue to match).
+	wasm-opt -Oz $(WASM_FEATURES) --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
+	  $(WASM) -o $(WASM) > .build/wasm/names.json
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.
 	rm -rf .build/packed && mkdir -p .build/packed/edge-caches

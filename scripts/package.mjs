@@ -17,6 +17,7 @@ mkdirSync(pkg);
 for (const file of ["edge_caches.js", "edge_caches_bg.wasm", "snippets"]) {
   cpSync(join(wasmOut, file), join(pkg, file), { recursive: true });
 }
+shortenBoundaryNames(join(pkg, "edge_caches.js"), JSON.parse(readFileSync(join(wasmOut, "names.json"), "utf8")));
 
 // wasm-bindgen names the snippet folder after a hash of the crate; find it.
 const [snippetDir] = readdirSync(join(pkg, "snippets"));
@@ -77,3 +78,48 @@ const manifest = {
 };
 writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`pkg/: edge-caches ${manifest.version}`);
+
+// The Makefile's wasm-opt renames the wasm's imports and exports to one or two letters
+// (--minify-imports-and-exports-and-modules, mapping in names.json): wasm-bindgen names each
+// import `__wbg_<name>_<16 hex digits>`, which gzip cannot compress, in the wasm and again in
+// the glue (about 1.9 KB of the gzipped download). The glue is renamed to match here, and the
+// build stops if anything is left unmapped: a name missed would only fail at instantiation.
+function shortenBoundaryNames(gluePath, names) {
+  let glue = readFileSync(gluePath, "utf8");
+  const modules = new Set(names.imports.map(([module]) => module));
+  const replaceExactlyOnce = (from, to) => {
+    const at = glue.indexOf(from);
+    if (at < 0 || glue.indexOf(from, at + 1) >= 0) throw new Error(`package.mjs: expected one ${JSON.stringify(from)} in the glue`);
+    glue = glue.slice(0, at) + to + glue.slice(at + from.length);
+  };
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  // wasm-opt puts every import in one module, "a". The glue's own imports object keeps its
+  // functions (renamed); what wasm-bindgen imported from a snippet module directly is added to
+  // it, read from the namespace the glue already imports.
+  const extra = [];
+  for (const [module, name, short] of names.imports) {
+    if (module === "./edge_caches_bg.js") {
+      const pattern = new RegExp(`\\b${escape(name)}\\b`, "g");
+      if (!pattern.test(glue)) throw new Error(`package.mjs: import ${name} is not in the glue`);
+      glue = glue.replace(pattern, () => short);
+    } else {
+      const ns = glue.match(new RegExp(`import \\* as (import\\d+) from "${escape(module)}"`));
+      if (!ns) throw new Error(`package.mjs: no namespace import of ${module} in the glue`);
+      extra.push(`${short}: ${ns[1]}.${name},`);
+    }
+  }
+  replaceExactlyOnce("const import0 = {\n        __proto__: null,", `const import0 = {\n        __proto__: null, ${extra.join(" ")}`);
+  for (const module of modules) {
+    if (module === "./edge_caches_bg.js") continue;
+    glue = glue.replace(new RegExp(`\\n\\s*"${escape(module)}": import\\d+,`, "g"), "");
+  }
+  replaceExactlyOnce(`"./edge_caches_bg.js": import0,`, `"a": import0,`);
+  for (const [name, short] of names.exports) {
+    glue = glue.replace(new RegExp(`\\bwasm\\.${escape(name)}\\b`, "g"), () => `wasm.${short}`);
+  }
+  const shorts = new Set(names.exports.map(([, short]) => short));
+  const left = [...glue.matchAll(/\bwasm\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]).filter((n) => !shorts.has(n));
+  if (left.length > 0) throw new Error(`package.mjs: wasm exports left unrenamed in the glue: ${left.join(", ")}`);
+  if (/__wbg_\w+_[0-9a-f]{16}\b/.test(glue)) throw new Error("package.mjs: an import left unrenamed in the glue");
+  writeFileSync(gluePath, glue);
+}
