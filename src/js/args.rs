@@ -141,7 +141,12 @@ pub fn options_object<'a>(value: &'a JsValue, allowed: &[&str]) -> JsResult<&'a 
     for name in Object::keys(object).iter() {
         let name = name.as_string().unwrap_or_default();
         if !allowed.contains(&name.as_str()) {
-            return Err(type_error(&["unknown option '", &name, "' (known: ", &allowed.join(", "), ")"]));
+            let mut known = String::new();
+            for (i, option) in allowed.iter().enumerate() {
+                known.push_str(if i == 0 { "" } else { ", " });
+                known.push_str(option);
+            }
+            return Err(type_error(&["unknown option '", &name, "' (known: ", &known, ")"]));
         }
     }
     Ok(object)
