@@ -279,7 +279,7 @@ export class Cache {
     return new Promise((resolve, reject) => {
       const call = { body, code, finish, resolve, reject };
       if (!this.#autoPipeline) {
-        this.#sendOne(call);
+        this.#sendOne(call, undefined);
         return;
       }
       const leads = this.#queue.length === 0;
@@ -300,18 +300,28 @@ export class Cache {
     }
   }
 
-  #sendOne(call) {
-    return this.#send("", call.body, mayRepeat(call.code)).then(
+  // `then` (optional) runs once the call has settled.
+  #sendOne(call, then) {
+    this.#send(
+      "",
+      call.body,
+      mayRepeat(call.code),
       ([status, body]) => {
+        let ok = true;
         let outcome;
         try {
           outcome = this.#core.reply(call.code, status, body);
         } catch (error) {
-          return this.#settle(call, false, error);
+          ok = false;
+          outcome = error;
         }
-        this.#settle(call, true, outcome);
+        this.#settle(call, ok, outcome);
+        then?.();
       },
-      (error) => this.#settle(call, false, error),
+      (error) => {
+        this.#settle(call, false, error);
+        then?.();
+      },
     );
   }
 
@@ -328,26 +338,36 @@ export class Cache {
       n++;
     }
     const batch = queue.splice(0, n);
-    const sent = n === 1 ? this.#sendOne(batch[0]) : this.#sendPipeline(batch);
-    if (queue.length > 0) sent.then(this.#flush);
+    const then = queue.length > 0 ? this.#flush : undefined;
+    if (n === 1) this.#sendOne(batch[0], then);
+    else this.#sendPipeline(batch, then);
   }
 
-  #sendPipeline(batch) {
+  #sendPipeline(batch, then) {
     const body = "[" + batch.map((call) => call.body).join(",") + "]";
-    return this.#send("/pipeline", body, batch.every((call) => mayRepeat(call.code))).then(
+    const failAll = (error) => {
+      for (const call of batch) this.#settle(call, false, error);
+    };
+    this.#send(
+      "/pipeline",
+      body,
+      batch.every((call) => mayRepeat(call.code)),
       ([status, body]) => {
         let outcomes;
         try {
           outcomes = this.#core.replies(batch.map((call) => call.code), status, body);
         } catch (error) {
           // The whole request failed: every call in it fails the same way.
-          for (const call of batch) this.#settle(call, false, error);
+          failAll(error);
+          then?.();
           return;
         }
         batch.forEach((call, i) => (outcomes[i] instanceof CacheError ? this.#settle(call, false, outcomes[i]) : this.#settle(call, true, outcomes[i])));
+        then?.();
       },
       (error) => {
-        for (const call of batch) this.#settle(call, false, error);
+        failAll(error);
+        then?.();
       },
     );
   }
@@ -355,7 +375,9 @@ export class Cache {
   // clear() with a key prefix over REST: the core's SCAN walk, one request after another.
   async #walk(body, code) {
     for (;;) {
-      const [status, answer] = await this.#send(code === WALK_PIPELINE ? "/pipeline" : "", body, true);
+      const [status, answer] = await new Promise((resolve, reject) =>
+        this.#send(code === WALK_PIPELINE ? "/pipeline" : "", body, true, resolve, reject),
+      );
       body = this.#core.clearNext(code, status, answer);
       if (body === undefined) return undefined;
       code = this.#core.pending;
@@ -363,27 +385,40 @@ export class Cache {
   }
 
   // One HTTP request, retried as the core says (network errors and 5xx answers, with backoff;
-  // a request that must not run twice only when it provably never left). Resolves
-  // [status, body bytes]; a 5xx answer given up on resolves too, and the core reads it as SERVER.
-  #send(path, body, idempotent) {
+  // a request that must not run twice only when it provably never left). `answered` gets
+  // [status, body bytes] (a 5xx answer given up on too: the core reads it as SERVER), `failed`
+  // the CacheError; exactly one is called, once. Callbacks, not promises: see `post`.
+  #send(path, body, idempotent, answered, failed) {
     const attempt = (n) =>
-      post(this.#fetch, this.#url + path, this.#headers, body, this.#timeout).then(
-        (answer) => (answer[0] < 500 ? answer : retry(n, STATUS_5XX, answer)),
+      post(
+        this.#fetch,
+        this.#url + path,
+        this.#headers,
+        body,
+        this.#timeout,
+        (answer) => (answer[0] < 500 ? answered(answer) : retry(n, STATUS_5XX, answer)),
         (thrown) => {
-          const [kind, message, unsent] = failure(thrown);
-          const what = kind === "TIMEOUT" ? "the request timed out: " : kind === "ABORTED" ? "the request was aborted: " : "the request failed: ";
-          const error = new CacheError(kind, what + message);
-          return retry(n, kind !== "NETWORK" ? FINAL : unsent ? UNSENT : NETWORK, error);
+          let how;
+          let error;
+          try {
+            const [kind, message, unsent] = failure(thrown);
+            const what = kind === "TIMEOUT" ? "the request timed out: " : kind === "ABORTED" ? "the request was aborted: " : "the request failed: ";
+            error = new CacheError(kind, what + message);
+            how = kind !== "NETWORK" ? FINAL : unsent ? UNSENT : NETWORK;
+          } catch (unreadable) {
+            // A fetch that failed with something that cannot even be described (a message
+            // that is a Symbol): the call fails with what describing it threw.
+            [how, error] = [FINAL, unreadable];
+          }
+          retry(n, how, error);
         },
       );
     const retry = (n, how, outcome) => {
       const delay = this.#core.retryAfter(how, n, idempotent);
-      if (delay === undefined) {
-        if (how === STATUS_5XX) return outcome;
-        throw outcome;
-      }
-      return sleep(delay).then(() => attempt(n + 1));
+      if (delay !== undefined) sleep(delay).then(() => attempt(n + 1));
+      else if (how === STATUS_5XX) answered(outcome);
+      else failed(outcome);
     };
-    return attempt(0);
+    attempt(0);
   }
 }
