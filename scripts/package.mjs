@@ -18,6 +18,9 @@ for (const file of ["edge_caches.js", "edge_caches_bg.wasm", "snippets"]) {
   cpSync(join(wasmOut, file), join(pkg, file), { recursive: true });
 }
 shortenBoundaryNames(join(pkg, "edge_caches.js"), JSON.parse(readFileSync(join(wasmOut, "names.json"), "utf8")));
+// The one import module the glue now provides, checked against the wasm itself.
+const importModules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(pkg, "edge_caches_bg.wasm")))).map((i) => i.module));
+if (importModules.size !== 1 || !importModules.has("a")) throw new Error(`package.mjs: the wasm imports from ${[...importModules].join(", ")}, the glue provides "a"`);
 
 // wasm-bindgen names the snippet folder after a hash of the crate; find it.
 const [snippetDir] = readdirSync(join(pkg, "snippets"));
