@@ -124,3 +124,23 @@ it("a fetch that throws instead of rejecting is a NETWORK error, and leaves no t
   assert.equal(signals[1], signals[0], "the controller is still the shared one");
   assert.equal(signals[0].aborted, false);
 });
+
+it("a fetch that resolves with something else than a Response, or fails with something that cannot be described, fails the call and leaves the instance serving", async () => {
+  let next;
+  const fetch = async () => next();
+  const cache = new Cache("https://odd.invalid", { token: "t", fetch, timeout: 1000, retries: 0 });
+  await cache.connect();
+  const fine = () => new Response('{"result":"7"}');
+  for (const [what, odd, expected] of [
+    ["undefined", () => undefined, (e) => e instanceof CacheError && e.code === "NETWORK"],
+    ["an object whose arrayBuffer throws", () => ({ status: 200, arrayBuffer() { throw new Error("no body"); } }), (e) => e instanceof CacheError && e.code === "NETWORK"],
+    ["an object whose body is not bytes", () => ({ status: 200, arrayBuffer: async () => "nope" }), (e) => e instanceof CacheError && e.code === "PROTOCOL"],
+    // Describing it (the message goes into a template) throws: the call fails with that.
+    ["a rejection whose message is a Symbol", () => Promise.reject({ message: Symbol("odd") }), (e) => e instanceof TypeError],
+  ]) {
+    next = odd;
+    await assert.rejects(cache.get("k"), expected, what);
+    next = fine;
+    assert.equal(await cache.get("k"), 7, `served after ${what}`);
+  }
+});
