@@ -279,7 +279,7 @@ export class Cache {
     return new Promise((resolve, reject) => {
       const call = { body, code, finish, resolve, reject };
       if (!this.#autoPipeline) {
-        this.#sendOne(call, undefined);
+        this.#sendOne(call);
         return;
       }
       const leads = this.#queue.length === 0;

@@ -88,7 +88,7 @@ console.log(`pkg/: edge-caches ${manifest.version}`);
 // The Makefile's wasm-opt renames the wasm's imports and exports to one or two letters
 // (--minify-imports-and-exports-and-modules, mapping in names.json): wasm-bindgen names each
 // import `__wbg_<name>_<16 hex digits>`, which gzip cannot compress, in the wasm and again in
-// the glue (about 1.9 KB of the gzipped download). The glue is renamed to match here, and the
+// the glue (1.8 KB of the gzipped download). The glue is renamed to match here, and the
 // build stops if anything is left unmapped: a name missed would only fail at instantiation.
 function shortenBoundaryNames(gluePath, names) {
   let glue = readFileSync(gluePath, "utf8");

@@ -160,11 +160,7 @@ impl Core {
     }
 
     pub fn get(&self, key: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            Ok(Op::Get { key: self.key(&key, &o.version)? })
-        };
-        self.call(&options, op())
+        self.keyed(&key, &options, |key| Ok(Op::Get { key }))
     }
 
     pub fn set(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<JsValue> {
@@ -235,11 +231,7 @@ impl Core {
     }
 
     pub fn delete(&self, key: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            Ok(Op::DeleteMany { keys: vec![self.key(&key, &o.version)?] })
-        };
-        self.call(&options, op())
+        self.keyed(&key, &options, |key| Ok(Op::DeleteMany { keys: vec![key] }))
     }
 
     #[wasm_bindgen(js_name = deleteMany)]
@@ -255,23 +247,13 @@ impl Core {
     }
 
     pub fn touch(&self, key: JsValue, ttl: JsValue, options: JsValue) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            let key = self.key(&key, &o.version)?;
-            Ok(Op::Touch { key, ttl_ms: args::ttl(&ttl)?.resolve(self.default_ttl_ms) })
-        };
-        self.call(&options, op())
+        self.keyed(&key, &options, |key| Ok(Op::Touch { key, ttl_ms: args::ttl(&ttl)?.resolve(self.default_ttl_ms) }))
     }
 
     /// `incr` and `decr` (`sign` -1): the new number's text.
     #[wasm_bindgen(js_name = incrBy)]
     pub fn incr_by(&self, key: JsValue, delta: JsValue, options: JsValue, sign: f64) -> JsResult<JsValue> {
-        let op = || {
-            let o = args::call_options(&options, args::READ)?;
-            let key = self.key(&key, &o.version)?;
-            Ok(Op::Incr { key, delta: sign * args::delta(&delta)? })
-        };
-        self.call(&options, op())
+        self.keyed(&key, &options, |key| Ok(Op::Incr { key, delta: sign * args::delta(&delta)? }))
     }
 
     /// The outcome of a single-command request whose command had `pending` code `code`.
@@ -362,6 +344,16 @@ impl Core {
         let planned = || {
             let o = args::call_options(options, args::WRITE)?;
             Ok(op(self.key(key, &o.version)?, args::value(value)?, o.ttl.resolve(self.default_ttl_ms)))
+        };
+        self.call(options, planned())
+    }
+
+    /// `get`, `delete`, `touch` and `incr`: one key and the read options, made into `op` (which
+    /// checks the method's other arguments).
+    fn keyed(&self, key: &JsValue, options: &JsValue, op: impl FnOnce(String) -> JsResult<Op>) -> JsResult<JsValue> {
+        let planned = || {
+            let o = args::call_options(options, args::READ)?;
+            op(self.key(key, &o.version)?)
         };
         self.call(options, planned())
     }

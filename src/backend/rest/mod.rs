@@ -5,9 +5,10 @@
 //! `/pipeline` request, and hands each answer back here to be read. So every protocol decision
 //! (the command, the reading of statuses and replies, which failures may be retried, the SCAN
 //! walk of `clear()`) is plain Rust, tested on the host, while a call calls into wasm twice (to
-//! plan, and to read the answer) and never waits inside wasm: awaiting a JS promise from Rust costs closures and
-//! task wake-ups per call: with the earlier async design, a profile of a stubbed-fetch `get` put
-//! about a fifth of the call in wasm and its glue, most of it that plumbing.
+//! plan, and to read the answer) and never waits inside wasm. Awaiting a JS promise from Rust
+//! costs closures and task wake-ups per call: with the earlier async design, a profile of a
+//! stubbed-fetch `get` put about a fifth of the call in wasm and its glue, most of it that
+//! plumbing.
 
 use crate::prelude::*;
 
