@@ -238,7 +238,7 @@ proptest! {
     #[test]
     fn incr_on_any_stored_text(stored in "\\PC{0,30}|-?[0-9]{1,30}(\\.[0-9]{0,10})?(e[+-]?[0-9]{1,4})?", delta in any::<f64>()) {
         let _ = number::add(Some(&stored), delta, &StdNumbers);
-        let mut store = MemoryStore::new(4, 7);
+        let mut store = MemoryStore::new(4, [7, 11]);
         let _ = store.execute(Op::Set { key: "k".into(), value: stored, ttl_ms: None }, 0.0, &StdNumbers);
         let _ = store.execute(Op::Incr { key: "k".into(), delta }, 0.0, &StdNumbers);
     }

@@ -54,9 +54,10 @@ enum Backend {
 /// use them, like any module-level Map would. Few names: a list is enough.
 static NAMED_STORES: OneThread<RefCell<Vec<(String, SharedStore)>>> = OneThread(RefCell::new(Vec::new()));
 
-/// A memory store whose index is seeded from `Math.random()` (53 random bits are plenty).
+/// A memory store whose index is keyed from `Math.random()` (53 random bits per half).
 fn new_store(max_entries: usize) -> MemoryStore {
-    MemoryStore::new(max_entries, (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64)
+    let random = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+    MemoryStore::new(max_entries, [random(), random()])
 }
 
 /// A static without `thread_local!` (std): this wasm is built without the atomics feature, so
