@@ -32,7 +32,7 @@ writeFileSync(join(pkg, "cache.js"), cache);
 // The entry files are a few lines of code under a comment that says why: users get the code
 // (whole-line comments dropped, two thirds of their bytes; they stay readable in npm/).
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
-  const code = readFileSync(join(root, "npm", file), "utf8").replace(/^\s*\/\/.*\n/gm, "");
+  const code = readFileSync(join(root, "npm", file), "utf8").replace(/^\s*\/\/.*\n/gm, "").replaceAll("@@RUNTIME@@", runtime);
   writeFileSync(join(pkg, file), code);
 }
 cpSync(join(root, "npm/index.d.ts"), join(pkg, "index.d.ts"));
