@@ -9,7 +9,7 @@
 // "@@RUNTIME@@" is replaced by scripts/package.mjs with the path wasm-bindgen gave runtime.js,
 // so CacheError is the very class the wasm throws (one module, one class, `instanceof` works).
 import { Core } from "./edge_caches.js";
-import { CacheError, decodeValue, failure, manyResult, post, sleep, withSignal } from "@@RUNTIME@@";
+import { CacheError, callOptions, decodeValue, failure, manyResult, post, sleep, withSignal } from "@@RUNTIME@@";
 
 export { CacheError };
 
@@ -35,6 +35,11 @@ const EXPECT_VALUE = 1;
 const EXPECT_VALUES = 4;
 const WALK_PIPELINE = -2;
 const mayRepeat = (code) => code % 16 < 8;
+
+// The options each method takes (runtime.js, `callOptions`).
+const WRITE = ["ttl", "version", "signal"];
+const READ = ["version", "signal"];
+const SIGNAL_ONLY = ["signal"];
 
 const FROM_CORE = Symbol("edge-caches core");
 const same = (outcome) => outcome;
@@ -118,15 +123,15 @@ export class Cache {
 
   get(key, dflt, options) {
     // `get(key)` misses with null, as the Python original's None.
-    return this.#call(() => this.#core.get(key, options), options, dflt === undefined ? orNull : value(dflt));
+    return this.#call(options, READ, (o) => this.#core.get(key, o.version, o.signal), dflt === undefined ? orNull : value(dflt));
   }
 
   set(key, val, options) {
-    return this.#call(() => this.#core.set(key, val, options), options, same);
+    return this.#call(options, WRITE, (o) => this.#core.set(key, val, o.ttl, o.version, o.signal), same);
   }
 
   add(key, val, options) {
-    return this.#call(() => this.#core.add(key, val, options), options, same);
+    return this.#call(options, WRITE, (o) => this.#core.add(key, val, o.ttl, o.version, o.signal), same);
   }
 
   /**
@@ -137,15 +142,16 @@ export class Cache {
    */
   getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(() => this.#core.getOrSet(key, dflt, options), options, value(dflt));
+      return this.#call(options, WRITE, (o) => this.#core.getOrSet(key, dflt, o.ttl, o.version, o.signal), value(dflt));
     }
+    let o;
     let stored;
     try {
-      stored = this.#core.getOrSetKey(key, options);
+      o = callOptions(options, WRITE);
+      stored = this.#core.getOrSetKey(key, o.ttl, o.version, o.signal);
     } catch (error) {
       return Promise.reject(error);
     }
-    const signal = this.#signalOf(options);
     let shared = this.#computing.get(stored);
     if (shared === undefined) {
       const ttl = this.#core.ttl;
@@ -154,56 +160,59 @@ export class Cache {
       const forget = () => this.#computing.delete(stored);
       shared.then(forget, forget);
     }
-    return this.#signal(this.#watch(shared, same), signal);
+    return this.#signal(this.#watch(shared, same), o.signal);
   }
 
   getMany(keys, options) {
     let names;
-    const plan = () => {
-      const texts = this.#core.getMany(keys, options);
+    const plan = (o) => {
+      const texts = this.#core.getMany(keys, o.version, o.signal);
       names = keys.slice(); // as the caller spelt them, as they were at the call
       return texts;
     };
-    return this.#call(plan, options, (texts) => manyResult(names, texts));
+    return this.#call(options, READ, plan, (texts) => manyResult(names, texts));
   }
 
   /** `mapping` is a plain object or a `Map` of keys to values. */
   setMany(mapping, options) {
-    return this.#call(() => this.#core.setMany(mapping, options), options, same);
+    return this.#call(options, WRITE, (o) => this.#core.setMany(mapping, o.ttl, o.version, o.signal), same);
   }
 
   delete(key, options) {
-    return this.#call(() => this.#core.delete(key, options), options, same);
+    return this.#call(options, READ, (o) => this.#core.delete(key, o.version, o.signal), same);
   }
 
   deleteMany(keys, options) {
-    return this.#call(() => this.#core.deleteMany(keys, options), options, same);
+    return this.#call(options, READ, (o) => this.#core.deleteMany(keys, o.version, o.signal), same);
   }
 
   /** With a key prefix, deletes only this cache's keys; without one, everything in the store. */
   clear(options) {
-    return this.#call(() => this.#core.clear(options), options, same);
+    return this.#call(options, SIGNAL_ONLY, (o) => this.#core.clear(o.signal), same);
   }
 
   touch(key, ttl, options) {
-    return this.#call(() => this.#core.touch(key, ttl, options), options, same);
+    return this.#call(options, READ, (o) => this.#core.touch(key, ttl, o.version, o.signal), same);
   }
 
   incr(key, delta, options) {
-    return this.#call(() => this.#core.incrBy(key, delta, options, 1), options, number);
+    return this.#call(options, READ, (o) => this.#core.incrBy(key, delta, o.version, o.signal, 1), number);
   }
 
   decr(key, delta, options) {
-    return this.#call(() => this.#core.incrBy(key, delta, options, -1), options, number);
+    return this.#call(options, READ, (o) => this.#core.incrBy(key, delta, o.version, o.signal, -1), number);
   }
 
-  // One call: `plan` asks the core (which throws for a bad call, or one on a disconnected
-  // cache or with an aborted signal, having done nothing); what it returns is the outcome
-  // (memory, dummy) or a request to make (REST); `finish` makes the method's result.
-  #call(plan, options, finish) {
+  // One call: its `options` (of the names `allowed`) are read, then `plan` asks the core with
+  // them (which throws for a bad call, or one on a disconnected cache or with an aborted
+  // signal, having done nothing); what it returns is the outcome (memory, dummy) or a request
+  // to make (REST); `finish` makes the method's result.
+  #call(options, allowed, plan, finish) {
+    let o;
     let planned;
     try {
-      planned = plan();
+      o = callOptions(options, allowed);
+      planned = plan(o);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -215,16 +224,8 @@ export class Cache {
         return Promise.reject(error);
       }
     }
-    // Read before anything else can call the core (a `fetch` given in the options runs now
-    // when pipelining is off).
-    const signal = this.#signalOf(options);
     const promise = code < 0 ? this.#watch(this.#walk(planned, code), finish) : this.#request(planned, code, finish);
-    return this.#signal(promise, signal);
-  }
-
-  // The `signal` the core read from this call's options (one crossing, only with options).
-  #signalOf(options) {
-    return options === undefined || options === null ? undefined : this.#core.signal;
+    return this.#signal(promise, o.signal);
   }
 
   // A call's `signal` ends the wait early (the request itself goes on: a batched command may

@@ -8,7 +8,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::runtime::{check_string, encode_value, is_abort_signal, key_list_json, number_text, to_js};
+use super::runtime::{check_string, encode_value, key_list_json, number_text, to_js};
 use crate::backend::rest::json::Json;
 use crate::core::error::Error;
 use crate::core::number::is_safe_integer;
@@ -90,49 +90,9 @@ pub fn delta(value: &JsValue) -> JsResult<f64> {
     }
 }
 
-/// A per-call options object: `{ ttl, version, signal }` for writes, `{ version, signal }` for
-/// reads, `{ signal }` for `clear()`. Unknown names are a `TypeError`: a misspelt `verison`
-/// silently reading another key would be worse.
-pub struct CallOptions {
-    pub ttl: TtlArg,
-    pub version: VersionArg,
-}
-
-pub const WRITE: &[&str] = &["ttl", "version", "signal"];
-pub const READ: &[&str] = &["version", "signal"];
-pub const SIGNAL_ONLY: &[&str] = &["signal"];
-
-pub fn call_options(value: &JsValue, allowed: &[&str]) -> JsResult<CallOptions> {
-    let mut options = CallOptions { ttl: TtlArg::Default, version: VersionArg::Default };
-    if value.is_undefined() || value.is_null() {
-        return Ok(options);
-    }
-    let object = options_object(value, allowed)?;
-    if allowed.contains(&"version") {
-        options.version = version(&get(object, "version")?)?;
-    }
-    if allowed.contains(&"ttl") {
-        options.ttl = ttl(&get(object, "ttl")?)?;
-    }
-    Ok(options)
-}
-
-/// The `signal` of an options object, if it has one (read once per call, by `Core::admit`).
-pub fn signal(options: &JsValue) -> JsResult<Option<JsValue>> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let signal = get(options.unchecked_ref(), "signal")?;
-    if signal.is_undefined() {
-        return Ok(None);
-    }
-    if !is_abort_signal(&signal) {
-        return Err(type_error(&["signal must be an AbortSignal"]));
-    }
-    Ok(Some(signal))
-}
-
-/// `value` as an options object, after checking it names only `allowed` options.
+/// `value` as an options object, after checking it names only `allowed` options (the
+/// constructor's: a call's options are read by npm/cache.js). Unknown names are a `TypeError`:
+/// a misspelt `keyPrefx` silently ignored would be worse.
 pub fn options_object<'a>(value: &'a JsValue, allowed: &[&str]) -> JsResult<&'a Object> {
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(type_error(&["options must be an object"]));

@@ -34,9 +34,6 @@ extern "C" {
     #[wasm_bindgen(js_name = abortedError)]
     pub fn aborted_error(signal: &JsValue) -> JsValue;
 
-    #[wasm_bindgen(js_name = isAbortSignal)]
-    pub fn is_abort_signal(value: &JsValue) -> bool;
-
     #[wasm_bindgen(js_name = envValue)]
     pub fn env_value(env: &JsValue, name: &str) -> Option<String>;
 }
