@@ -3,7 +3,7 @@
 // edge-caches needs one package with an entry per runtime, so it is written here.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { transformSync } from "esbuild";
+import { buildSync, transformSync } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 const wasmOut = join(root, ".build/wasm");
@@ -14,43 +14,61 @@ const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
 
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg);
-for (const file of ["edge_caches.js", "edge_caches_bg.wasm", "snippets"]) {
-  cpSync(join(wasmOut, file), join(pkg, file), { recursive: true });
-}
-shortenBoundaryNames(join(pkg, "edge_caches.js"), JSON.parse(readFileSync(join(wasmOut, "names.json"), "utf8")));
-// The one import module the glue now provides, checked against the wasm itself.
+cpSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
+// The one import module the glue provides (see shortenBoundaryNames), checked against the wasm.
 const importModules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(pkg, "edge_caches_bg.wasm")))).map((i) => i.module));
 if (importModules.size !== 1 || !importModules.has("a")) throw new Error(`package.mjs: the wasm imports from ${[...importModules].join(", ")}, the glue provides "a"`);
 
+// The JavaScript is staged, then bundled into one module, edge_caches.js: the wasm-bindgen glue,
+// runtime.js and cache.js. One module instead of three loads faster (Node's import of the
+// package: about 1 ms less of a 9 ms import) and gzips smaller (one dictionary: 0.7 KB less).
+const stage = join(root, ".build/stage");
+rmSync(stage, { recursive: true, force: true });
+mkdirSync(stage, { recursive: true });
+for (const file of ["edge_caches.js", "snippets"]) cpSync(join(wasmOut, file), join(stage, file), { recursive: true });
+shortenBoundaryNames(join(stage, "edge_caches.js"), JSON.parse(readFileSync(join(wasmOut, "names.json"), "utf8")));
 // wasm-bindgen names the snippet folder after a hash of the crate; find it.
-const [snippetDir] = readdirSync(join(pkg, "snippets"));
+const [snippetDir] = readdirSync(join(stage, "snippets"));
 const runtime = `./snippets/${snippetDir}/src/js/runtime.js`;
-if (!existsSync(join(pkg, runtime))) throw new Error(`no runtime.js at ${runtime}`);
+if (!existsSync(join(stage, runtime))) throw new Error(`no runtime.js at ${runtime}`);
+writeFileSync(join(stage, "cache.js"), readFileSync(join(root, "npm/cache.js"), "utf8").replaceAll("@@RUNTIME@@", runtime));
+writeFileSync(
+  join(stage, "bundle.js"),
+  `export { initSync, default } from "./edge_caches.js";
+export { Cache, CacheError } from "./cache.js";
+export { shareTimers } from "${runtime}";
+`,
+);
+// Minified in two steps. Each file on its own first: esbuild then shortens local names but
+// keeps top-level ones (Cache.name, CacheError and the methods in stack traces), which a
+// minifying bundle would rename and esbuild's keepNames would wrap every closure a call makes
+// in a naming helper (measured: 3% of a call). Then bundled, whitespace only.
+for (const file of ["edge_caches.js", "cache.js", runtime]) {
+  const path = join(stage, file);
+  const { code } = transformSync(readFileSync(path, "utf8"), { minify: true, target: "es2022", legalComments: "none" });
+  writeFileSync(path, code);
+}
+const bundled = buildSync({
+  entryPoints: [join(stage, "bundle.js")],
+  bundle: true,
+  write: false,
+  format: "esm",
+  target: "es2022",
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
+  logLevel: "warning",
+}).outputFiles[0].text;
+writeFileSync(join(pkg, "edge_caches.js"), keepClassNames(bundled, ["Cache", "Core"]));
 
-const cache = readFileSync(join(root, "npm/cache.js"), "utf8").replaceAll("@@RUNTIME@@", runtime);
-writeFileSync(join(pkg, "cache.js"), cache);
 // The entry files are a few lines of code under a comment that says why: users get the code
 // (whole-line comments dropped, two thirds of their bytes; they stay readable in npm/).
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
-  const code = readFileSync(join(root, "npm", file), "utf8").replace(/^\s*\/\/.*\n/gm, "").replaceAll("@@RUNTIME@@", runtime);
+  const code = readFileSync(join(root, "npm", file), "utf8").replace(/^\s*\/\/.*\n/gm, "");
   writeFileSync(join(pkg, file), code);
 }
 cpSync(join(root, "npm/index.d.ts"), join(pkg, "index.d.ts"));
 cpSync(join(root, "README.md"), join(pkg, "README.md"));
-
-// The JavaScript every user downloads is minified (about half the bytes after gzip). With no
-// `format`, esbuild keeps top-level names (`Cache.name`, `CacheError` in stack traces), and
-// not `keepNames`, which would wrap every closure a call creates in a naming helper (measured:
-// 3% of a call). Not the entry files: deno.js uses `import source`, which esbuild does not parse.
-for (const file of ["edge_caches.js", "cache.js", runtime]) {
-  const path = join(pkg, file);
-  const { code } = transformSync(readFileSync(path, "utf8"), {
-    minify: true,
-    target: "es2022",
-    legalComments: "none",
-  });
-  writeFileSync(path, code);
-}
 
 const manifest = {
   name: "edge-caches",
@@ -76,9 +94,9 @@ const manifest = {
     },
     "./package.json": "./package.json",
   },
-  files: ["*.js", "*.d.ts", "edge_caches_bg.wasm", "snippets/"],
+  files: ["*.js", "*.d.ts", "edge_caches_bg.wasm"],
   // Every entry instantiates the wasm when imported: bundlers must keep them.
-  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./cache.js"],
+  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./edge_caches.js"],
   engines: { node: ">=18" },
   keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
 };
@@ -128,4 +146,17 @@ function shortenBoundaryNames(gluePath, names) {
   if (left.length > 0) throw new Error(`package.mjs: wasm exports left unrenamed in the glue: ${left.join(", ")}`);
   if (/__wbg_\w+_[0-9a-f]{16}\b/.test(glue)) throw new Error("package.mjs: an import left unrenamed in the glue");
   writeFileSync(gluePath, glue);
+}
+
+// A bundle declares a top-level class as `var Cache=class _Cache{...}` and refers to it by the
+// inner name inside its body, so `Cache.name` would be "_Cache". The inner name can only be
+// seen inside the class body, where it and the outer name are the same class: renamed back.
+// The build stops if the bundle is not of that shape.
+function keepClassNames(code, names) {
+  for (const name of names) {
+    const declaration = `var ${name}=class _${name}{`;
+    if (code.split(declaration).length !== 2) throw new Error(`package.mjs: expected ${JSON.stringify(declaration)} once in the bundle`);
+    code = code.replace(new RegExp(`(?<![\\w$])_${name}(?![\\w$])`, "g"), name);
+  }
+  return code;
 }
