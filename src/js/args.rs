@@ -4,11 +4,11 @@
 
 use crate::prelude::*;
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::runtime::{check_string, encode_value, key_list_json, number_text, to_js};
+use super::runtime::{check_option_names, check_string, encode_value, key_list_json, number_text, to_js};
 use crate::backend::rest::json::Json;
 use crate::core::error::Error;
 use crate::core::number::is_safe_integer;
@@ -90,26 +90,12 @@ pub fn delta(value: &JsValue) -> JsResult<f64> {
     }
 }
 
-/// `value` as an options object, after checking it names only `allowed` options (the
-/// constructor's: a call's options are read by npm/cache.js). Unknown names are a `TypeError`:
-/// a misspelt `keyPrefx` silently ignored would be worse.
-pub fn options_object<'a>(value: &'a JsValue, allowed: &[&str]) -> JsResult<&'a Object> {
-    if !value.is_object() || Array::is_array(value) || value.is_function() {
-        return Err(type_error(&["options must be an object"]));
-    }
-    let object: &Object = value.unchecked_ref();
-    for name in Object::keys(object).iter() {
-        let name = name.as_string().unwrap_or_default();
-        if !allowed.contains(&name.as_str()) {
-            let mut known = String::new();
-            for (i, option) in allowed.iter().enumerate() {
-                known.push_str(if i == 0 { "" } else { ", " });
-                known.push_str(option);
-            }
-            return Err(type_error(&["unknown option '", &name, "' (known: ", &known, ")"]));
-        }
-    }
-    Ok(object)
+/// `value` as an options object naming only the options in `list` (comma-separated): the
+/// constructor's (a call's options are read by npm/cache.js). runtime.js checks them, with the
+/// same rule and messages as a call's.
+pub fn options_object<'a>(value: &'a JsValue, list: &str) -> JsResult<&'a Object> {
+    check_option_names(value, list)?;
+    Ok(value.unchecked_ref())
 }
 
 pub fn get(object: &Object, name: &str) -> JsResult<JsValue> {

@@ -40,19 +40,31 @@ export function keyList(keys) {
   return JSON.stringify(keys);
 }
 
+// An options object naming only `allowed` options (an array of names). Unknown names are a
+// TypeError: a misspelt `verison` silently reading another key, or a `keyPrefx` silently
+// ignored, would be worse.
+function checkOptions(options, allowed) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError("options must be an object");
+  for (const name of Object.keys(options)) {
+    if (!allowed.includes(name)) throw new TypeError(`unknown option '${name}' (known: ${allowed.join(", ")})`);
+  }
+}
+
+// The constructor's options, for the core (src/js/settings.rs), which names them in one
+// comma-separated list and then reads each.
+export function checkOptionNames(options, list) {
+  checkOptions(options, list.split(","));
+}
+
 // A call's options, as the core takes them: `{ ttl, version, signal }` for writes, `{ version,
 // signal }` for reads, `{ signal }` for clear(), each read once. Read here, not in wasm: from
 // there each property is a crossing, and each name a string to make (reading `{ ttl }` cost
-// 2.4 µs of a 5 µs `set` in the core). The core checks `ttl` and `version` themselves. Unknown
-// names are a TypeError: a misspelt `verison` silently reading another key would be worse.
+// 2.4 µs of a 5 µs `set` in the core). The core checks `ttl` and `version` themselves.
 const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined });
 
 export function callOptions(options, allowed) {
   if (options === undefined || options === null) return NO_OPTIONS;
-  if (typeof options !== "object" || Array.isArray(options)) throw new TypeError("options must be an object");
-  for (const name of Object.keys(options)) {
-    if (!allowed.includes(name)) throw new TypeError(`unknown option '${name}' (known: ${allowed.join(", ")})`);
-  }
+  checkOptions(options, allowed);
   const signal = options.signal;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
   return { ttl: options.ttl, version: options.version, signal };
@@ -245,7 +257,8 @@ export function post(fetchFn, url, headers, body, timeoutMs, answered, failed) {
 // could be gone when a later event's request needs it, and Deno's test sanitizer counts a
 // lapsing timer as a leak.
 let sharedTimers = false;
-// timeout ms -> { items: deadlines in order, head: the first that may be waiting, waiting, timer, idle }
+// timeout ms -> { items: deadlines in order, head: the first that may be waiting, waiting, timer }
+// (the timer is unref'd exactly when `waiting` is 0)
 const queues = new Map();
 
 export function shareTimers() {
@@ -255,16 +268,12 @@ export function shareTimers() {
 function watch(ms, expire) {
   if (!sharedTimers) return setTimeout(expire, ms);
   let queue = queues.get(ms);
-  if (queue === undefined) queues.set(ms, (queue = { items: [], head: 0, waiting: 0, timer: undefined, idle: false }));
+  if (queue === undefined) queues.set(ms, (queue = { items: [], head: 0, waiting: 0, timer: undefined }));
   const deadline = { at: performance.now() + ms, expire, queue };
   queue.items.push(deadline);
+  if (queue.timer === undefined) queue.timer = setTimeout(lapse, ms, queue);
+  else if (queue.waiting === 0) queue.timer.ref();
   queue.waiting++;
-  if (queue.timer === undefined) {
-    queue.timer = setTimeout(lapse, ms, queue);
-  } else if (queue.idle) {
-    queue.idle = false;
-    queue.timer.ref();
-  }
   return deadline;
 }
 
@@ -275,13 +284,10 @@ function unwatch(deadline) {
   queue.waiting--;
   const items = queue.items;
   while (queue.head < items.length && items[queue.head].expire === null) queue.head++;
-  if (queue.head === items.length) {
+  if (queue.waiting === 0) {
     items.length = 0;
     queue.head = 0;
-    if (queue.timer !== undefined) {
-      queue.idle = true;
-      queue.timer.unref();
-    }
+    queue.timer?.unref();
   } else if (items.length > 64 && items.length > 4 * queue.waiting) {
     // Settled requests behind one still waiting: dropped once they are most of the queue, so
     // a stalled request does not hold a record of every request sent during its timeout.
@@ -294,7 +300,6 @@ function unwatch(deadline) {
 // oldest still waiting (before expiring them: an expiry's callbacks may send again).
 function lapse(queue) {
   queue.timer = undefined;
-  queue.idle = false;
   const now = performance.now();
   const due = [];
   for (let i = queue.head; i < queue.items.length; i++) {

@@ -31,6 +31,11 @@ extern "C" {
     #[wasm_bindgen(js_name = formatNumber)]
     fn format_number(value: f64) -> String;
 
+    /// Nothing, or the `TypeError` of options that are not an object or name an option not
+    /// in `list` (comma-separated).
+    #[wasm_bindgen(catch, js_name = checkOptionNames)]
+    pub fn check_option_names(options: &JsValue, list: &str) -> Result<(), JsValue>;
+
     #[wasm_bindgen(js_name = abortedError)]
     pub fn aborted_error(signal: &JsValue) -> JsValue;
 

@@ -13,8 +13,8 @@ use crate::core::number::{ceil_positive, is_safe_integer};
 use crate::core::keys::{KeyBuilder, VersionArg};
 use crate::core::ttl::TtlArg;
 
-const OPTION_NAMES: &[&str] =
-    &["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch"];
+/// The constructor's options, as runtime.js's `checkOptionNames` takes them.
+const OPTION_NAMES: &str = "keyPrefix,version,ttl,maxEntries,token,timeout,retries,autoPipeline,fetch";
 
 /// The largest `maxEntries`: beyond it the memory store would outgrow a wasm32 address space.
 const MAX_ENTRIES_LIMIT: f64 = (1u64 << 31) as f64;
