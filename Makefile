@@ -17,7 +17,10 @@ setup:
 
 # pkg/: the npm package, built once and shared by every suite.
 build: setup
-	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
+	@# wasm-bindgen warns that the stripped wasm has no target_features section: intended (see
+	@# Cargo.toml, [profile.release] strip), so that one warning is not shown.
+	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches \
+	  2> >(grep -v "the .target_features. custom section is missing" >&2)
 	@# One- and two-letter import and export names (scripts/package.mjs renames the glue to match).
 	wasm-opt -Oz $(WASM_FEATURES) --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
 	  $(WASM) -o $(WASM) > .build/wasm/names.json

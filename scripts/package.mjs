@@ -18,6 +18,8 @@ cpSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
 // The one import module the glue provides (see shortenBoundaryNames), checked against the wasm.
 const importModules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(pkg, "edge_caches_bg.wasm")))).map((i) => i.module));
 if (importModules.size !== 1 || !importModules.has("a")) throw new Error(`package.mjs: the wasm imports from ${[...importModules].join(", ")}, the glue provides "a"`);
+const multiValue = multiValueExports(readFileSync(join(pkg, "edge_caches_bg.wasm")));
+if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.join(", ")} return several values (see Cargo.toml, [profile.release] strip)`);
 
 // The JavaScript is staged, then bundled into one module, edge_caches.js: the wasm-bindgen glue,
 // runtime.js and cache.js. One module instead of three loads faster (Node's import of the
@@ -159,4 +161,62 @@ function keepClassNames(code, names) {
     code = code.replace(new RegExp(`(?<![\\w$])_${name}(?![\\w$])`, "g"), name);
   }
   return code;
+}
+
+// The exports whose function returns more than one value. V8 (Node 20) compiles a JS-to-wasm
+// wrapper for each such signature when the module is first compiled, with its optimizing
+// compiler: 2-4 ms of the package's import, where single-value exports share a generic wrapper.
+// Read from the binary's type, import, function and export sections.
+function multiValueExports(bytes) {
+  let at = 8;
+  const u32 = () => {
+    let result = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      result += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return result;
+    }
+  };
+  const name = () => {
+    const length = u32();
+    at += length;
+    return new TextDecoder().decode(bytes.subarray(at - length, at));
+  };
+  const results = []; // result count per type
+  const functionTypes = []; // type index per function, imports first
+  const exports = [];
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = u32();
+    const end = at + size;
+    if (id === 1) {
+      for (let n = u32(); n > 0; n--) {
+        if (bytes[at++] !== 0x60) throw new Error("package.mjs: a type that is not a function type");
+        const parameters = u32(); // (numbers and reference types: one byte each)
+        at += parameters; // not `at += u32()`: that adds to `at` as it was before the read
+        const count = u32();
+        results.push(count);
+        at += count;
+      }
+    } else if (id === 2) {
+      for (let n = u32(); n > 0; n--) {
+        name();
+        name();
+        const kind = bytes[at++];
+        if (kind !== 0) throw new Error("package.mjs: the wasm imports something other than functions");
+        functionTypes.push(u32());
+      }
+    } else if (id === 3) {
+      for (let n = u32(); n > 0; n--) functionTypes.push(u32());
+    } else if (id === 7) {
+      for (let n = u32(); n > 0; n--) {
+        const exported = name();
+        const kind = bytes[at++];
+        const index = u32();
+        if (kind === 0) exports.push([exported, index]);
+      }
+    }
+    at = end;
+  }
+  return exports.filter(([, index]) => results[functionTypes[index]] > 1).map(([exported]) => exported);
 }
