@@ -107,6 +107,26 @@ proptest! {
         let _ = json::parse(&String::from_utf8_lossy(&bytes));
     }
 
+    /// Key lists: any list of strings, written as JSON (escapes included), reads back as the
+    /// keys after their stem; any other text is refused or read, never a panic; and the reader
+    /// agrees with the general one on what is a list of strings.
+    #[test]
+    fn key_lists_read_back_with_their_stem(keys in prop::collection::vec("\\PC{0,12}|[\"\\\\\\x00-\\x1f]{0,4}", 0..8), stem in "[a-z:]{0,6}", junk in "\\PC{0,60}|[\\[\\]\",\\\\ a-z]{0,60}") {
+        let mut text = String::from("[");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 { text.push(','); }
+            json::write_str(&mut text, key);
+        }
+        text.push(']');
+        let built: Vec<String> = keys.iter().map(|k| format!("{stem}{k}")).collect();
+        prop_assert_eq!(json::string_list(&text, &stem), Some(built));
+        let strings = match json::parse(&junk) {
+            Some(Json::Array(items)) => items.iter().map(|i| if let Json::Str(s) = i { Some(s.text()) } else { None }).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        prop_assert_eq!(json::string_list(&junk, ""), strings);
+    }
+
     /// Well-formed replies read back to what was written, truncated ones never panic.
     #[test]
     fn replies_round_trip_and_truncations_fail_cleanly(value in json_value(), cut in any::<prop::sample::Index>()) {

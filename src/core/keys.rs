@@ -35,17 +35,23 @@ impl KeyBuilder {
     }
 
     pub fn build(&self, key: &str, version: &VersionArg) -> String {
+        let mut out = self.stem(version, key.len());
+        out.push_str(key);
+        out
+    }
+
+    /// What every key of `version` starts with (`{prefix}:{version}:`), with room for `more`.
+    pub fn stem(&self, version: &VersionArg, more: usize) -> String {
         let version = match version {
             VersionArg::Default => self.version.as_deref().unwrap_or(""),
             VersionArg::None => "",
             VersionArg::Some(v) => v.as_str(),
         };
-        let mut out = String::with_capacity(self.prefix.len() + version.len() + key.len() + 2);
+        let mut out = String::with_capacity(self.prefix.len() + version.len() + 2 + more);
         out.push_str(&self.prefix);
         out.push(':');
         out.push_str(version);
         out.push(':');
-        out.push_str(key);
         out
     }
 

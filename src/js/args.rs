@@ -9,7 +9,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::runtime::{check_option_names, check_string, encode_value, key_list_json, number_text, to_js};
-use crate::backend::rest::json::Json;
 use crate::core::error::Error;
 use crate::core::number::is_safe_integer;
 use crate::core::keys::VersionArg;
@@ -33,13 +32,11 @@ pub fn value(value: &JsValue) -> JsResult<String> {
     encode_value(value)
 }
 
-/// A list of keys: an array of strings, checked by `runtime.js` and read from its JSON text.
-pub fn key_list(value: &JsValue) -> JsResult<Vec<String>> {
+/// A list of keys, each appended to `stem` (see `KeyBuilder::stem`): an array of strings,
+/// checked by `runtime.js` and read from its JSON text.
+pub fn key_list(value: &JsValue, stem: &str) -> JsResult<Vec<String>> {
     let text = key_list_json(value)?;
-    match crate::backend::rest::json::parse(&text) {
-        Some(Json::Array(items)) => items.into_iter().map(|item| if let Json::Str(s) = item { Ok(s.text()) } else { Err(not_keys()) }).collect(),
-        _ => Err(not_keys()),
-    }
+    crate::backend::rest::json::string_list(&text, stem).ok_or_else(not_keys)
 }
 
 // Cannot happen for what keyList returns; an error, not a panic, if it somehow did.

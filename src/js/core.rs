@@ -367,7 +367,7 @@ impl Core {
     fn listed(&self, keys: &JsValue, version: &JsValue, signal: &JsValue, op: impl FnOnce(Vec<String>) -> Op) -> JsResult<JsValue> {
         let planned = || {
             let version = args::version(version)?;
-            Ok(op(args::key_list(keys)?.iter().map(|k| self.keys.build(k, &version)).collect()))
+            Ok(op(args::key_list(keys, &self.keys.stem(&version, 0))?))
         };
         self.call(signal, planned())
     }

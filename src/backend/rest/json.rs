@@ -104,6 +104,44 @@ pub fn plain_result(body: &str, want: Plain) -> Option<&str> {
     (reader.at == result.len()).then_some(result)
 }
 
+/// A JSON array of strings (a list of keys as `JSON.stringify` writes it), each unescaped and
+/// appended to a copy of `stem`: one allocation per string and no tree in between (reading the
+/// tree, then copying each text and then building its key, was most of a `getMany`'s planning).
+pub fn string_list(text: &str, stem: &str) -> Option<Vec<String>> {
+    let mut reader = Reader { bytes: text.as_bytes(), text, at: 0 };
+    let mut items = Vec::new();
+    reader.space();
+    reader.eat("[")?;
+    reader.space();
+    if reader.peek() == Some(b']') {
+        reader.at += 1;
+    } else {
+        loop {
+            reader.space();
+            if reader.peek()? != b'"' {
+                return None;
+            }
+            // Room for the text up to its first escape: all of it, for most keys.
+            let run = reader.bytes.get(reader.at + 1..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
+            let mut item = String::with_capacity(stem.len() + run);
+            item.push_str(stem);
+            reader.string_into(&mut item)?;
+            items.push(item);
+            reader.space();
+            match reader.peek()? {
+                b',' => reader.at += 1,
+                b']' => {
+                    reader.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    reader.space();
+    (reader.at == reader.bytes.len()).then_some(items)
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -243,8 +281,14 @@ impl Reader<'_> {
 
     /// A string, unescaped (object keys, and `JsonStr::text`).
     fn string(&mut self) -> Option<String> {
-        self.at += 1; // the opening quote
         let mut out = String::new();
+        self.string_into(&mut out)?;
+        Some(out)
+    }
+
+    /// Reads a string, appending its text to `out`.
+    fn string_into(&mut self, out: &mut String) -> Option<()> {
+        self.at += 1; // the opening quote
         loop {
             // Copy the run up to the next quote or escape in one go (the text is valid UTF-8
             // and both delimiters are ASCII, so the slice boundaries are char boundaries). One
@@ -254,7 +298,7 @@ impl Reader<'_> {
             out.push_str(self.text.get(self.at..self.at + len)?);
             self.at += len + 1;
             match run.get(len)? {
-                b'"' => return Some(out),
+                b'"' => return Some(()),
                 b'\\' => {}
                 _ => return None, // a raw control character
             }
@@ -346,6 +390,17 @@ mod tests {
             Some(Json::Str(s)) => s.text(),
             other => panic!("not a string: {other:?}"),
         }
+    }
+
+    #[test]
+    fn reads_key_lists_onto_a_stem() {
+        assert_eq!(string_list(r#"["a","b\"c","\u00e9\n"]"#, "p::"), Some(vec!["p::a".into(), "p::b\"c".into(), "p::é\n".into()]));
+        assert_eq!(string_list(" [ ] ", "p::"), Some(vec![]));
+        assert_eq!(string_list(r#"["a",1]"#, ""), None);
+        assert_eq!(string_list(r#"["a"]x"#, ""), None);
+        assert_eq!(string_list(r#"["a""#, ""), None);
+        assert_eq!(string_list(r#"["a",]"#, ""), None);
+        assert_eq!(string_list("", ""), None);
     }
 
     #[test]
