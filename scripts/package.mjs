@@ -15,10 +15,11 @@ const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg);
 cpSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
+const wasmBytes = readFileSync(join(pkg, "edge_caches_bg.wasm"));
 // The one import module the glue provides (see shortenBoundaryNames), checked against the wasm.
-const importModules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(pkg, "edge_caches_bg.wasm")))).map((i) => i.module));
+const importModules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(wasmBytes)).map((i) => i.module));
 if (importModules.size !== 1 || !importModules.has("a")) throw new Error(`package.mjs: the wasm imports from ${[...importModules].join(", ")}, the glue provides "a"`);
-const multiValue = multiValueExports(readFileSync(join(pkg, "edge_caches_bg.wasm")));
+const multiValue = multiValueExports(wasmBytes);
 if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.join(", ")} return several values (see Cargo.toml, [profile.release] strip)`);
 
 // The JavaScript is staged, then bundled into one module, edge_caches.js: the wasm-bindgen glue,
@@ -165,7 +166,7 @@ function keepClassNames(code, names) {
 
 // The exports whose function returns more than one value. V8 (Node 20) compiles a JS-to-wasm
 // wrapper for each such signature when the module is first compiled, with its optimizing
-// compiler: 2-4 ms of the package's import, where single-value exports share a generic wrapper.
+// compiler: 2-4 ms of the package's import (single-value exports did not cost this).
 // Read from the binary's type, import, function and export sections.
 function multiValueExports(bytes) {
   let at = 8;
