@@ -4,12 +4,14 @@
 // and says which failures may be retried. This file only does what needs the event loop:
 // promises, fetch, timeouts, the one-tick pipelining and the waits between retries. A call
 // calls into wasm once to plan (then reads the `pending` number the plan left) and once to
-// read its answer, and never waits inside wasm.
+// read its answer, and never waits inside wasm. Those two methods return their error object
+// instead of throwing it (see src/js/core.rs): `failed` tells it from an outcome. A key is
+// checked here, before the core gets it as text.
 //
 // "@@RUNTIME@@" is replaced by scripts/package.mjs with the path wasm-bindgen gave runtime.js,
 // so CacheError is the very class the wasm throws (one module, one class, `instanceof` works).
 import { Core } from "./edge_caches.js";
-import { CacheError, callOptions, decodeValue, failure, manyResult, post, sleep, withSignal } from "@@RUNTIME@@";
+import { CacheError, callOptions, checkString, decodeValue, failure, manyResult, post, sleep, withSignal } from "@@RUNTIME@@";
 
 export { CacheError };
 
@@ -42,6 +44,10 @@ const READ = ["version", "signal"];
 const SIGNAL_ONLY = ["signal"];
 
 const FROM_CORE = Symbol("edge-caches core");
+// A TypeError for anything but a well-formed string.
+const checked = (key) => checkString(key, "key");
+// What the core returned is its error (an outcome is never an Error).
+const failed = (outcome) => outcome instanceof Error;
 const same = (outcome) => outcome;
 const value = (dflt) => (text) => (text === null ? dflt : decodeValue(text));
 const orNull = value(null);
@@ -123,15 +129,15 @@ export class Cache {
 
   get(key, dflt, options) {
     // `get(key)` misses with null, as the Python original's None.
-    return this.#call(options, READ, (o) => this.#core.get(key, o.version, o.signal), dflt === undefined ? orNull : value(dflt));
+    return this.#call(options, READ, (o) => this.#core.get(checked(key), o.version, o.signal), dflt === undefined ? orNull : value(dflt));
   }
 
   set(key, val, options) {
-    return this.#call(options, WRITE, (o) => this.#core.set(key, val, o.ttl, o.version, o.signal), same);
+    return this.#call(options, WRITE, (o) => this.#core.set(checked(key), val, o.ttl, o.version, o.signal), same);
   }
 
   add(key, val, options) {
-    return this.#call(options, WRITE, (o) => this.#core.add(key, val, o.ttl, o.version, o.signal), same);
+    return this.#call(options, WRITE, (o) => this.#core.add(checked(key), val, o.ttl, o.version, o.signal), same);
   }
 
   /**
@@ -142,13 +148,13 @@ export class Cache {
    */
   getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(options, WRITE, (o) => this.#core.getOrSet(key, dflt, o.ttl, o.version, o.signal), value(dflt));
+      return this.#call(options, WRITE, (o) => this.#core.getOrSet(checked(key), dflt, o.ttl, o.version, o.signal), value(dflt));
     }
     let o;
     let stored;
     try {
       o = callOptions(options, WRITE);
-      stored = this.#core.getOrSetKey(key, o.ttl, o.version, o.signal);
+      stored = this.#core.getOrSetKey(checked(key), o.ttl, o.version, o.signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -179,7 +185,7 @@ export class Cache {
   }
 
   delete(key, options) {
-    return this.#call(options, READ, (o) => this.#core.delete(key, o.version, o.signal), same);
+    return this.#call(options, READ, (o) => this.#core.delete(checked(key), o.version, o.signal), same);
   }
 
   deleteMany(keys, options) {
@@ -192,15 +198,15 @@ export class Cache {
   }
 
   touch(key, ttl, options) {
-    return this.#call(options, READ, (o) => this.#core.touch(key, ttl, o.version, o.signal), same);
+    return this.#call(options, READ, (o) => this.#core.touch(checked(key), ttl, o.version, o.signal), same);
   }
 
   incr(key, delta, options) {
-    return this.#call(options, READ, (o) => this.#core.incrBy(key, delta, o.version, o.signal, 1), number);
+    return this.#call(options, READ, (o) => this.#core.incrBy(checked(key), delta, o.version, o.signal, 1), number);
   }
 
   decr(key, delta, options) {
-    return this.#call(options, READ, (o) => this.#core.incrBy(key, delta, o.version, o.signal, -1), number);
+    return this.#call(options, READ, (o) => this.#core.incrBy(checked(key), delta, o.version, o.signal, -1), number);
   }
 
   // One call: its `options` (of the names `allowed`) are read, then `plan` asks the core with
@@ -213,6 +219,7 @@ export class Cache {
     try {
       o = callOptions(options, allowed);
       planned = plan(o);
+      if (failed(planned)) throw planned;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -259,6 +266,7 @@ export class Cache {
 
   // A planned command (or a text the core gave at once), to its outcome.
   #outcome(planned) {
+    if (failed(planned)) return Promise.reject(planned);
     const code = this.#core.pending;
     return code === 0 ? planned : this.#request(planned, code, same);
   }
@@ -308,11 +316,13 @@ export class Cache {
       call.body,
       mayRepeat(call.code),
       ([status, body]) => {
-        let ok = true;
+        let ok;
         let outcome;
         try {
           outcome = this.#core.reply(call.code, status, body);
+          ok = !failed(outcome);
         } catch (error) {
+          // The core returns its errors; this would be the wasm itself failing (a trap).
           ok = false;
           outcome = error;
         }
