@@ -209,10 +209,11 @@ export class Cache {
     return this.#call(options, READ, (o) => this.#core.incrBy(checked(key), delta, o.version, o.signal, -1), number);
   }
 
-  // One call: its `options` (of the names `allowed`) are read, then `plan` asks the core with
-  // them (which throws for a bad call, or one on a disconnected cache or with an aborted
-  // signal, having done nothing); what it returns is the outcome (memory, dummy) or a request
-  // to make (REST); `finish` makes the method's result.
+  // One call: its `options` (of the names `allowed`) are read, then `plan` checks its key and
+  // asks the core with them; a bad call, or one on a disconnected cache or with an aborted
+  // signal, fails there having done nothing (the core returns its error, thrown here). What
+  // the core returns otherwise is the outcome (memory, dummy) or a request to make (REST);
+  // `finish` makes the method's result.
   #call(options, allowed, plan, finish) {
     let o;
     let planned;

@@ -12,9 +12,10 @@
 //! outcome, or the error object itself, which npm/cache.js throws (an outcome is never an
 //! `Error`: a text, null, a boolean, an array or undefined). A `Result` would come back through
 //! a slot on the wasm stack instead, read through a `DataView` after two more calls into wasm:
-//! about 0.3 µs of the 1.1 µs a REST `get` spends planning, 0.2 of its reply's 0.65. Nothing here awaits:
-//! the JavaScript side sends, waits and retries, and comes back with the answer (`reply`,
-//! `replies`, `clearNext`). No method holds a borrow while calling into JavaScript, so a value's
+//! about 0.3 µs of the 1.1 µs a REST `get` spent planning, 0.2 of its reply's 0.65.
+//!
+//! Nothing here awaits: the JavaScript side sends, waits and retries, and comes back with the
+//! answer (`reply`, `replies`, `clearNext`). No method holds a borrow while calling into JavaScript, so a value's
 //! `toJSON` that calls the cache again is harmless.
 
 use crate::prelude::*;
