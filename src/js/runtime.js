@@ -190,12 +190,21 @@ export const formatNumber = String;
 // signal costs about 3 µs in Node (a tenth of a whole call with a stubbed fetch), and Node's
 // AbortSignal.timeout() about 50 µs. When a request times out, its controller is retired
 // (later requests get a new one) and aborted once none of its requests can still succeed in
-// time, so a request never loses its answer because another one was late.
-let lease = null; // { controller, waiting: requests not yet settled, late: one timed out }
+// time, so a request never loses its answer because another one was late. A controller is also
+// retired after LEASE_REQUESTS requests: Node's fetch (undici) adds an abort listener to the
+// signal of each request and removes it only when that request is garbage-collected, so one
+// signal for every request gathered up to thousands of listeners, each new request scanned them
+// all, and Node printed MaxListenersExceededWarning under load (tests/rest: "is never given a
+// signal that many requests listen on"). Against the gateway, rotating took one caller from
+// 2,750 to 2,939 calls/s, and 64 callers without pipelining from 9.1 to 6.6 s for 32,000 gets
+// (medians of five alternating runs); a controller every 32 requests costs about 0.1 µs each.
+let lease = null; // { controller, waiting: requests not yet settled, late: one timed out, uses }
+const LEASE_REQUESTS = 32;
 
 export function post(fetchFn, url, headers, body, timeoutMs, answered, failed) {
-  const current = (lease ??= { controller: new AbortController(), waiting: 0, late: false });
+  const current = (lease ??= { controller: new AbortController(), waiting: 0, late: false, uses: 0 });
   current.waiting++;
+  if (++current.uses === LEASE_REQUESTS) lease = null;
   // Settles the request once: the answer, or the timeout, whichever comes first.
   let deadline;
   const settle = (done, late) => (value) => {

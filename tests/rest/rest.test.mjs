@@ -3,6 +3,7 @@
 // scripts/with-servers.sh, which provides a real Redis and gateway (GATEWAY_URL, GATEWAY_TOKEN).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { createServer } from "node:net";
 import { Cache, CacheError } from "edge-caches";
 
@@ -254,6 +255,37 @@ describe("errors", () => {
     await redis("RPUSH", `${p}::list`, "a");
     await assert.rejects(cache.get("list"), (e) => e instanceof CacheError && e.code === "SERVER");
     await assert.rejects(cache.incr("list"), (e) => e instanceof CacheError && e.code === "NOT_A_NUMBER");
+  });
+});
+
+describe("Node's fetch", () => {
+  // Node's fetch (undici) adds an abort listener to a request's signal and removes it only when
+  // the request is garbage-collected: one signal shared by every request gathered thousands of
+  // listeners, each request scanned them all, and Node printed MaxListenersExceededWarning.
+  it("is never given a signal that many requests listen on", async () => {
+    let most = 0;
+    let warnings = 0;
+    const onWarning = (warning) => {
+      if (warning.name === "MaxListenersExceededWarning") warnings++;
+    };
+    const observing = (url, init) => {
+      const answer = fetch(url, init);
+      most = Math.max(most, getEventListeners(init.signal, "abort").length);
+      return answer;
+    };
+    process.on("warning", onWarning);
+    try {
+      const cache = await open({ fetch: observing, autoPipeline: false });
+      await cache.set("k", 1);
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        for (let i = 0; i < 40; i++) assert.equal(await cache.get("k"), 1);
+      }));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    assert.equal(warnings, 0);
+    assert.ok(most <= 64, `${most} abort listeners on one request's signal`);
   });
 });
 
