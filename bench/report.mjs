@@ -164,7 +164,7 @@ function render(results) {
   else if (S.throughput) {
     const t = S.throughput;
     out.push(
-      `${int(t.calls)} mixed calls per client and level (80% \`get\`, 20% \`set\` with a ttl, over ${int(t.keys)} keys, small JSON values), after ${int(t.warmupCalls)} warm-up calls; each client in a fresh process. Latency is per call, ms.`,
+      `${int(t.calls)} mixed calls per client and level (80% \`get\`, 20% \`set\` with a ttl, over ${int(t.keys)} keys, small JSON values), after ${int(t.warmupCalls)} warm-up calls; each client in a fresh process${t.rounds > 1 ? `, the clients alternating over ${t.rounds} rounds; each row is a client's median round (by calls/s)` : ""}. Latency is per call, ms.`,
       "",
     );
     const rows = [];
@@ -192,6 +192,12 @@ function render(results) {
       "",
       "HTTP requests: how many requests the timed calls took (a client that batches calls into `/pipeline` requests makes fewer).",
     );
+    const roundsOf = (level) =>
+      [EDGE, UP, RAW].every((c) => t.levels[level][c].roundsCallsPerSecond?.length > 1)
+        ? `${level} caller${level === "1" ? "" : "s"}: ` + [EDGE, UP, RAW].map((c) => `${c} ${t.levels[level][c].roundsCallsPerSecond.map(int).join(", ")}`).join("; ")
+        : null;
+    const rounds = Object.keys(t.levels).map(roundsOf).filter(Boolean);
+    if (rounds.length > 0) out.push("", `Rounds, calls/s: ${rounds.join(". ")}.`);
     const at64 = t.levels["64"];
     if (at64) {
       const e = at64[EDGE].callsPerSecond;
