@@ -39,7 +39,7 @@ writeFileSync(
   join(stage, "bundle.js"),
   `export { initSync, default } from "./edge_caches.js";
 export { Cache, CacheError } from "./cache.js";
-export { shareTimers } from "${runtime}";
+export { useNode } from "${runtime}";
 `,
 );
 // Minified in two steps. Each file on its own first: esbuild then shortens local names but

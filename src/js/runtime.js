@@ -198,11 +198,22 @@ export const formatNumber = String;
 // signal that many requests listen on"). Against the gateway, rotating took one caller from
 // 2,750 to 2,939 calls/s, and 64 callers without pipelining from 9.1 to 6.6 s for 32,000 gets
 // (medians of five alternating runs); a controller every 32 requests costs about 0.1 µs each.
+// In Node a signal warns past 10 listeners (events.defaultMaxListeners), and a fetch of the
+// caller's listens on each request's signal as undici does, without raising the limit as
+// undici does: the Node entry hands in events.setMaxListeners (see `useNode`), and each
+// controller's limit is raised to the requests it serves.
 let lease = null; // { controller, waiting: requests not yet settled, late: one timed out, uses }
 const LEASE_REQUESTS = 32;
+let setMaxListeners = null;
+
+function newLease() {
+  const controller = new AbortController();
+  setMaxListeners?.(LEASE_REQUESTS, controller.signal);
+  return { controller, waiting: 0, late: false, uses: 0 };
+}
 
 export function post(fetchFn, url, headers, body, timeoutMs, answered, failed) {
-  const current = (lease ??= { controller: new AbortController(), waiting: 0, late: false, uses: 0 });
+  const current = (lease ??= newLease());
   current.waiting++;
   if (++current.uses === LEASE_REQUESTS) lease = null;
   // Settles the request once: the answer, or the timeout, whichever comes first.
@@ -270,8 +281,11 @@ let sharedTimers = false;
 // (the timer is unref'd exactly when `waiting` is 0)
 const queues = new Map();
 
-export function shareTimers() {
+// What the Node (and Bun) entry hands in: there timers can be unref'd, so requests share them,
+// and node:events' setMaxListeners (see `post`).
+export function useNode(events) {
   sharedTimers = true;
+  setMaxListeners = events.setMaxListeners;
 }
 
 function watch(ms, expire) {
