@@ -5,7 +5,7 @@
 # src/js/core.rs that leaves a backend unreachable, so LTO drops its code, built as `make build`
 # builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz with minified names) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
-# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about 3 minutes)
+# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,9 +16,17 @@ trap 'rm -rf "$work"' EXIT
 features="--enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue"
 
+# Runs a build step quietly, showing what it printed only if it fails.
+quietly() {
+    if ! "$@" > "$work/step.log" 2>&1; then
+        cat "$work/step.log" >&2
+        return 1
+    fi
+}
+
 # Leaves the named backends unreachable in src/js/core.rs; fails if the file no longer has the
 # lines it edits (then this script needs updating, not guessing).
-cut() {
+take_out() {
     python3 - "$work/src/js/core.rs" "$@" <<'EOF'
 import sys
 path, cuts = sys.argv[1], sys.argv[2:]
@@ -62,12 +70,13 @@ measure() {
     shift
     rm -rf "$work/src" "$work/out"
     git -C "$root" archive HEAD | tar -x -C "$work"
-    [ "$#" -eq 0 ] || cut "$@"
-    (cd "$work" && cargo build --quiet --release --target wasm32-unknown-unknown --lib 2>/dev/null)
-    wasm-bindgen --target web --out-dir "$work/out" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" 2>/dev/null
+    [ "$#" -eq 0 ] || take_out "$@"
+    quietly cargo build --release --target wasm32-unknown-unknown --lib --manifest-path "$work/Cargo.toml"
+    quietly wasm-bindgen --target web --out-dir "$work/out" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm"
     # shellcheck disable=SC2086
-    wasm-opt -Oz $features --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
-        "$work/out/edge_caches_bg.wasm" -o "$work/out/min.wasm" > /dev/null
+    quietly wasm-opt -Oz $features --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
+        "$work/out/edge_caches_bg.wasm" -o "$work/out/min.wasm"
+    last="$work/out/min.wasm"
     node -e '
       const b = require("fs").readFileSync(process.argv[1]);
       const gz = require("zlib").gzipSync(b, { level: 9 }).length;
@@ -78,6 +87,11 @@ measure() {
 echo "| wasm of HEAD ($(git -C "$root" rev-parse --short HEAD)) | raw | gzip -9 |"
 echo "|---|---|---|"
 measure "as shipped: memory, REST and dummy backends"
+# The method's check: the unedited tree must give the very wasm `make build` put in pkg/.
+if [ -f "$root/pkg/edge_caches_bg.wasm" ]; then
+    cmp -s "$last" "$root/pkg/edge_caches_bg.wasm" && same="the same bytes as" || same="NOT the same bytes as"
+    echo "size-floor.sh: the shipped row is $same pkg/edge_caches_bg.wasm" >&2
+fi
 measure "without the memory backend" memory
 measure "without the REST backend" rest
 measure "without either (dummy:// only)" memory rest
