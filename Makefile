@@ -17,13 +17,10 @@ setup:
 
 # pkg/: the npm package, built once and shared by every suite.
 build: setup
-	@# wasm-bindgen warns that the stripped wasm has no target_features section: intended (see
-	@# Cargo.toml, [profile.release] strip), so that one warning is not shown.
-	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches \
-	  2> >(grep -v "the .target_features. custom section is missing" >&2)
-	@# One- and two-letter import and export names (scripts/package.mjs renames the glue to match).
-	wasm-opt -Oz $(WASM_FEATURES) --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
-	  $(WASM) -o $(WASM) > .build/wasm/names.json
+	@# wasm-bindgen says the wasm has no target_features section: Cargo.toml's strip drops it
+	@# on purpose ([profile.release] says why).
+	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
+	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.
 	rm -rf .build/packed && mkdir -p .build/packed/edge-caches

@@ -4,7 +4,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-export const CLIENTS = ["edge-caches", "@upstash/redis", "raw fetch"];
+// `make bench BASELINE=DIR` (BENCH_BASELINE_DIR) adds another build of edge-caches, a packed
+// package directory, beside this one: a change measured before and after in one run.
+export const BASELINE = "edge-caches (baseline)";
+export const CLIENTS = ["edge-caches", ...(process.env.BENCH_BASELINE_DIR ? [BASELINE] : []), "@upstash/redis", "raw fetch"];
 
 // The value every section stores: a small object, as the issue asks.
 export const SMALL = { id: 1, name: "Ada", tags: ["a", "b"] };
@@ -14,8 +17,7 @@ export const SMALL = { id: 1, name: "Ada", tags: ["a", "b"] };
  * (EDGE_CACHES_DIR) so every section measures the same build even if pkg/ is rebuilt meanwhile;
  * the entry is the one Node's resolution picks ("node" condition of the package's exports).
  */
-export function edgeCachesEntry() {
-  const dir = process.env.EDGE_CACHES_DIR;
+export function edgeCachesEntry(dir = process.env.EDGE_CACHES_DIR) {
   if (!dir) return "edge-caches";
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   const exp = pkg.exports["."];
@@ -28,8 +30,8 @@ export function edgeCachesEntry() {
  * `fetchFn` is only for edge-caches (its `fetch` option); the others use the global fetch.
  */
 export async function makeClient(name, url, token, { fetchFn } = {}) {
-  if (name === "edge-caches") {
-    const { Cache } = await import(edgeCachesEntry());
+  if (name === "edge-caches" || name === BASELINE) {
+    const { Cache } = await import(edgeCachesEntry(name === BASELINE ? process.env.BENCH_BASELINE_DIR : undefined));
     const cache = new Cache(url, fetchFn ? { token, fetch: fetchFn } : { token });
     await cache.connect();
     return {

@@ -16,6 +16,7 @@ const root = join(here, "..");
 const resultsPath = join(here, "results.json");
 const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway"];
 const EDGE = "edge-caches";
+const BASE = "edge-caches (baseline)";
 const UP = "@upstash/redis";
 const RAW = "raw fetch";
 // "16 KB" as the README counts KB (126,025 B is "126 KB"): 1000 bytes.
@@ -124,6 +125,7 @@ function render(results) {
     );
     const cell = (r) => `${fix(r.usPerCall)} (${fix(Math.min(...r.runs))}–${fix(Math.max(...r.runs))})`;
     const rows = [];
+    const withBase = Object.values(c.methods).some((r) => r[BASE]);
     for (const [method, r] of Object.entries(c.methods)) {
       const e = r[EDGE].usPerCall;
       const u = r[UP].usPerCall;
@@ -131,6 +133,7 @@ function render(results) {
       rows.push([
         `\`${method}\``,
         cell(r[EDGE]),
+        ...(withBase ? [cell(r[BASE]), ratio(e, r[BASE].usPerCall)] : []),
         cell(r[UP]),
         cell(r[RAW]),
         ratio(e, u),
@@ -143,7 +146,7 @@ function render(results) {
     }
     out.push(
       table(
-        ["method", `${EDGE} µs`, `${UP} µs`, `${RAW} µs`, "edge / upstash", "edge / raw", "≤ upstash", "≤ 1.1× raw"],
+        ["method", `${EDGE} µs`, ...(withBase ? [`${BASE} µs`, "edge / baseline"] : []), `${UP} µs`, `${RAW} µs`, "edge / upstash", "edge / raw", "≤ upstash", "≤ 1.1× raw"],
         rows,
       ),
     );
@@ -267,7 +270,7 @@ function render(results) {
       "",
     );
     const C = cs.clients;
-    const rows = [EDGE, UP, RAW].map((c) => [
+    const rows = [EDGE, ...(C[BASE] ? [BASE] : []), UP, RAW].map((c) => [
       c,
       fix(C[c].atScriptMs),
       fix(C[c].readyMs),

@@ -1,11 +1,12 @@
 //! edge-caches: the cache API of the Python async-caches library, for JavaScript on edge
-//! runtimes, compiled to WebAssembly.
+//! runtimes, compiled to WebAssembly. docs/architecture.md follows a call through it.
 //!
-//! - `core`: keys, options, ttl, operations, number rules, errors. No JavaScript.
-//! - `backend`: one module per backend (memory, dummy, rest), each carrying out `core::ops::Op`s.
-//! - `backend::rest`: the REST protocol as plain Rust, sans I/O: commands out, answers in.
-//! - `js` (wasm32 only): the wasm-bindgen boundary, the synchronous `Core` class that the
-//!   JavaScript `Cache` (npm/cache.js: promises, fetch, pipelining) drives.
+//! - `engine`: what every call means (checks, keys, backend dispatch, reading answers).
+//! - `keys`, `ttl`, `number`, `url`, `error`, `ops`: the rules the engine applies.
+//! - `backend`: one module per backend (memory, dummy, rest), each carrying out `ops::Op`s; the
+//!   REST one sans I/O: commands out, answers in.
+//! - `wasm` (wasm32 only): the wasm-bindgen boundary, which converts JavaScript values to the
+//!   engine's types and back, and nothing else.
 //!
 //! The shipped wasm is built without std: std's panic machinery formats messages that nobody
 //! reads (a wasm panic is a trap either way), and that formatting code was a large share of the
@@ -25,15 +26,19 @@ mod prelude {
 }
 
 pub mod backend;
-pub mod core;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod number;
+pub mod ops;
+pub mod ttl;
+pub mod url;
 
 #[cfg(target_arch = "wasm32")]
-mod js;
-#[cfg(target_arch = "wasm32")]
-pub use js::Core;
+pub mod wasm;
 
-// Talc instead of the dlmalloc that std brings: 6.8 KB less wasm (2.6 KB gzipped), and no
-// slower per call in A/Bs of get/set/getMany/incr. Single-threaded wasm only, which is ours.
+// Talc instead of the dlmalloc that std brings: smaller, made for wasm, and no slower per call
+// (docs/performance.md). Single-threaded wasm only, which is ours.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

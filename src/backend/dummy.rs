@@ -3,8 +3,8 @@
 
 use crate::prelude::*;
 
-use crate::core::error::{Code, Error, Result};
-use crate::core::ops::{Op, Outcome};
+use crate::error::{Code, Error, Result};
+use crate::ops::{Op, Outcome};
 
 pub fn execute(op: Op) -> Result<Outcome> {
     Ok(match op {

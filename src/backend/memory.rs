@@ -11,9 +11,9 @@ use crate::prelude::*;
 use core::hash::{BuildHasher, SipHasher};
 use hashbrown::HashMap;
 
-use crate::core::error::Result;
-use crate::core::number::{self, Numbers};
-use crate::core::ops::{Op, Outcome};
+use crate::error::Result;
+use crate::number::{self, Numbers};
+use crate::ops::{Op, Outcome};
 
 /// The default bound on entries: enough for a per-isolate cache, small enough for the 128 MB
 /// a Worker gets.
@@ -240,8 +240,8 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::Code;
-    use crate::core::number::StdNumbers;
+    use crate::error::Code;
+    use crate::number::StdNumbers;
 
     fn run(store: &mut MemoryStore, op: Op, now: f64) -> Outcome {
         store.execute(op, now, &StdNumbers).unwrap()

@@ -10,9 +10,9 @@
 use crate::prelude::*;
 
 use super::json::{write_str, Json};
-use crate::core::error::{Code, Error, Result};
-use crate::core::number::Numbers;
-use crate::core::ops::{Op, Outcome};
+use crate::error::{Code, Error, Result};
+use crate::number::Numbers;
+use crate::ops::{Op, Outcome};
 
 /// `setMany` with a ttl: every key with the same expiry, in one atomic step.
 const SET_MANY_PX: &str = "for i,k in ipairs(KEYS) do redis.call('SET',k,ARGV[i],'PX',ARGV[#ARGV]) end return #KEYS";
@@ -167,8 +167,7 @@ fn ok(value: &Json) -> Result<()> {
     }
 }
 
-/// How to read the reply to an op's command: all the decoding needs to know about the op, small
-/// enough to travel through JavaScript with the command text as one number (`code`).
+/// How to read the reply to an op's command: all the decoding needs to know about the op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
     /// The stored text or null (GET, SET NX GET).
@@ -200,40 +199,6 @@ impl Expect {
             Op::Touch { .. } => Expect::Existed,
             Op::Incr { .. } => Expect::Number,
         }
-    }
-
-    /// `tag + 8 × (must not run twice) + 16 × count`: an exact integer in an f64. JavaScript
-    /// reads the retry rule from it (`code % 16 >= 8`) without another crossing.
-    pub fn code(self, idempotent: bool) -> f64 {
-        let (tag, n) = match self {
-            Expect::Value => (1, 0),
-            Expect::Ok => (2, 0),
-            Expect::Stored => (3, 0),
-            Expect::Values(n) => (4, n),
-            Expect::Count => (5, 0),
-            Expect::Existed => (6, 0),
-            Expect::Number => (7, 0),
-        };
-        f64::from(n) * 16.0 + if idempotent { 0.0 } else { 8.0 } + f64::from(tag)
-    }
-
-    /// The `Expect` of a `code`, or `None` for anything `code` does not make.
-    pub fn from_code(code: f64) -> Option<Expect> {
-        if !(code >= 0.0 && code <= f64::from(u32::MAX) * 16.0 + 15.0 && code as u64 as f64 == code) {
-            return None;
-        }
-        let code = code as u64;
-        let n = u32::try_from(code / 16).ok()?;
-        Some(match (code % 8, n) {
-            (1, 0) => Expect::Value,
-            (2, 0) => Expect::Ok,
-            (3, 0) => Expect::Stored,
-            (4, n) => Expect::Values(n),
-            (5, 0) => Expect::Count,
-            (6, 0) => Expect::Existed,
-            (7, 0) => Expect::Number,
-            _ => return None,
-        })
     }
 }
 
@@ -297,7 +262,7 @@ pub fn prefix_pattern(prefix: &str) -> String {
 mod tests {
     use super::super::json::parse;
     use super::*;
-    use crate::core::number::StdNumbers;
+    use crate::number::StdNumbers;
 
     fn planned(op: Op) -> String {
         plan(&op, &StdNumbers)
@@ -353,21 +318,6 @@ mod tests {
             assert_eq!(decoded(get(), reply).unwrap_err().code(), Some(Code::Protocol), "{reply}");
         }
         assert_eq!(decoded(get(), r#"{"error":"WRONGTYPE"}"#).unwrap_err().code(), Some(Code::Server));
-    }
-
-    #[test]
-    fn expect_codes_round_trip_and_refuse_what_no_op_makes() {
-        let all = [Expect::Value, Expect::Ok, Expect::Stored, Expect::Values(0), Expect::Values(u32::MAX), Expect::Count, Expect::Existed, Expect::Number];
-        for expect in all {
-            for idempotent in [true, false] {
-                let code = expect.code(idempotent);
-                assert_eq!(Expect::from_code(code), Some(expect), "{code}");
-                assert_eq!(code % 16.0 >= 8.0, !idempotent, "the retry bit JavaScript reads");
-            }
-        }
-        for code in [0.0, 8.0, 18.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e300] {
-            assert_eq!(Expect::from_code(code), None, "{code}");
-        }
     }
 
     #[test]

@@ -240,7 +240,7 @@ impl Reader<'_> {
             self.at += 1;
         }
         let text = self.text.get(start..self.at)?;
-        crate::core::number::is_json_number(text).then(|| Json::Number(text.to_owned()))
+        crate::number::is_json_number(text).then(|| Json::Number(text.to_owned()))
     }
 
     /// A string, checked (escapes, no raw control characters) but not unescaped.

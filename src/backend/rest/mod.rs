@@ -1,14 +1,10 @@
 //! The REST backend, sans I/O: what to send for an `Op`, and what an answer means.
 //!
-//! Nothing here sends or waits. The JavaScript shell (`npm/cache.js`) owns the event loop: it
-//! sends the command text this module plans with `fetch`, queues the calls of one tick into one
-//! `/pipeline` request, and hands each answer back here to be read. So every protocol decision
-//! (the command, the reading of statuses and replies, which failures may be retried, the SCAN
-//! walk of `clear()`) is plain Rust, tested on the host, while a call calls into wasm twice (to
-//! plan, and to read the answer) and never waits inside wasm. Awaiting a JS promise from Rust
-//! costs closures and task wake-ups per call: with the earlier async design, a profile of a
-//! stubbed-fetch `get` put about a fifth of the call in wasm and its glue, most of it that
-//! plumbing.
+//! Nothing here sends or waits: the engine (`crate::engine`) hands the command text to the
+//! JavaScript transport (npm/transport.js), which sends it with `fetch`, and hands the answer
+//! back to be read here. So every protocol decision (the command, the reading of statuses and
+//! replies, which failures may be retried, the SCAN walk of `clear()`) is plain Rust, tested on
+//! the host.
 
 use crate::prelude::*;
 
@@ -18,8 +14,8 @@ pub mod json;
 use commands::{command, decimal, decode, integer, protocol_error, result, value, with_keys, Expect};
 use json::{Json, Plain};
 
-use crate::core::error::{Code, Error, Result};
-use crate::core::ops::Outcome;
+use crate::error::{Code, Error, Result};
+use crate::ops::Outcome;
 
 /// How many keys one SCAN step asks for while `clear()` walks the keyspace.
 const SCAN_COUNT: &str = "1000";
@@ -28,7 +24,7 @@ const SCAN_COUNT: &str = "1000";
 const FIRST_BACKOFF_MS: u32 = 50;
 const MAX_BACKOFF_MS: u32 = 1000;
 
-/// How a request failed, as far as retrying goes.
+/// How a request failed, as the transport saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     /// The request failed on the way (it may or may not have reached the server).
@@ -37,8 +33,24 @@ pub enum Failure {
     Unsent,
     /// The server answered with a 5xx status.
     Status5xx,
-    /// Timed out or aborted: the caller's time is up, so no retry.
-    Final,
+    /// No answer within the `timeout` option.
+    Timeout,
+    /// The fetch was aborted by something other than our timeout.
+    Aborted,
+}
+
+impl Failure {
+    /// The error a request that failed this way gives its calls; `detail` is what the
+    /// runtime said. (A 5xx answer is read like any answer: a `SERVER` error.)
+    pub fn error(self, detail: &str) -> Error {
+        match self {
+            Failure::Timeout => Error::cache(Code::Timeout, &["the request timed out: ", detail]),
+            Failure::Aborted => Error::cache(Code::Aborted, &["the request was aborted: ", detail]),
+            Failure::Network | Failure::Unsent | Failure::Status5xx => {
+                Error::cache(Code::Network, &["the request failed: ", detail])
+            }
+        }
+    }
 }
 
 /// The delay before retry number `attempt + 1` of a failed request, or `None` to give up. A
@@ -49,7 +61,8 @@ pub fn retry_after(failure: Failure, attempt: u32, retries: u32, idempotent: boo
     let safe = match failure {
         Failure::Unsent => true,
         Failure::Network | Failure::Status5xx => idempotent,
-        Failure::Final => false,
+        // The caller's time is up.
+        Failure::Timeout | Failure::Aborted => false,
     };
     (safe && attempt < retries).then(|| FIRST_BACKOFF_MS.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF_MS))
 }
@@ -75,14 +88,13 @@ pub fn reply(expect: Expect, status: u16, body: &str) -> Result<Outcome> {
     decode(expect, result(interpret(status, body)?)?)
 }
 
-/// The outcome of each call in a `/pipeline` request, in order. The whole request failing (a
-/// bad status, a body that is not one result per command) fails every call the same way; a
-/// Redis error in one command fails only that call.
-pub fn replies(expects: &[Expect], status: u16, body: &str) -> Result<Vec<Result<Outcome>>> {
+/// The answer of each command in a `/pipeline` request of `count` commands, in order, to be
+/// read by its command's `decode`. The whole request failing (a bad status, a body that is not
+/// one answer per command) fails every command the same way; a Redis error in one command is
+/// that command's answer.
+pub fn pipeline_answers(count: usize, status: u16, body: &str) -> Result<Vec<Json>> {
     match interpret(status, body)? {
-        Json::Array(items) if items.len() == expects.len() => {
-            Ok(expects.iter().zip(items).map(|(&expect, item)| decode(expect, result(item)?)).collect())
-        }
+        Json::Array(items) if items.len() == count => Ok(items),
         // A pipeline refused as a whole: `{"error": ...}` with 400.
         other => Err(match result(other) {
             Ok(Err(message)) => value(Err(message)).err().unwrap_or_else(protocol_error),
@@ -111,12 +123,13 @@ impl Walk {
         (Walk::Scan, scan("0", prefix))
     }
 
-    /// The request after a step of this kind, given its answer; `None` when the walk is done.
-    pub fn next(self, prefix: &str, status: u16, body: &str) -> Result<Option<(Walk, String)>> {
+    /// The request after a step of this kind, given its answer (the body of a request of its
+    /// own, or its entry in a pipeline); `None` when the walk is done.
+    pub fn next(self, prefix: &str, answer: Json) -> Result<Option<(Walk, String)>> {
         let step = match self {
-            Walk::Scan => value(result(interpret(status, body)?)?)?,
+            Walk::Scan => value(result(answer)?)?,
             Walk::DeleteAndScan => {
-                let mut results = match interpret(status, body)? {
+                let mut results = match answer {
                     Json::Array(items) if items.len() == 2 => items.into_iter().map(|r| value(result(r)?)),
                     other => return Err(value(result(other)?).err().unwrap_or_else(protocol_error)),
                 };
@@ -124,7 +137,7 @@ impl Walk {
                 results.next().ok_or_else(protocol_error)??
             }
             Walk::Delete => {
-                integer(&value(result(interpret(status, body)?)?)?)?;
+                integer(&value(result(answer)?)?)?;
                 return Ok(None);
             }
         };
@@ -137,18 +150,9 @@ impl Walk {
         })
     }
 
-    /// The step as a `pending` code for JavaScript (negative, unlike every `Expect` code; -2,
-    /// the pipeline step, goes to `/pipeline`).
-    pub fn code(self) -> f64 {
-        match self {
-            Walk::Scan => -1.0,
-            Walk::DeleteAndScan => -2.0,
-            Walk::Delete => -3.0,
-        }
-    }
-
-    pub fn from_code(code: f64) -> Option<Walk> {
-        [Walk::Scan, Walk::DeleteAndScan, Walk::Delete].into_iter().find(|w| w.code() == code)
+    /// Whether the step's request is a pipeline of its own (sent to `/pipeline`).
+    pub fn is_pipeline(self) -> bool {
+        self == Walk::DeleteAndScan
     }
 }
 
@@ -191,7 +195,7 @@ pub fn interpret(status: u16, body: &str) -> Result<Json> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::ops::Op;
+    use crate::ops::Op;
 
     #[test]
     fn stored_texts_in_the_usual_form_are_passed_on_as_written() {
@@ -217,7 +221,7 @@ mod tests {
         assert_eq!(body_text(br#"{"result":"\u00fc"}"#), r#"{"result":"\u00fc"}"#);
         assert_eq!(body_text("{\"result\":\"ü\"}".as_bytes()), "{\"result\":\"ü\"}");
         let error = reply(Expect::Value, 200, body_text(b"{\"result\":\"\xff\"}")).unwrap_err();
-        assert_eq!(error.kind, crate::core::error::Kind::Cache(Code::Protocol));
+        assert_eq!(error.kind, crate::error::Kind::Cache(Code::Protocol));
     }
 
     #[test]
@@ -232,7 +236,8 @@ mod tests {
     #[test]
     fn timeouts_are_never_retried_and_writes_that_must_not_run_twice_only_when_unsent() {
         for idempotent in [true, false] {
-            assert_eq!(retry_after(Failure::Final, 0, 2, idempotent), None);
+            assert_eq!(retry_after(Failure::Timeout, 0, 2, idempotent), None);
+            assert_eq!(retry_after(Failure::Aborted, 0, 2, idempotent), None);
             assert_eq!(retry_after(Failure::Unsent, 0, 2, idempotent), Some(50));
         }
         assert_eq!(retry_after(Failure::Network, 0, 2, false), None);
@@ -242,7 +247,8 @@ mod tests {
     #[test]
     fn a_pipeline_answer_gives_each_call_its_own_result_or_error() {
         let expects = [Expect::of(&Op::Get { key: "a".into() }), Expect::of(&Op::Incr { key: "b".into(), delta: 1.0 })];
-        let outcomes = replies(&expects, 200, r#"[{"result":"1"},{"error":"ERR value is not a valid float"}]"#).unwrap();
+        let answers = pipeline_answers(2, 200, r#"[{"result":"1"},{"error":"ERR value is not a valid float"}]"#).unwrap();
+        let outcomes: Vec<_> = expects.iter().zip(answers).map(|(&e, a)| decode(e, result(a)?)).collect();
         assert_eq!(outcomes[0], Ok(Outcome::Json(r#""1""#.into())));
         assert_eq!(outcomes[1].as_ref().unwrap_err().code(), Some(Code::NotANumber));
         for (status, body, code) in [
@@ -250,28 +256,26 @@ mod tests {
             (400, r#"{"error":"ERR max 1000 commands"}"#, Code::Server),
             (503, "", Code::Server),
         ] {
-            assert_eq!(replies(&expects, status, body).unwrap_err().code(), Some(code), "{status} {body}");
+            assert_eq!(pipeline_answers(2, status, body).unwrap_err().code(), Some(code), "{status} {body}");
         }
     }
 
     #[test]
     fn clear_walks_the_keyspace_deleting_each_batch_with_the_next_scan() {
+        let answer = |body: &str| interpret(200, body).unwrap();
         let (first, body) = Walk::start("app:");
         assert_eq!(body, r#"["SCAN","0","MATCH","app:*","COUNT","1000"]"#);
-        let (second, body) = first.next("app:", 200, r#"{"result":["17",["app:a","app:b"]]}"#).unwrap().unwrap();
+        let (second, body) = first.next("app:", answer(r#"{"result":["17",["app:a","app:b"]]}"#)).unwrap().unwrap();
         assert_eq!(second, Walk::DeleteAndScan);
+        assert!(second.is_pipeline() && !first.is_pipeline());
         assert_eq!(body, r#"[["DEL","app:a","app:b"],["SCAN","17","MATCH","app:*","COUNT","1000"]]"#);
-        let third = second.next("app:", 200, r#"[{"result":2},{"result":["0",["app:c"]]}]"#).unwrap().unwrap();
+        let third = second.next("app:", answer(r#"[{"result":2},{"result":["0",["app:c"]]}]"#)).unwrap().unwrap();
         assert_eq!(third, (Walk::Delete, r#"["DEL","app:c"]"#.into()));
-        assert_eq!(third.0.next("app:", 200, r#"{"result":1}"#), Ok(None));
+        assert_eq!(third.0.next("app:", answer(r#"{"result":1}"#)), Ok(None));
         // An empty page with a cursor goes on scanning; an empty last page ends the walk.
-        assert_eq!(Walk::Scan.next("p", 200, r#"{"result":["5",[]]}"#).unwrap(), Some((Walk::Scan, scan("5", "p"))));
-        assert_eq!(Walk::Scan.next("p", 200, r#"{"result":["0",[]]}"#), Ok(None));
-        assert!(Walk::Scan.next("p", 200, r#"{"result":["0",[1]]}"#).is_err());
-        for step in [Walk::Scan, Walk::DeleteAndScan, Walk::Delete] {
-            assert_eq!(Walk::from_code(step.code()), Some(step));
-        }
-        assert_eq!(Walk::from_code(0.0), None);
+        assert_eq!(Walk::Scan.next("p", answer(r#"{"result":["5",[]]}"#)).unwrap(), Some((Walk::Scan, scan("5", "p"))));
+        assert_eq!(Walk::Scan.next("p", answer(r#"{"result":["0",[]]}"#)), Ok(None));
+        assert!(Walk::Scan.next("p", answer(r#"{"result":["0",[1]]}"#)).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! What a cache call asks of a backend, after the boundary has checked the arguments and built
+//! What a cache call asks of a backend, after the engine has checked the arguments and built
 //! the stored keys: one `Op` in, one `Outcome` out. Backends differ only in how they carry an
 //! `Op` out (in memory, or as Redis commands over REST), so every backend answers the same
 //! conformance suite.
@@ -42,12 +42,15 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Done,
     Bool(bool),
     Value(Option<String>),
     Values(Vec<Option<String>>),
+    /// What `incr` resolves with (the backends answer with the number's text; the engine
+    /// reads it).
+    Number(f64),
     /// The REST backend's `Value` or `Values`, as JSON still to be parsed (`"text"`, `null`,
     /// `["text",null]`): the stored texts arrive escaped in the reply, and JavaScript's
     /// JSON.parse unescapes them far faster than wasm can.

@@ -29,6 +29,28 @@ impl TtlArg {
     }
 }
 
+/// A ttl as the caller gave it, before it is checked (`check`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TtlGiven {
+    /// Omitted.
+    Default,
+    /// `null`.
+    Never,
+    /// A number of seconds, any number at all.
+    Seconds(f64),
+}
+
+impl TtlGiven {
+    /// A `RangeError` for seconds that are no ttl (`seconds_to_ms`).
+    pub fn check(self) -> Result<TtlArg> {
+        Ok(match self {
+            TtlGiven::Default => TtlArg::Default,
+            TtlGiven::Never => TtlArg::Never,
+            TtlGiven::Seconds(seconds) => TtlArg::Ms(seconds_to_ms(seconds)?),
+        })
+    }
+}
+
 /// Seconds to milliseconds. Only a positive finite ttl is a ttl: `0` is rejected as the
 /// original library does (Redis would reject `PX 0` too), and so are NaN and the infinities.
 pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
@@ -90,7 +112,7 @@ pub fn parse_seconds_text(text: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::Kind;
+    use crate::error::Kind;
 
     #[test]
     fn fractions_are_kept_to_the_millisecond() {

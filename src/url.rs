@@ -167,7 +167,7 @@ mod tests {
     fn bad_urls_are_config_errors() {
         for bad in ["", "memory", "memory:", "memory:/", "http:host//", "x:memory://", "redis://localhost", "memory://?ttl=0", "memory://?prefix=x", "memory://%zz", "https://", "https://a b"] {
             let err = parse_url(bad).unwrap_err();
-            assert!(matches!(err.code(), Some(Code::Config)) || err.kind == crate::core::error::Kind::Range, "{bad:?}");
+            assert!(matches!(err.code(), Some(Code::Config)) || err.kind == crate::error::Kind::Range, "{bad:?}");
         }
     }
 

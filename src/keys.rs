@@ -4,6 +4,34 @@
 
 use crate::prelude::*;
 
+use crate::error::{Error, Result};
+use crate::number::{is_safe_integer, Numbers};
+
+/// A version as the caller gave it, before it is checked (`check`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionGiven {
+    /// Omitted.
+    Default,
+    /// `null`.
+    None,
+    Text(String),
+    /// Any number; only a safe integer is a version.
+    Number(f64),
+}
+
+impl VersionGiven {
+    /// Integers become their decimal text as JavaScript prints it (`2`, not `2.0`).
+    pub fn check(self, numbers: &dyn Numbers) -> Result<VersionArg> {
+        Ok(match self {
+            VersionGiven::Default => VersionArg::Default,
+            VersionGiven::None => VersionArg::None,
+            VersionGiven::Text(text) => VersionArg::Some(text),
+            VersionGiven::Number(n) if is_safe_integer(n) => VersionArg::Some(numbers.format(n)),
+            VersionGiven::Number(_) => return Err(Error::range_error(&["version must be a string or a safe integer"])),
+        })
+    }
+}
+
 /// The version part of a key: what a call asks for, before the cache default is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionArg {

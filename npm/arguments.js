@@ -1,0 +1,239 @@
+// What a caller passes, read before anything crosses into wasm: the type of every argument and
+// option is checked here (a TypeError), so the wasm boundary takes strings, numbers and
+// booleans; what the values mean (ranges, URL, keys) is checked by the engine in Rust.
+// Values are turned into their JSON text here too: the engine has JSON.stringify already, so
+// the wasm need not carry a JSON library.
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isWellFormed = String.prototype.isWellFormed ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s);
+
+// A key (or version, prefix, token, URL) must be a well-formed string: converting a lone
+// surrogate to UTF-8 would silently turn distinct keys into the same one.
+export function checkString(value, what) {
+  if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
+  if (!isWellFormed(value)) throw new TypeError(`${what} is not well-formed Unicode (it has a lone surrogate)`);
+  return value;
+}
+
+// A list of keys as the engine takes it: one JSON text, one crossing for the whole list. An
+// array only: a string is iterable too, so "any iterable" would take getMany("abc") as three keys.
+export function keyList(keys) {
+  if (!Array.isArray(keys)) throw new TypeError("keys must be an array of strings");
+  for (let i = 0; i < keys.length; i++) checkString(keys[i], "key");
+  return JSON.stringify(keys);
+}
+
+// setMany's mapping (a plain object or a Map) as the engine takes it: the JSON texts of its
+// keys and of its values' texts.
+export function entryLists(mapping) {
+  let entries;
+  if (mapping instanceof Map) entries = [...mapping];
+  else if (typeof mapping === "object" && mapping !== null && !Array.isArray(mapping)) entries = Object.entries(mapping);
+  else throw new TypeError("setMany takes a plain object or a Map of keys to values");
+  const keys = new Array(entries.length);
+  const values = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    keys[i] = checkString(entries[i][0], "key");
+    values[i] = encodeValue(entries[i][1]);
+  }
+  return [JSON.stringify(keys), JSON.stringify(values)];
+}
+
+// An options object naming only `allowed` options. Unknown names are a TypeError: a misspelt
+// `verison` silently reading another key, or a `keyPrefx` silently ignored, would be worse.
+function checkOptions(options, allowed) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError("options must be an object");
+  for (const name of Object.keys(options)) {
+    if (!allowed.includes(name)) throw new TypeError(`unknown option '${name}' (known: ${allowed.join(", ")})`);
+  }
+}
+
+// The options each method takes.
+export const WRITE = ["ttl", "version", "signal"];
+export const READ = ["version", "signal"];
+export const SIGNAL_ONLY = ["signal"];
+
+const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined });
+
+// A call's options, each read once: `{ ttl, version, signal }` with their types checked.
+export function callOptions(options, allowed) {
+  if (options === undefined || options === null) return NO_OPTIONS;
+  checkOptions(options, allowed);
+  const { ttl, version, signal } = options;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
+  return { ttl: checkTtl(ttl), version: checkVersion(version), signal };
+}
+
+// undefined (the default), null (never) or a number of seconds.
+export function checkTtl(ttl) {
+  if (ttl === undefined || ttl === null || typeof ttl === "number") return ttl;
+  throw new TypeError("ttl must be a number of seconds or null");
+}
+
+// undefined (the default), null (none), a string or an integer.
+function checkVersion(version) {
+  if (version === undefined || version === null || typeof version === "number") return version;
+  if (typeof version === "string") return checkString(version, "version");
+  throw new TypeError("version must be a string or an integer");
+}
+
+// incr/decr's delta: undefined (1) or a number.
+export function checkDelta(delta) {
+  if (delta === undefined || typeof delta === "number") return delta;
+  throw new TypeError("delta must be a number");
+}
+
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch"];
+
+// The constructor's options with their types checked. `timeout`, `autoPipeline` and `fetch`
+// are the transport's, used (and so checked) in JavaScript only; `timeout` defaults to 5000 ms:
+// long enough for a slow region, short enough that a hung connection does not hold a call long.
+export function cacheOptions(options) {
+  if (options === undefined || options === null) options = {};
+  checkOptions(options, CACHE_OPTIONS);
+  const { keyPrefix, maxEntries, token, timeout = 5000, retries, autoPipeline = true, fetch } = options;
+  if (keyPrefix !== undefined) checkString(keyPrefix, "keyPrefix");
+  if (token !== undefined) checkString(token, "token");
+  if (maxEntries !== undefined && typeof maxEntries !== "number") throw new TypeError("maxEntries must be a number");
+  if (retries !== undefined && typeof retries !== "number") throw new TypeError("retries must be a number");
+  if (typeof timeout !== "number") throw new TypeError("timeout must be a number of milliseconds");
+  // setTimeout takes a 32-bit signed integer of milliseconds, and more than a day is a mistake.
+  if (!(timeout > 0 && timeout <= 86_400_000)) throw new RangeError("timeout must be from 1 to 86400000 milliseconds");
+  if (typeof autoPipeline !== "boolean") throw new TypeError("autoPipeline must be a boolean");
+  if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
+  return {
+    keyPrefix,
+    version: checkVersion(options.version),
+    ttl: checkTtl(options.ttl),
+    maxEntries,
+    token,
+    retries,
+    transport: { timeout: Math.ceil(timeout), autoPipeline, fetch },
+  };
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}
+
+// JSON.stringify silently turns NaN and the infinities into null and drops undefined,
+// functions and symbols; a cache that did the same would hand back something else than was
+// stored. The replacer refuses them instead (BigInt and cycles JSON.stringify refuses itself).
+function strictReplacer(key, value) {
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) throw new RangeError(`cannot store ${value}${where(key)}: JSON has no NaN or Infinity`);
+      return value;
+    case "undefined":
+      // An object property that is undefined is left out, as JSON does: that is what an
+      // optional field means. Anywhere else it would turn into null or vanish.
+      if (key !== "" && !Array.isArray(this)) return undefined;
+      throw new TypeError(`cannot store undefined${where(key)}`);
+    case "function":
+    case "symbol":
+      throw new TypeError(`cannot store a ${typeof value}${where(key)}: it is not JSON`);
+    case "bigint":
+      throw new TypeError(`cannot store a BigInt${where(key)}: JSON has no BigInt (store it as a string)`);
+    default:
+      return value;
+  }
+}
+
+function where(key) {
+  return key === "" ? "" : ` (at "${key}")`;
+}
+
+// A value's JSON text. The replacer is a call from the engine's JSON.stringify into JavaScript
+// per value, so plain data is checked by a walk the JIT compiles and then stringified without
+// one; anything else (a toJSON, a class instance, a Map, a cycle, deep nesting) takes the
+// replacer, which gives the same text and the precise error.
+export function encodeValue(value) {
+  return isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+}
+
+const MAX_PLAIN_DEPTH = 64;
+
+// True when JSON.stringify would write `value` exactly as it is: strings, finite numbers,
+// booleans, null, arrays of those and plain objects of those (an undefined property is left
+// out, as the replacer allows).
+function isPlainJson(value, depth) {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (value === null) return true;
+      if (depth === MAX_PLAIN_DEPTH || typeof value.toJSON === "function") return false;
+      const proto = Object.getPrototypeOf(value);
+      if (proto === Array.prototype) {
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(value)) {
+        const item = value[key];
+        if (item !== undefined && !isPlainJson(item, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// A stored text as the value it holds; one another client wrote that is not JSON comes back as
+// the raw string.
+export function decodeValue(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+// getMany's answer: each requested key, as the caller spelt it, to its decoded value or null.
+// A key named "__proto__" is defined as an own property like any other instead of replacing
+// the result's prototype.
+export function manyResult(keys, texts) {
+  const result = {};
+  for (let i = 0; i < keys.length; i++) {
+    const value = texts[i] === null ? null : decodeValue(texts[i]);
+    if (keys[i] === "__proto__") {
+      Object.defineProperty(result, keys[i], { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      result[keys[i]] = value;
+    }
+  }
+  return result;
+}
+
+function isAbortSignal(value) {
+  return typeof AbortSignal === "function" ? value instanceof AbortSignal : typeof value?.addEventListener === "function" && "aborted" in value;
+}
+
+// What the engine takes of a call's signal: undefined unless it has fired, then its reason's text.
+export function abortReason(signal) {
+  if (signal === undefined || !signal.aborted) return undefined;
+  const reason = signal.reason;
+  return reason === undefined ? "" : String(reason?.message ?? reason);
+}
+
+// An environment variable: from `env` when given (a Workers env), else process.env (Node,
+// Bun), else Deno.env (which throws without --allow-env: then it is simply not set).
+export function envValue(env, name) {
+  if (env !== undefined && env !== null) {
+    const value = env[name];
+    return typeof value === "string" && value !== "" ? value : undefined;
+  }
+  const fromProcess = globalThis.process?.env?.[name];
+  if (typeof fromProcess === "string" && fromProcess !== "") return fromProcess;
+  try {
+    return globalThis.Deno?.env?.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}

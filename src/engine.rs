@@ -1,0 +1,629 @@
+//! The engine: everything a cache call means, in plain Rust. It takes typed arguments (the
+//! wasm boundary, `crate::wasm`, only converts JavaScript values into them), checks their rules,
+//! builds the stored keys, and then either carries the op out at once (memory, dummy) or says
+//! what request to send (REST) and, given the answer, what it means. It never waits: the
+//! JavaScript transport sends and retries, and comes back with the answer (`read`).
+//!
+//! A call is `method(...) -> Result<Step>`; a `Step` is the outcome, or a `Request` to send whose
+//! answer `read` turns into the next `Step` (only `clear()`'s walk takes several).
+
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
+
+use crate::backend::dummy;
+use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
+use crate::backend::rest::commands::{decode, plan, result, Expect};
+use crate::backend::rest::{self, json, Failure, Walk};
+use crate::error::{Code, Error, Result};
+use crate::keys::{KeyBuilder, VersionArg, VersionGiven};
+use crate::number::{is_json_number, is_safe_integer, Numbers};
+use crate::ops::{Op, Outcome};
+use crate::ttl::TtlGiven;
+use crate::url::{parse_url, BackendUrl};
+
+/// What the engine needs of the place it runs in: the clock, randomness, and number text
+/// (`Numbers`; in wasm, JavaScript's own, so numbers print exactly as `JSON.stringify` does).
+pub trait Host: Numbers {
+    /// Milliseconds since the epoch.
+    fn now_ms(&self) -> f64;
+    /// 64 random bits, for the memory store's hash key.
+    fn random_u64(&self) -> u64;
+}
+
+/// The constructor's options, each `None` (or `Default`) when not given. They win over the
+/// URL's query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub key_prefix: Option<String>,
+    pub version: VersionGiven,
+    pub ttl: TtlGiven,
+    pub max_entries: Option<f64>,
+    pub token: Option<String>,
+    pub retries: Option<f64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { key_prefix: None, version: VersionGiven::Default, ttl: TtlGiven::Default, max_entries: None, token: None, retries: None }
+    }
+}
+
+/// Retries when none are given: enough to ride out a dropped connection or a restarting
+/// server, few enough that a dead endpoint fails within a second or so.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// The largest `maxEntries`: beyond it the memory store would outgrow a wasm32 address space.
+const MAX_ENTRIES_LIMIT: f64 = (1u64 << 31) as f64;
+
+/// A memory store, shared by the caches of one `memory://NAME`.
+pub type SharedStore = Rc<RefCell<MemoryStore>>;
+
+/// The `memory://NAME` stores of one JavaScript realm (the wasm boundary keeps one). Few
+/// names: a list is enough.
+#[derive(Default)]
+pub struct NamedStores(RefCell<Vec<(String, SharedStore)>>);
+
+impl NamedStores {
+    pub const fn new() -> Self {
+        NamedStores(RefCell::new(Vec::new()))
+    }
+}
+
+enum Backend {
+    Memory(SharedStore),
+    Dummy,
+    Rest { endpoint: String, token: String },
+}
+
+/// What a call does next.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// The call is done: its outcome.
+    Done(Outcome),
+    /// Send this request and `read` its answer.
+    Send(Request),
+}
+
+/// A request for the transport to send: the body, and what the engine needs to read its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// One command (`["GET","k"]`), or for `pipeline()` a list of them.
+    pub body: String,
+    read: Read,
+    /// The command must not run twice (`add`, `incr`...): retried only when provably unsent.
+    pub once: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Read {
+    Reply(Expect),
+    Walk(Walk),
+}
+
+impl Request {
+    /// Sent to `/pipeline`, on its own. Any other request is one command, which the transport
+    /// may batch with others into one `/pipeline` request.
+    pub fn pipeline(&self) -> bool {
+        matches!(self.read, Read::Walk(walk) if walk.is_pipeline())
+    }
+}
+
+pub struct Engine<H: Host> {
+    host: H,
+    keys: KeyBuilder,
+    default_ttl_ms: Option<u64>,
+    backend: Backend,
+    retries: u32,
+    connected: Cell<bool>,
+}
+
+impl<H: Host> Engine<H> {
+    /// A cache for `url` (`memory://`, `memory://NAME`, `dummy://`, `http(s)://host`), not yet
+    /// connected. A bad URL is a `CONFIG` error, a bad option a `RangeError` (or `CONFIG`).
+    pub fn new(url: &str, options: Options, host: H, stores: &NamedStores) -> Result<Self> {
+        let parsed = parse_url(url)?;
+        let version = match options.version.check(&host)? {
+            VersionArg::Default => parsed.version,
+            VersionArg::None => None,
+            VersionArg::Some(version) => Some(version),
+        };
+        let keys = KeyBuilder::new(options.key_prefix.or(parsed.key_prefix).unwrap_or_default(), version);
+        let default_ttl_ms = options.ttl.check()?.resolve(parsed.ttl_ms);
+        let max_entries = match options.max_entries {
+            None => DEFAULT_MAX_ENTRIES,
+            Some(n) if is_safe_integer(n) && (1.0..=MAX_ENTRIES_LIMIT).contains(&n) => n as usize,
+            Some(_) => return Err(Error::range_error(&["maxEntries must be an integer from 1 to 2^31"])),
+        };
+        let retries = match options.retries {
+            None => DEFAULT_RETRIES,
+            Some(n) if is_safe_integer(n) && (0.0..=10.0).contains(&n) => n as u32,
+            Some(_) => return Err(Error::range_error(&["retries must be an integer from 0 to 10"])),
+        };
+        if options.token.as_deref() == Some("") {
+            return Err(Error::cache(Code::Config, &["token must not be empty"]));
+        }
+        let backend = match parsed.backend {
+            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store(&host, max_entries)))),
+            BackendUrl::Memory { name: Some(name) } => {
+                let mut stores = stores.0.borrow_mut();
+                let store = match stores.iter().find(|(n, _)| *n == name) {
+                    Some((_, store)) => store.clone(),
+                    None => {
+                        let store = Rc::new(RefCell::new(new_store(&host, max_entries)));
+                        stores.push((name, store.clone()));
+                        store
+                    }
+                };
+                Backend::Memory(store)
+            }
+            BackendUrl::Dummy => Backend::Dummy,
+            BackendUrl::Rest { endpoint, token } => match options.token.or(token) {
+                Some(token) => Backend::Rest { endpoint, token },
+                None => {
+                    return Err(Error::cache(
+                        Code::Config,
+                        &["the REST backend needs a token: options.token, or https://:TOKEN@host"],
+                    ))
+                }
+            },
+        };
+        Ok(Engine { host, keys, default_ttl_ms, backend, retries, connected: Cell::new(false) })
+    }
+
+    /// The REST endpoint and its token; `None` for memory and dummy.
+    pub fn endpoint(&self) -> Option<(&str, &str)> {
+        match &self.backend {
+            Backend::Rest { endpoint, token } => Some((endpoint, token)),
+            _ => None,
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connected.get()
+    }
+
+    /// Needs no round trip: the REST backend is stateless HTTP, the memory store is here.
+    pub fn connect(&self) -> Result<()> {
+        if self.connected.replace(true) {
+            return Err(Error::cache(Code::AlreadyConnected, &["the cache is already connected"]));
+        }
+        Ok(())
+    }
+
+    /// Stops admitting calls (the JavaScript side then waits for the calls in flight).
+    pub fn disconnect(&self) -> Result<()> {
+        if !self.connected.replace(false) {
+            return Err(not_connected());
+        }
+        Ok(())
+    }
+
+    // Every call method takes the checked key (or the JSON text of a list of them) and
+    // `aborted`: `None`, or the text of the reason of the caller's signal, which fired before
+    // the call. Argument errors come first (a bad call is a bug whatever the state), then the
+    // state, then the signal.
+
+    pub fn get(&self, key: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let key = self.key(key, version)?;
+        self.admit(aborted)?;
+        self.run(Op::Get { key })
+    }
+
+    /// `value`: the JSON text to store.
+    pub fn set(&self, key: &str, value: String, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let (key, ttl_ms) = self.write(key, ttl, version, aborted)?;
+        self.run(Op::Set { key, value, ttl_ms })
+    }
+
+    /// Stores only when the key is missing or expired: `Bool(stored)`.
+    pub fn add(&self, key: &str, value: String, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let (key, ttl_ms) = self.write(key, ttl, version, aborted)?;
+        self.run(Op::Add { key, value, ttl_ms })
+    }
+
+    /// `getOrSet` with a plain default, in one step: `Value(None)` when `value` was stored, else
+    /// the value that was there.
+    pub fn get_or_set(&self, key: &str, value: String, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let (key, ttl_ms) = self.write(key, ttl, version, aborted)?;
+        self.run(Op::GetOrAdd { key, value, ttl_ms })
+    }
+
+    /// `getOrSet` with a function default: admits the call and gives the stored key, for the
+    /// `get_stored` and `add_stored` steps taken around computing the value (once per stored
+    /// key, however many calls overlap). Those steps belong to an admitted call, so they are
+    /// not refused after a `disconnect()`.
+    pub fn get_or_set_key(&self, key: &str, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<String> {
+        Ok(self.write(key, ttl, version, aborted)?.0)
+    }
+
+    pub fn get_stored(&self, stored_key: String) -> Result<Step> {
+        self.run(Op::Get { key: stored_key })
+    }
+
+    /// `ttl`: as given to `get_or_set_key`, which checked it.
+    pub fn add_stored(&self, stored_key: String, value: String, ttl: TtlGiven) -> Result<Step> {
+        let ttl_ms = ttl.check()?.resolve(self.default_ttl_ms);
+        self.run(Op::Add { key: stored_key, value, ttl_ms })
+    }
+
+    /// `keys`: the JSON text of an array of strings. `Values`, in the order of `keys`.
+    pub fn get_many(&self, keys: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let keys = self.key_list(keys, version)?;
+        self.admit(aborted)?;
+        self.run(Op::GetMany { keys })
+    }
+
+    /// `keys` and `values`: the JSON texts of two arrays of strings of the same length, the
+    /// keys and the JSON text of each value.
+    pub fn set_many(&self, keys: &str, values: &str, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let ttl_ms = ttl.check()?.resolve(self.default_ttl_ms);
+        let keys = self.key_list(keys, version)?;
+        let values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
+        self.admit(aborted)?;
+        self.run(Op::SetMany { entries: keys.into_iter().zip(values).collect(), ttl_ms })
+    }
+
+    pub fn delete(&self, key: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let key = self.key(key, version)?;
+        self.admit(aborted)?;
+        self.run(Op::DeleteMany { keys: vec![key] })
+    }
+
+    pub fn delete_many(&self, keys: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let keys = self.key_list(keys, version)?;
+        self.admit(aborted)?;
+        self.run(Op::DeleteMany { keys })
+    }
+
+    /// With a key prefix, deletes only this cache's keys; without one, everything in the store.
+    pub fn clear(&self, aborted: Option<&str>) -> Result<Step> {
+        self.admit(aborted)?;
+        self.run(Op::Clear { prefix: self.keys.clear_prefix() })
+    }
+
+    /// `Bool(existed)`.
+    pub fn touch(&self, key: &str, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let (key, ttl_ms) = self.write(key, ttl, version, aborted)?;
+        self.run(Op::Touch { key, ttl_ms })
+    }
+
+    /// `incr` (and `decr`, with the delta negated): `delta` 1 when omitted. `Number`.
+    pub fn incr(&self, key: &str, delta: Option<f64>, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+        let delta = match delta {
+            None => 1.0,
+            Some(d) if d.is_finite() => d,
+            Some(_) => return Err(Error::range_error(&["delta must be a finite number"])),
+        };
+        let key = self.key(key, version)?;
+        self.admit(aborted)?;
+        self.run(Op::Incr { key, delta })
+    }
+
+    /// What the answer to `request` (HTTP `status`, `body` as it came) means.
+    pub fn read(&self, request: &Request, status: u16, body: &[u8]) -> Result<Step> {
+        let body = rest::body_text(body);
+        match request.read {
+            Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
+            Read::Walk(walk) => self.walk(walk, rest::interpret(status, body)?),
+        }
+    }
+
+    /// What the answer to a `/pipeline` request of these (single-command) requests means for
+    /// each of them, in order; an error when the request as a whole failed.
+    pub fn read_pipeline(&self, requests: &[Request], status: u16, body: &[u8]) -> Result<Vec<Result<Step>>> {
+        let answers = rest::pipeline_answers(requests.len(), status, rest::body_text(body))?;
+        Ok(requests
+            .iter()
+            .zip(answers)
+            .map(|(request, answer)| match request.read {
+                Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
+                Read::Walk(walk) => self.walk(walk, answer),
+            })
+            .collect())
+    }
+
+    /// Milliseconds to wait before retry number `attempt + 1` of a request that failed as
+    /// `failure`, or `None` to give up.
+    pub fn retry_after(&self, failure: Failure, attempt: u32, once: bool) -> Option<u32> {
+        rest::retry_after(failure, attempt, self.retries, !once)
+    }
+
+    fn key(&self, key: &str, version: VersionGiven) -> Result<String> {
+        Ok(self.keys.build(key, &version.check(&self.host)?))
+    }
+
+    fn key_list(&self, keys: &str, version: VersionGiven) -> Result<Vec<String>> {
+        let stem = self.keys.stem(&version.check(&self.host)?, 0);
+        json::string_list(keys, &stem).ok_or_else(not_a_list)
+    }
+
+    /// A write's stored key and ttl, and the call admitted.
+    fn write(&self, key: &str, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<(String, Option<u64>)> {
+        let ttl_ms = ttl.check()?.resolve(self.default_ttl_ms);
+        let key = self.key(key, version)?;
+        self.admit(aborted)?;
+        Ok((key, ttl_ms))
+    }
+
+    fn admit(&self, aborted: Option<&str>) -> Result<()> {
+        if !self.connected.get() {
+            return Err(not_connected());
+        }
+        match aborted {
+            Some(reason) => Err(aborted_error(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Carries `op` out (memory, dummy) or says what to send (REST).
+    fn run(&self, op: Op) -> Result<Step> {
+        let incr = matches!(op, Op::Incr { .. });
+        let outcome = match &self.backend {
+            Backend::Memory(store) => store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?,
+            Backend::Dummy => dummy::execute(op)?,
+            Backend::Rest { .. } => return Ok(self.plan(op)),
+        };
+        Ok(Step::Done(if incr { self.number(outcome)? } else { outcome }))
+    }
+
+    fn plan(&self, op: Op) -> Step {
+        let (body, read, once) = match op {
+            Op::Clear { prefix: Some(prefix) } => {
+                let (walk, body) = Walk::start(&prefix);
+                (body, Read::Walk(walk), false)
+            }
+            // Empty lists need no request.
+            Op::GetMany { keys } if keys.is_empty() => return Step::Done(Outcome::Values(Vec::new())),
+            Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
+            Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
+            op => (plan(&op, &self.host), Read::Reply(Expect::of(&op)), !op.idempotent()),
+        };
+        Step::Send(Request { body, read, once })
+    }
+
+    fn finish(&self, expect: Expect, outcome: Outcome) -> Result<Step> {
+        Ok(Step::Done(if expect == Expect::Number { self.number(outcome)? } else { outcome }))
+    }
+
+    /// `incr`'s answer, the new number's text, as the number: only a finite JSON number is one
+    /// (a server that sent 5000 digits or a word must not make `incr` resolve with Infinity).
+    fn number(&self, outcome: Outcome) -> Result<Outcome> {
+        match outcome {
+            Outcome::Value(Some(text)) if is_json_number(&text) => {
+                let n = self.host.parse(&text);
+                if n.is_finite() {
+                    return Ok(Outcome::Number(n));
+                }
+                Err(rest::commands::protocol_error())
+            }
+            _ => Err(rest::commands::protocol_error()),
+        }
+    }
+
+    fn walk(&self, walk: Walk, answer: json::Json) -> Result<Step> {
+        let prefix = self.keys.clear_prefix().unwrap_or_default();
+        Ok(match walk.next(&prefix, answer)? {
+            Some((walk, body)) => Step::Send(Request { body, read: Read::Walk(walk), once: false }),
+            None => Step::Done(Outcome::Done),
+        })
+    }
+}
+
+/// A memory store whose index is keyed at random.
+fn new_store(host: &dyn Host, max_entries: usize) -> MemoryStore {
+    MemoryStore::new(max_entries, [host.random_u64(), host.random_u64()])
+}
+
+fn not_connected() -> Error {
+    Error::cache(Code::NotConnected, &["the cache is not connected: call connect() first"])
+}
+
+/// The error of a call whose signal fired (`reason`: its text, or empty).
+pub fn aborted_error(reason: &str) -> Error {
+    let separator = if reason.is_empty() { "" } else { ": " };
+    Error::cache(Code::Aborted, &["the call was aborted", separator, reason])
+}
+
+// Cannot happen for what npm/cache.js sends (it checks and writes the lists); an error, not a
+// panic, if it somehow did.
+fn not_a_list() -> Error {
+    Error::type_error(&["keys must be an array of strings"])
+}
+
+/// How a request that failed as `failure` fails its calls.
+pub fn transport_error(failure: Failure, detail: &str) -> Error {
+    failure.error(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::number::StdNumbers;
+
+    /// A clock the test moves by hand.
+    struct TestHost(Cell<f64>);
+
+    impl Numbers for TestHost {
+        fn parse(&self, text: &str) -> f64 {
+            StdNumbers.parse(text)
+        }
+        fn format(&self, value: f64) -> String {
+            StdNumbers.format(value)
+        }
+    }
+    impl Host for TestHost {
+        fn now_ms(&self) -> f64 {
+            self.0.get()
+        }
+        fn random_u64(&self) -> u64 {
+            7
+        }
+    }
+
+    fn engine(url: &str, options: Options) -> Engine<TestHost> {
+        let engine = Engine::new(url, options, TestHost(Cell::new(1000.0)), &NamedStores::default()).unwrap();
+        engine.connect().unwrap();
+        engine
+    }
+    fn done(step: Result<Step>) -> Outcome {
+        match step.unwrap() {
+            Step::Done(outcome) => outcome,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn sent(step: Result<Step>) -> Request {
+        match step.unwrap() {
+            Step::Send(request) => request,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn text(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+    const D: VersionGiven = VersionGiven::Default;
+    const T: TtlGiven = TtlGiven::Default;
+
+    #[test]
+    fn options_win_over_the_url_query() {
+        let e = engine("memory://?key_prefix=url&version=1&ttl=60", Options { key_prefix: Some("opt".into()), ..Options::default() });
+        assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), "opt:1:k");
+        let e = engine("memory://?key_prefix=url&version=1", Options { version: VersionGiven::None, ..Options::default() });
+        assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), "url::k");
+        let e = engine("memory://", Options { version: VersionGiven::Number(2.0), ..Options::default() });
+        assert_eq!(e.get_or_set_key("k", T, VersionGiven::Text("v".into()), None).unwrap(), ":v:k");
+        assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), ":2:k");
+    }
+
+    #[test]
+    fn bad_options_and_urls_are_refused_with_their_class() {
+        let host = || TestHost(Cell::new(0.0));
+        let stores = NamedStores::default();
+        let kind = |url: &str, options: Options| Engine::new(url, options, host(), &stores).err().map(|e| e.kind);
+        assert_eq!(kind("redis://x", Options::default()), Some(Kind::Cache(Code::Config)));
+        assert_eq!(kind("https://h", Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
+        assert_eq!(kind("https://h", Options { token: Some(String::new()), ..Options::default() }), Some(Kind::Cache(Code::Config)));
+        assert_eq!(kind("memory://", Options { ttl: TtlGiven::Seconds(0.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind("memory://", Options { max_entries: Some(0.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind("memory://", Options { max_entries: Some(1.5), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind("https://h", Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind("memory://", Options { version: VersionGiven::Number(0.5), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind("https://:tok@h/", Options::default()), None, "the token may come in the URL");
+    }
+
+    #[test]
+    fn calls_are_admitted_only_when_connected_and_not_aborted_and_bad_arguments_come_first() {
+        let e = Engine::new("memory://", Options::default(), TestHost(Cell::new(0.0)), &NamedStores::default()).unwrap();
+        let code = |r: Result<Step>| r.unwrap_err().code();
+        assert_eq!(code(e.get("k", D, None)), Some(Code::NotConnected));
+        assert_eq!(e.set("k", "1".into(), TtlGiven::Seconds(-1.0), D, None).unwrap_err().kind, Kind::Range);
+        e.connect().unwrap();
+        assert_eq!(e.connect().unwrap_err().code(), Some(Code::AlreadyConnected));
+        let aborted = e.get("k", D, Some("stop")).unwrap_err();
+        assert_eq!((aborted.code(), aborted.message.as_str()), (Some(Code::Aborted), "the call was aborted: stop"));
+        assert_eq!(e.set("k", "1".into(), T, D, Some("")).unwrap_err().message, "the call was aborted");
+        assert_eq!(done(e.get("k", D, None)), Outcome::Value(None), "the aborted set did nothing");
+        assert_eq!(e.incr("k", Some(f64::NAN), D, Some("x")).unwrap_err().kind, Kind::Range);
+        e.disconnect().unwrap();
+        assert_eq!(code(e.clear(None)), Some(Code::NotConnected));
+    }
+
+    #[test]
+    fn memory_calls_are_done_at_once_with_the_clock_of_the_host() {
+        let e = engine("memory://?ttl=0.5", Options::default());
+        assert_eq!(done(e.set("k", "\"v\"".into(), T, D, None)), Outcome::Done);
+        assert_eq!(done(e.get("k", D, None)), Outcome::Value(text("\"v\"")));
+        e.host.0.set(1499.0);
+        assert_eq!(done(e.get("k", D, None)), Outcome::Value(text("\"v\"")));
+        e.host.0.set(1500.0);
+        assert_eq!(done(e.get("k", D, None)), Outcome::Value(None), "the default ttl of the URL");
+        assert_eq!(done(e.incr("n", Some(2.5), D, None)), Outcome::Number(2.5));
+        assert_eq!(done(e.incr("n", None, D, None)), Outcome::Number(3.5));
+        assert_eq!(done(e.set_many(r#"["a","b"]"#, r#"["1","[2]"]"#, TtlGiven::Never, D, None)), Outcome::Done);
+        e.host.0.set(1e12);
+        assert_eq!(done(e.get_many(r#"["b","a","c"]"#, D, None)), Outcome::Values(vec![text("[2]"), text("1"), None]));
+    }
+
+    #[test]
+    fn named_memory_stores_are_shared_and_others_are_not() {
+        let stores = NamedStores::default();
+        let open = |url: &str| {
+            let e = Engine::new(url, Options::default(), TestHost(Cell::new(0.0)), &stores).unwrap();
+            e.connect().unwrap();
+            e
+        };
+        let (a, b, c) = (open("memory://shared"), open("memory://shared"), open("memory://"));
+        done(a.set("k", "1".into(), T, D, None));
+        assert_eq!(done(b.get("k", D, None)), Outcome::Value(text("1")));
+        assert_eq!(done(c.get("k", D, None)), Outcome::Value(None));
+    }
+
+    #[test]
+    fn rest_calls_send_one_command_and_read_its_answer() {
+        let e = engine("https://h/", Options { token: Some("t".into()), key_prefix: Some("p".into()), ..Options::default() });
+        assert_eq!(e.endpoint(), Some(("https://h", "t")));
+        let get = sent(e.get("k", VersionGiven::Number(3.0), None));
+        assert_eq!((get.body.as_str(), get.once, get.pipeline()), (r#"["GET","p:3:k"]"#, false, false));
+        assert_eq!(done(e.read(&get, 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
+        assert_eq!(e.read(&get, 401, b"").unwrap_err().code(), Some(Code::Auth));
+        let incr = sent(e.incr("n", Some(-2.0), D, None));
+        assert_eq!((incr.body.as_str(), incr.once), (r#"["INCRBYFLOAT","p::n","-2"]"#, true));
+        assert_eq!(done(e.read(&incr, 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
+        for bad in [&br#"{"result":"1e999"}"#[..], br#"{"result":"forty"}"#, br#"{"result":[5]}"#] {
+            assert_eq!(e.read(&incr, 200, bad).unwrap_err().code(), Some(Code::Protocol));
+        }
+        let add = sent(e.add("k", "1".into(), TtlGiven::Seconds(1.5), D, None));
+        assert_eq!((add.body.as_str(), add.once), (r#"["SET","p::k","1","NX","PX","1500"]"#, true));
+        assert_eq!(done(e.get_many("[]", D, None)), Outcome::Values(vec![]), "an empty list sends nothing");
+    }
+
+    #[test]
+    fn a_pipeline_answer_is_read_for_each_request() {
+        let e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
+        let requests = [sent(e.get("a", D, None)), sent(e.incr("b", None, D, None)), sent(e.touch("c", TtlGiven::Never, D, None))];
+        let steps = e.read_pipeline(&requests, 200, br#"[{"result":null},{"error":"ERR value is not a valid float"},{"result":1}]"#).unwrap();
+        assert_eq!(steps[0], Ok(Step::Done(Outcome::Json("null".into()))));
+        assert_eq!(steps[1].as_ref().unwrap_err().code(), Some(Code::NotANumber));
+        assert_eq!(steps[2], Ok(Step::Done(Outcome::Bool(true))));
+        assert_eq!(e.read_pipeline(&requests, 200, br#"[{"result":null}]"#).unwrap_err().code(), Some(Code::Protocol));
+        assert_eq!(e.read_pipeline(&requests, 503, b"").unwrap_err().code(), Some(Code::Server));
+    }
+
+    #[test]
+    fn clear_with_a_prefix_walks_until_the_answer_says_it_is_done() {
+        let e = engine("https://h", Options { token: Some("t".into()), key_prefix: Some("app".into()), ..Options::default() });
+        let scan = sent(e.clear(None));
+        assert_eq!(scan.body, r#"["SCAN","0","MATCH","app:*","COUNT","1000"]"#);
+        let both = sent(e.read(&scan, 200, br#"{"result":["9",["app:a"]]}"#));
+        assert!(both.pipeline());
+        let last = sent(e.read(&both, 200, br#"[{"result":1},{"result":["0",["app:b"]]}]"#));
+        assert_eq!((last.body.as_str(), last.pipeline()), (r#"["DEL","app:b"]"#, false));
+        // A single-command step may be batched with other calls: read from its pipeline entry.
+        assert_eq!(e.read_pipeline(&[last], 200, br#"[{"result":1}]"#).unwrap(), vec![Ok(Step::Done(Outcome::Done))]);
+        let unprefixed = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
+        assert_eq!(sent(unprefixed.clear(None)).body, r#"["FLUSHDB"]"#);
+    }
+
+    #[test]
+    fn function_defaults_use_the_stored_key_without_being_refused_after_disconnect() {
+        let e = engine("memory://", Options::default());
+        let key = e.get_or_set_key("k", TtlGiven::Seconds(0.1), D, None).unwrap();
+        e.disconnect().unwrap();
+        assert_eq!(done(e.get_stored(key.clone())), Outcome::Value(None));
+        assert_eq!(done(e.add_stored(key.clone(), "1".into(), TtlGiven::Seconds(0.1))), Outcome::Bool(true));
+        e.host.0.set(1100.0);
+        assert_eq!(done(e.get_stored(key)), Outcome::Value(None), "the ttl was applied");
+    }
+
+    #[test]
+    fn retries_follow_the_option_and_never_repeat_what_must_run_once() {
+        let e = engine("https://h", Options { token: Some("t".into()), retries: Some(1.0), ..Options::default() });
+        assert_eq!(e.retry_after(Failure::Network, 0, false), Some(50));
+        assert_eq!(e.retry_after(Failure::Network, 1, false), None);
+        assert_eq!(e.retry_after(Failure::Status5xx, 0, true), None);
+        assert_eq!(e.retry_after(Failure::Unsent, 0, true), Some(50));
+        assert_eq!(transport_error(Failure::Timeout, "5 ms").code(), Some(Code::Timeout));
+    }
+}

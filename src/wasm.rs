@@ -1,0 +1,344 @@
+//! The wasm-bindgen boundary: JavaScript values in, the engine's types; the engine's results
+//! out, JavaScript values. Nothing is decided here (`crate::engine` decides), and nothing in
+//! JavaScript is called back but the clock, `Math.random`, `JSON.parse` and number text.
+//!
+//! npm/cache.js checks the types of what a caller passes (a `TypeError`) before calling in, so
+//! the conversions below cannot fail on what it sends; the engine checks the values (a
+//! `RangeError` or a `CacheError` code). A call method returns one value: its outcome, a
+//! `RestRequest` to send, or a `Failure` (an error as data, which npm/cache.js turns into the
+//! `TypeError`, `RangeError` or `CacheError` it describes). One value rather than a `Result`:
+//! wasm-bindgen returns a `Result` through a slot on the wasm stack, read after two more calls.
+
+use crate::prelude::*;
+
+use js_sys::{Array, JSON};
+use wasm_bindgen::prelude::*;
+
+use crate::backend::rest;
+use crate::engine::{self, Host, NamedStores, Options, Step};
+use crate::error::{Error, Kind};
+use crate::keys::VersionGiven;
+use crate::number::Numbers;
+use crate::ops::Outcome;
+use crate::ttl::TtlGiven;
+
+/// JavaScript's clock, randomness and `Number()`/`String()`: stored numbers read and print
+/// exactly as `JSON.parse` and `JSON.stringify` do, without Rust's float formatting in the wasm.
+struct JsHost;
+
+impl Numbers for JsHost {
+    fn parse(&self, text: &str) -> f64 {
+        js_sys::Number::parse_float(text)
+    }
+    fn format(&self, value: f64) -> String {
+        js_sys::Number::from(value).to_string_with_radix(10).ok().and_then(|s| s.as_string()).unwrap_or_default()
+    }
+}
+
+impl Host for JsHost {
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+    fn random_u64(&self) -> u64 {
+        // 53 random bits.
+        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+    }
+}
+
+/// The `memory://NAME` stores of this realm.
+static NAMED_STORES: OneThread<NamedStores> = OneThread(NamedStores::new());
+
+/// A static without `thread_local!` (std): this wasm is built without the atomics feature, so
+/// it runs on one thread and the value inside is never shared.
+struct OneThread<T>(T);
+// SAFETY: one thread (see above); a build with threads would have to revisit this.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<T> Sync for OneThread<T> {}
+
+/// An error as data: npm/cache.js makes the JavaScript error it describes.
+#[wasm_bindgen]
+pub struct Failure {
+    kind: ErrorKind,
+    code: &'static str,
+    message: String,
+}
+
+/// Which JavaScript error a `Failure` is.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum ErrorKind {
+    Type,
+    Range,
+    /// A `CacheError` with `code`.
+    Cache,
+}
+
+#[wasm_bindgen]
+impl Failure {
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The `CacheError` code (empty for the other kinds).
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.code.to_owned()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> String {
+        self.message.clone()
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        let (kind, code) = match error.kind {
+            Kind::Type => (ErrorKind::Type, ""),
+            Kind::Range => (ErrorKind::Range, ""),
+            Kind::Cache(code) => (ErrorKind::Cache, code.as_str()),
+        };
+        Failure { kind, code, message: error.message }
+    }
+}
+
+/// A request for npm/transport.js to send; `Engine.read` (or `readPipeline`) takes it back with
+/// the answer.
+#[wasm_bindgen]
+pub struct RestRequest(engine::Request);
+
+#[wasm_bindgen]
+impl RestRequest {
+    /// The JSON body: one command, or for `pipeline` a list of them.
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> String {
+        self.0.body.clone()
+    }
+    /// Must not run twice: retried only when it provably never left.
+    #[wasm_bindgen(getter)]
+    pub fn once(&self) -> bool {
+        self.0.once
+    }
+    /// Goes to `/pipeline`, on its own; any other request may be batched.
+    #[wasm_bindgen(getter)]
+    pub fn pipeline(&self) -> bool {
+        self.0.pipeline()
+    }
+}
+
+/// How a request failed, as the transport saw it.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum FetchFailure {
+    /// Failed on the way: it may or may not have reached the server.
+    Network,
+    /// The connection was refused or the name did not resolve: it never left.
+    Unsent,
+    /// An answer with a 5xx status.
+    Status5xx,
+    Timeout,
+    Aborted,
+}
+
+impl From<FetchFailure> for rest::Failure {
+    fn from(failure: FetchFailure) -> rest::Failure {
+        match failure {
+            FetchFailure::Network => rest::Failure::Network,
+            FetchFailure::Unsent => rest::Failure::Unsent,
+            FetchFailure::Status5xx => rest::Failure::Status5xx,
+            FetchFailure::Timeout => rest::Failure::Timeout,
+            FetchFailure::Aborted => rest::Failure::Aborted,
+        }
+    }
+}
+
+/// The error of a request that failed as `failure`; `detail` is what the runtime said.
+#[wasm_bindgen(js_name = fetchError)]
+pub fn fetch_error(failure: FetchFailure, detail: &str) -> Failure {
+    engine::transport_error(failure.into(), detail).into()
+}
+
+/// `Cache.fromEnv` without the URL in the environment.
+#[wasm_bindgen(js_name = unsetEnvError)]
+pub fn unset_env_error() -> Failure {
+    crate::error::Error::cache(crate::error::Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]).into()
+}
+
+/// The error of a call whose signal fired; `reason` is its reason's text (or empty).
+#[wasm_bindgen(js_name = abortedError)]
+pub fn aborted_error(reason: &str) -> Failure {
+    engine::aborted_error(reason).into()
+}
+
+#[wasm_bindgen]
+pub struct Engine(engine::Engine<JsHost>);
+
+#[wasm_bindgen]
+impl Engine {
+    /// `version` and `ttl` are undefined, null, or (checked by npm/cache.js) a string or number
+    /// and a number.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: &str,
+        key_prefix: Option<String>,
+        version: JsValue,
+        ttl: JsValue,
+        max_entries: Option<f64>,
+        token: Option<String>,
+        retries: Option<f64>,
+    ) -> Result<Engine, Failure> {
+        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries };
+        Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
+    }
+
+    /// The REST endpoint (undefined for memory and dummy).
+    #[wasm_bindgen(getter)]
+    pub fn endpoint(&self) -> Option<String> {
+        self.0.endpoint().map(|(url, _)| url.to_owned())
+    }
+    #[wasm_bindgen(getter)]
+    pub fn token(&self) -> Option<String> {
+        self.0.endpoint().map(|(_, token)| token.to_owned())
+    }
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        self.0.connected()
+    }
+    pub fn connect(&self) -> Result<(), Failure> {
+        Ok(self.0.connect()?)
+    }
+    pub fn disconnect(&self) -> Result<(), Failure> {
+        Ok(self.0.disconnect()?)
+    }
+
+    // The call methods: `aborted` is undefined, or the reason text of a signal that fired.
+
+    pub fn get(&self, key: &str, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.get(key, version_given(version), aborted.as_deref()))
+    }
+    /// `value`: its JSON text.
+    pub fn set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    }
+    pub fn add(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.add(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    }
+    #[wasm_bindgen(js_name = getOrSet)]
+    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    }
+    /// The stored key, or a `Failure`.
+    #[wasm_bindgen(js_name = getOrSetKey)]
+    pub fn get_or_set_key(&self, key: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        match self.0.get_or_set_key(key, ttl_given(&ttl), version_given(version), aborted.as_deref()) {
+            Ok(stored) => stored.into(),
+            Err(error) => Failure::from(error).into(),
+        }
+    }
+    #[wasm_bindgen(js_name = getStored)]
+    pub fn get_stored(&self, stored_key: String) -> JsValue {
+        step(self.0.get_stored(stored_key))
+    }
+    #[wasm_bindgen(js_name = addStored)]
+    pub fn add_stored(&self, stored_key: String, value: String, ttl: JsValue) -> JsValue {
+        step(self.0.add_stored(stored_key, value, ttl_given(&ttl)))
+    }
+    /// `keys`: the JSON text of an array of strings.
+    #[wasm_bindgen(js_name = getMany)]
+    pub fn get_many(&self, keys: &str, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.get_many(keys, version_given(version), aborted.as_deref()))
+    }
+    /// `keys`, `values`: the JSON texts of two arrays of strings (the keys, each value's text).
+    #[wasm_bindgen(js_name = setMany)]
+    pub fn set_many(&self, keys: &str, values: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.set_many(keys, values, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    }
+    pub fn delete(&self, key: &str, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.delete(key, version_given(version), aborted.as_deref()))
+    }
+    #[wasm_bindgen(js_name = deleteMany)]
+    pub fn delete_many(&self, keys: &str, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.delete_many(keys, version_given(version), aborted.as_deref()))
+    }
+    pub fn clear(&self, aborted: Option<String>) -> JsValue {
+        step(self.0.clear(aborted.as_deref()))
+    }
+    pub fn touch(&self, key: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.touch(key, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    }
+    /// `delta`: undefined or a number (decr passes it negated).
+    pub fn incr(&self, key: &str, delta: Option<f64>, version: JsValue, aborted: Option<String>) -> JsValue {
+        step(self.0.incr(key, delta, version_given(version), aborted.as_deref()))
+    }
+
+    /// What the answer to `request` means: the outcome, the next `RestRequest`, or a `Failure`.
+    pub fn read(&self, request: RestRequest, status: u16, body: &[u8]) -> JsValue {
+        step(self.0.read(&request.0, status, body))
+    }
+
+    /// What a `/pipeline` answer means for each of its requests (an array of what `read` gives),
+    /// or one `Failure` when the request as a whole failed.
+    #[wasm_bindgen(js_name = readPipeline)]
+    pub fn read_pipeline(&self, requests: Vec<RestRequest>, status: u16, body: &[u8]) -> JsValue {
+        let requests: Vec<engine::Request> = requests.into_iter().map(|r| r.0).collect();
+        match self.0.read_pipeline(&requests, status, body) {
+            Ok(steps) => steps.into_iter().map(step).collect::<Array>().into(),
+            Err(error) => Failure::from(error).into(),
+        }
+    }
+
+    /// Milliseconds to wait before retry number `attempt + 1`, or undefined to give up.
+    #[wasm_bindgen(js_name = retryAfter)]
+    pub fn retry_after(&self, failure: FetchFailure, attempt: u32, once: bool) -> Option<u32> {
+        self.0.retry_after(failure.into(), attempt, once)
+    }
+}
+
+/// undefined: the default; null: none; else a string or a number.
+fn version_given(value: JsValue) -> VersionGiven {
+    if value.is_undefined() {
+        VersionGiven::Default
+    } else if value.is_null() {
+        VersionGiven::None
+    } else if let Some(n) = value.as_f64() {
+        VersionGiven::Number(n)
+    } else {
+        VersionGiven::Text(value.as_string().unwrap_or_default())
+    }
+}
+
+/// undefined: the default; null: never; else a number of seconds (NaN if not one, a
+/// `RangeError` then).
+fn ttl_given(value: &JsValue) -> TtlGiven {
+    if value.is_undefined() {
+        TtlGiven::Default
+    } else if value.is_null() {
+        TtlGiven::Never
+    } else {
+        TtlGiven::Seconds(value.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
+fn step(result: crate::error::Result<Step>) -> JsValue {
+    match result {
+        Ok(Step::Done(done)) => outcome(done),
+        Ok(Step::Send(request)) => RestRequest(request).into(),
+        Err(error) => Failure::from(error).into(),
+    }
+}
+
+/// An outcome as JavaScript gets it: undefined, a boolean, a number, a stored text or null, or
+/// an array of those.
+fn outcome(outcome: Outcome) -> JsValue {
+    match outcome {
+        Outcome::Done => JsValue::UNDEFINED,
+        Outcome::Bool(b) => b.into(),
+        Outcome::Number(n) => n.into(),
+        Outcome::Value(text) => text.map_or(JsValue::NULL, JsValue::from),
+        Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
+        // The REST backend's stored texts, still escaped as the answer had them: the engine's
+        // JSON.parse unescapes far faster than wasm could. The reader checked the text.
+        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| {
+            Failure::from(crate::backend::rest::commands::protocol_error()).into()
+        }),
+    }
+}
