@@ -3,7 +3,7 @@
 // outcome (memory, dummy), a `RestRequest` for the transport to send (REST), or a `Failure`. The
 // engine reads the answer, which gives the outcome (or, in clear()'s walk, the next request).
 // docs/architecture.md follows a call through in full.
-import { Engine, ErrorKind, Failure, RestRequest, abortedError, unsetEnvError } from "./edge_caches.js";
+import { Engine, ErrorKind, Failure, RestRequest, abortedError, unsetEnvError } from "./engine.js";
 import {
   READ,
   SIGNAL_ONLY,

@@ -4,4 +4,4 @@ import init from "./edge_caches.js";
 
 await init({ module_or_path: new URL("./edge_caches_bg.wasm", import.meta.url) });
 
-export { Cache, CacheError } from "./cache.js";
+export { Cache, CacheError } from "./edge_caches.js";

@@ -2,7 +2,7 @@
 // tick batched into one /pipeline request, each with its timeout, and waits between retries as
 // the engine says. What an answer means, and whether a failure may be retried, is the engine's
 // (src/engine.rs): this file hands it [status, bytes] or how the fetch failed.
-import { FetchFailure, fetchError } from "./edge_caches.js";
+import { FetchFailure, fetchError } from "./engine.js";
 
 // Most commands in one pipeline request: the gateway's own default limit.
 const MAX_BATCH = 1000;

@@ -7,4 +7,4 @@ import { initSync } from "./edge_caches.js";
 
 initSync({ module: wasmModule });
 
-export { Cache, CacheError } from "./cache.js";
+export { Cache, CacheError } from "./edge_caches.js";

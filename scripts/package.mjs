@@ -1,12 +1,13 @@
 // Assembles the npm package in pkg/ from wasm-bindgen's output in .build/wasm (the glue,
-// edge_caches.js, and the wasm) and the hand-written files in npm/. wasm-pack writes one
-// target's package.json without `exports`; edge-caches needs one package with an entry per
-// runtime, so it is written here. Each JavaScript file is minified on its own by esbuild (which
-// keeps top-level names, so Cache.name stays "Cache"); nothing generated is edited.
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// engine.js, and the wasm) and the hand-written files in npm/. wasm-pack writes one target's
+// package.json without `exports`; edge-caches needs one package with an entry per runtime, so
+// it is written here. Nothing generated is edited: esbuild minifies each JavaScript file on its
+// own (which keeps top-level names: Cache.name stays "Cache"), then bundles npm/edge_caches.js
+// (the glue, cache.js, arguments.js, transport.js) into the one module every entry imports.
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
-import { transformSync } from "esbuild";
+import { buildSync, transformSync } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 const wasmOut = join(root, ".build/wasm");
@@ -17,17 +18,32 @@ const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
 
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg);
-copyFileSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
+copyFileSync(join(wasmOut, "engine_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
 const multiValue = multiValueExports(readFileSync(join(pkg, "edge_caches_bg.wasm")));
 if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.join(", ")} return several values (see Cargo.toml, [profile.release] strip)`);
 
-const sources = [
-  [join(wasmOut, "edge_caches.js"), "edge_caches.js"],
-  ...["cache.js", "arguments.js", "transport.js", "index.js", "node.js", "deno.js", "workerd.js"].map((file) => [join(root, "npm", file), file]),
-];
-for (const [from, to] of sources) {
-  const { code } = transformSync(readFileSync(from, "utf8"), { minify: true, target: "esnext", legalComments: "none" });
-  writeFileSync(join(pkg, to), code);
+const minify = (code) => transformSync(code, { minify: true, target: "esnext", legalComments: "none" }).code;
+const stage = join(root, ".build/stage");
+rmSync(stage, { recursive: true, force: true });
+mkdirSync(stage, { recursive: true });
+cpSync(join(wasmOut, "engine.js"), join(stage, "engine.js"));
+for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js"]) cpSync(join(root, "npm", file), join(stage, file));
+for (const file of ["engine.js", "cache.js", "arguments.js", "transport.js"]) {
+  writeFileSync(join(stage, file), minify(readFileSync(join(stage, file), "utf8")));
+}
+buildSync({
+  entryPoints: [join(stage, "edge_caches.js")],
+  outfile: join(pkg, "edge_caches.js"),
+  bundle: true,
+  format: "esm",
+  target: "esnext",
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
+  logLevel: "warning",
+});
+for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
+  writeFileSync(join(pkg, file), minify(readFileSync(join(root, "npm", file), "utf8")));
 }
 copyFileSync(join(root, "npm/index.d.ts"), join(pkg, "index.d.ts"));
 copyFileSync(join(root, "README.md"), join(pkg, "README.md"));
@@ -58,7 +74,7 @@ const manifest = {
   },
   files: ["*.js", "*.d.ts", "edge_caches_bg.wasm"],
   // Every entry instantiates the wasm when imported: bundlers must keep them.
-  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js"],
+  sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./edge_caches.js"],
   engines: { node: ">=18" },
   keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
 };
