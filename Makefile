@@ -34,9 +34,10 @@ demo: build
 	node examples/demo.mjs $(URL)
 
 # The benchmark (not a test): edge-caches beside @upstash/redis and raw fetch; prints a table
-# and writes bench/results.json.
+# and writes bench/results.json. `make bench BASELINE=DIR` adds another build (a packed package
+# directory, e.g. another checkout's .build/packed/edge-caches) beside this one.
 bench: build
-	bench/run.sh
+	BENCH_BASELINE_DIR=$(BASELINE) bench/run.sh
 
 # The property tests of tests/fuzz.rs with a fixed, larger budget (PROPTEST_CASES per
 # property; about a minute). A failing case is saved in tests/fuzz.proptest-regressions.

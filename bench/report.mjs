@@ -247,6 +247,7 @@ function render(results) {
       [`${EDGE}: .wasm`, bytes(e.wasm.raw), bytes(e.wasm.gzip9)],
       [`${EDGE}: JavaScript glue (${e.glue.files} .js files as shipped)`, bytes(e.glue.raw), bytes(e.glue.gzip9)],
       [`**${EDGE}: wasm + glue as shipped**`, `**${bytes(e.total.raw)}**`, `**${bytes(e.total.gzip9)}**`],
+      ...(z.baseline ? [[`${BASE}: wasm + glue as shipped`, bytes(z.baseline.total.raw), bytes(z.baseline.total.gzip9)]] : []),
       [`**${UP}: esbuild bundle**`, `**${bytes(z.upstash.raw)}**`, `**${bytes(z.upstash.gzip9)}**`],
       [`${EDGE} bundled the same way (info: JS bundle + .wasm)`, bytes(z.edgeCachesBundled.total.raw), bytes(z.edgeCachesBundled.total.gzip9)],
     ];

@@ -20,14 +20,18 @@ function walk(dir) {
     return statSync(p).isDirectory() ? walk(p) : [p];
   });
 }
-const files = walk(pkgDir).filter((p) => p.endsWith(".js") || p.endsWith(".wasm"));
-const perFile = files
-  .map((p) => {
-    const buf = readFileSync(p);
-    return { file: relative(pkgDir, p), raw: buf.length, gzip9: gz(buf) };
-  })
-  .sort((a, b) => b.raw - a.raw);
+const measure = (dir) =>
+  walk(dir)
+    .filter((p) => p.endsWith(".js") || p.endsWith(".wasm"))
+    .map((p) => {
+      const buf = readFileSync(p);
+      return { file: relative(dir, p), raw: buf.length, gzip9: gz(buf) };
+    })
+    .sort((a, b) => b.raw - a.raw);
+const perFile = measure(pkgDir);
 const sum = (xs, f) => xs.reduce((n, x) => n + x[f], 0);
+// `make bench BASELINE=DIR`: the same figures of another build, for before and after.
+const baselineFiles = process.env.BENCH_BASELINE_DIR ? measure(process.env.BENCH_BASELINE_DIR) : null;
 const wasm = perFile.filter((f) => f.file.endsWith(".wasm"));
 const glue = perFile.filter((f) => f.file.endsWith(".js"));
 
@@ -74,6 +78,7 @@ writeSection("size", {
     glue: { raw: sum(glue, "raw"), gzip9: sum(glue, "gzip9"), files: glue.length },
     total: { raw: sum(perFile, "raw"), gzip9: sum(perFile, "gzip9") },
   },
+  ...(baselineFiles ? { baseline: { files: baselineFiles, total: { raw: sum(baselineFiles, "raw"), gzip9: sum(baselineFiles, "gzip9") } } } : {}),
   edgeCachesBundled: {
     note: "info: size-entry-edge.mjs bundled the same way (browser entry), plus the .wasm",
     js: edgeBundleJs,
