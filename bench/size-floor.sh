@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # How small the wasm of this design can get: the shipped build beside builds with a backend
-# taken out. A measurement for docs/performance.md (*Size, sixth round*), not a product and not
+# taken out. A measurement for docs/performance.md (*Size*), not a product and not
 # part of `make bench`: every variant is the committed tree (HEAD) with an edit of
-# src/js/core.rs that leaves a backend unreachable, so LTO drops its code, built as `make build`
-# builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz with minified names) and measured
+# src/engine.rs that leaves a backend unreachable, so LTO drops its code, built as `make build`
+# builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
 # Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
 set -euo pipefail
@@ -24,47 +24,38 @@ quietly() {
     fi
 }
 
-# Leaves the named backends unreachable in src/js/core.rs; fails if the file no longer has the
+# Leaves the named backends unreachable in src/engine.rs; fails if the file no longer has the
 # lines it edits (then this script needs updating, not guessing).
 take_out() {
-    python3 - "$work/src/js/core.rs" "$@" <<'EOF'
+    python3 - "$work/src/engine.rs" "$@" <<'EOF'
 import sys
 path, cuts = sys.argv[1], sys.argv[2:]
 s = open(path).read()
 def swap(old, new):
     global s
-    assert s.count(old) == 1, f"size-floor.sh: src/js/core.rs no longer has: {old[:60]!r}"
+    assert s.count(old) == 1, f"size-floor.sh: src/engine.rs no longer has: {old[:60]!r}"
     s = s.replace(old, new)
 if "memory" in cuts:
     # Memory URLs get the dummy backend: the store, its index and its hash go.
-    swap("Backend::Memory(store) => store.borrow_mut().execute(op, js_sys::Date::now(), &JsNumbers),",
-         "Backend::Memory(_) => dummy::execute(op),")
-    swap("BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store(max_entries)))),",
+    swap("Backend::Memory(store) => store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?,",
+         "Backend::Memory(_) => dummy::execute(op)?,")
+    swap("BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store(&host, max_entries)))),",
          "BackendUrl::Memory { name: None } => Backend::Dummy,")
     swap("            BackendUrl::Memory { name: Some(name) } => {",
          "            BackendUrl::Memory { name: Some(_) } => Backend::Dummy,\n"
          "            #[allow(unreachable_patterns)]\n"
          "            BackendUrl::Memory { name: Some(name) } => {")
 if "rest" in cuts:
-    # REST calls fail at once: planning, reading answers, the SCAN walk and the JSON reader go.
-    start = s.index("            Backend::Rest(_) => match op {")
-    end = s.index("        };\n        done.map(outcome)")
-    s = s[:start] + "            Backend::Rest(_) => return Err(bad_code()),\n" + s[end:]
-    swap("let Some(expect) = Expect::from_code(code) else { return bad_code() };\n"
-         "        rest::reply(expect, status, rest::body_text(body)).map_or_else(to_js, outcome)",
-         "let _ = (code, status, body);\n        bad_code()")
-    swap("let expects = codes.iter().map(|&c| Expect::from_code(c).ok_or_else(bad_code)).collect::<JsResult<Vec<_>>>()?;\n"
-         "        let outcomes = rest::replies(&expects, status, rest::body_text(body)).map_err(to_js)?;\n"
-         "        Ok(outcomes.into_iter().map(|o| o.map_or_else(to_js, outcome)).collect())",
-         "let _ = (codes, status, body);\n        Err(bad_code())")
-    swap("let step = Walk::from_code(code).ok_or_else(bad_code)?;\n"
-         "        let prefix = self.keys.clear_prefix().unwrap_or_default();\n"
-         "        Ok(step.next(&prefix, status, rest::body_text(body)).map_err(to_js)?.map(|next| self.walk(next)))",
-         "let _ = (code, status, body);\n        Err(bad_code())")
+    # REST calls are answered as dummy ones: planning, reading answers, the SCAN walk and the
+    # JSON reader go.
+    swap("Backend::Rest { .. } => return Ok(self.plan(op)),", "Backend::Rest { .. } => dummy::execute(op)?,")
+    swap("        let body = rest::body_text(body);\n        match request.read {",
+         "        let _ = (request, status, body);\n        return Err(not_a_list());\n        #[allow(unreachable_code)]\n        match request.read {")
+    swap("        let answers = rest::pipeline_answers(requests.len(), status, rest::body_text(body))?;",
+         "        let _ = (status, body);\n        let answers: Vec<json::Json> = Err(not_a_list())?;")
 open(path, "w").write(s)
 EOF
 }
-
 measure() {
     local label=$1
     shift
@@ -72,10 +63,10 @@ measure() {
     git -C "$root" archive HEAD | tar -x -C "$work"
     [ "$#" -eq 0 ] || take_out "$@"
     quietly cargo build --release --target wasm32-unknown-unknown --lib --manifest-path "$work/Cargo.toml"
-    quietly wasm-bindgen --target web --out-dir "$work/out" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm"
+    quietly wasm-bindgen --target web --out-dir "$work/out" --out-name engine "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm"
     # shellcheck disable=SC2086
-    quietly wasm-opt -Oz $features --minify-imports-and-exports-and-modules --strip-debug --strip-producers \
-        "$work/out/edge_caches_bg.wasm" -o "$work/out/min.wasm"
+    quietly wasm-opt -Oz $features --strip-debug --strip-producers \
+        "$work/out/engine_bg.wasm" -o "$work/out/min.wasm"
     last="$work/out/min.wasm"
     node -e '
       const b = require("fs").readFileSync(process.argv[1]);

@@ -108,10 +108,12 @@ pub struct RestRequest(engine::Request);
 
 #[wasm_bindgen]
 impl RestRequest {
-    /// The JSON body: one command, or for `pipeline` a list of them.
+    /// The JSON body: one command, or for `pipeline` a list of them. (A `JsValue`, not a
+    /// `String`: wasm-bindgen returns a `String` through a slot on the wasm stack and frees it
+    /// with another call.)
     #[wasm_bindgen(getter)]
-    pub fn body(&self) -> String {
-        self.0.body.clone()
+    pub fn body(&self) -> JsValue {
+        JsValue::from_str(&self.0.body)
     }
     /// Must not run twice: retried only when it provably never left.
     #[wasm_bindgen(getter)]

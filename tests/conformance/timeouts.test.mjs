@@ -1,5 +1,5 @@
 // Request timeouts, through a fetch that is honest about being a stub. In Node and Bun the
-// requests with the same timeout share one timer (src/js/runtime.js, `watch`), left to lapse
+// requests with the same timeout share one timer (npm/transport.js, `watch`), left to lapse
 // unref'd when nothing waits; in Deno each request has its own. Either way: each request gets
 // its whole timeout from when it was sent, a finished call does not keep the process alive,
 // and a stalled one still times out with nothing else keeping it alive.
