@@ -185,13 +185,47 @@ function isPlainJson(value, depth) {
   }
 }
 
-// A stored text as the value it holds; one another client wrote that is not JSON comes back as
-// the raw string.
+// A stored text as the value it holds. Python's json.dumps writes NaN, Infinity and -Infinity
+// (JSON has no such numbers): those are read as the numbers Python meant. Any other text that is
+// not JSON, written by another client, comes back as the raw string.
 export function decodeValue(text) {
   try {
     return JSON.parse(text);
   } catch {
-    return text;
+    return pythonJson(text) ?? text;
+  }
+}
+
+// `text` with Python's NaN, Infinity and -Infinity outside strings, or undefined. Each such
+// token is replaced by a string no stored text can hold (it carries a random tag), which the
+// reviver turns back into the number.
+function pythonJson(text) {
+  const tag = `\u0000edge-caches ${Math.random()}:`;
+  const numbers = { NaN, Infinity, "-Infinity": -Infinity };
+  let out = "";
+  let start = 0;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      // Past the string: an escaped quote does not end it.
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      continue;
+    }
+    const token = c === "N" ? "NaN" : c === "I" ? "Infinity" : c === "-" && text[i + 1] === "I" ? "-Infinity" : null;
+    if (token === null || !text.startsWith(token, i)) continue;
+    out += text.slice(start, i) + JSON.stringify(tag + token);
+    i += token.length - 1;
+    start = i + 1;
+    found = true;
+  }
+  if (!found) return undefined;
+  try {
+    return JSON.parse(out + text.slice(start), (key, value) =>
+      typeof value === "string" && value.startsWith(tag) ? numbers[value.slice(tag.length)] : value,
+    );
+  } catch {
+    return undefined;
   }
 }
 

@@ -155,7 +155,8 @@ export class Cache {
       const forget = () => this.#computing.delete(stored);
       shared.then(forget, forget);
     }
-    return this.#signal(this.#watch(shared), o.signal);
+    // The calls share the stored text; each decodes a copy of its own.
+    return this.#signal(this.#watch(shared).then(decodeValue), o.signal);
   }
 
   getMany(keys, options) {
@@ -269,24 +270,43 @@ export class Cache {
     return step;
   }
 
+  // getOrSet with a function default, once per stored key: the stored text it resolves with.
   async #compute(stored, produce, ttl) {
     const hit = await this.#step(this.#engine.getStored(stored));
-    if (hit !== null) return decodeValue(hit);
-    const computed = await produce();
-    if (await this.#step(this.#engine.addStored(stored, encodeValue(computed), ttl))) return computed;
+    if (hit !== null) return hit;
+    const text = encodeValue(await produce());
+    if (await this.#step(this.#engine.addStored(stored, text, ttl))) return text;
     // Another writer stored the key meanwhile: its value wins.
     const now = await this.#step(this.#engine.getStored(stored));
-    return now === null ? computed : decodeValue(now);
+    return now === null ? text : now;
   }
 }
+
+// The calls waiting on each signal. One listener per signal, however many calls share it (a
+// listener per call would make Node warn past ten), removed when the last call settles.
+const waiting = new WeakMap(); // signal -> { rejects: Set, onAbort }
 
 // Rejects with ABORTED when the signal fires first; the work itself goes on.
 function withSignal(promise, signal) {
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(toError(abortedError(abortReason(signal))));
-    signal.addEventListener("abort", onAbort, { once: true });
+    let entry = waiting.get(signal);
+    if (entry === undefined) {
+      const rejects = new Set();
+      const onAbort = () => {
+        waiting.delete(signal);
+        for (const rejectOne of rejects) rejectOne(toError(abortedError(abortReason(signal))));
+      };
+      entry = { rejects, onAbort };
+      waiting.set(signal, entry);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    entry.rejects.add(reject);
     const settle = (done) => (outcome) => {
-      signal.removeEventListener("abort", onAbort);
+      entry.rejects.delete(reject);
+      if (entry.rejects.size === 0 && waiting.get(signal) === entry) {
+        waiting.delete(signal);
+        signal.removeEventListener("abort", entry.onAbort);
+      }
       done(outcome);
     };
     promise.then(settle(resolve), settle(reject));

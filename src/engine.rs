@@ -9,6 +9,7 @@
 
 use crate::prelude::*;
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
 
@@ -17,7 +18,7 @@ use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
 use crate::backend::rest::commands::{decode, plan, result, Expect};
 use crate::backend::rest::{self, json, Failure, Walk};
 use crate::error::{Code, Error, Result};
-use crate::keys::{KeyBuilder, VersionArg, VersionGiven};
+use crate::keys::{KeyBuilder, VersionGiven};
 use crate::number::{is_json_number, is_safe_integer, Numbers};
 use crate::ops::{Op, Outcome};
 use crate::ttl::TtlGiven;
@@ -53,6 +54,11 @@ impl Default for Options {
 /// Retries when none are given: enough to ride out a dropped connection or a restarting
 /// server, few enough that a dead endpoint fails within a second or so.
 pub const DEFAULT_RETRIES: u32 = 2;
+
+/// The most bytes of commands one REST request carries: well under the gateway's default
+/// `--max-body` (1 MiB) and Upstash's 1 MB. A longer list (`getMany`, `setMany`, `deleteMany`)
+/// goes in several requests, one after another.
+pub const MAX_REQUEST_BYTES: usize = 512 * 1024;
 
 /// The largest `maxEntries`: beyond it the memory store would outgrow a wasm32 address space.
 const MAX_ENTRIES_LIMIT: f64 = (1u64 << 31) as f64;
@@ -96,10 +102,22 @@ pub struct Request {
     pub once: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Read {
     Reply(Expect),
     Walk(Walk),
+    /// One part of a list too long for one request: the parts still to send, and for `getMany`
+    /// the values read so far.
+    Part(Box<Parts>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Parts {
+    expect: Expect,
+    /// The ops still to send, the next one last.
+    rest: Vec<Op>,
+    /// `getMany`: the JSON texts of the values read so far, comma-separated.
+    values: String,
 }
 
 impl Request {
@@ -117,6 +135,8 @@ pub struct Engine<H: Host> {
     backend: Backend,
     retries: u32,
     connected: Cell<bool>,
+    /// `MAX_REQUEST_BYTES` (smaller in tests).
+    request_limit: usize,
 }
 
 impl<H: Host> Engine<H> {
@@ -124,12 +144,10 @@ impl<H: Host> Engine<H> {
     /// connected. A bad URL is a `CONFIG` error, a bad option a `RangeError` (or `CONFIG`).
     pub fn new(url: &str, options: Options, host: H, stores: &NamedStores) -> Result<Self> {
         let parsed = parse_url(url)?;
-        let version = match options.version.check(&host)? {
-            VersionArg::Default => parsed.version,
-            VersionArg::None => None,
-            VersionArg::Some(version) => Some(version),
-        };
-        let keys = KeyBuilder::new(options.key_prefix.or(parsed.key_prefix).unwrap_or_default(), version);
+        // As async-caches: an option that is false in Python (None, "", 0) leaves the URL's.
+        let version = options.version.check(&host)?.or(parsed.version);
+        let key_prefix = options.key_prefix.filter(|p| !p.is_empty()).or(parsed.key_prefix).unwrap_or_default();
+        let keys = KeyBuilder::new(key_prefix, version);
         let default_ttl_ms = options.ttl.check()?.resolve(parsed.ttl_ms);
         let max_entries = match options.max_entries {
             None => DEFAULT_MAX_ENTRIES,
@@ -169,7 +187,7 @@ impl<H: Host> Engine<H> {
                 }
             },
         };
-        Ok(Engine { host, keys, default_ttl_ms, backend, retries, connected: Cell::new(false) })
+        Ok(Engine { host, keys, default_ttl_ms, backend, retries, connected: Cell::new(false), request_limit: MAX_REQUEST_BYTES })
     }
 
     /// The REST endpoint and its token; `None` for memory and dummy.
@@ -302,24 +320,32 @@ impl<H: Host> Engine<H> {
     }
 
     /// What the answer to `request` (HTTP `status`, `body` as it came) means.
-    pub fn read(&self, request: &Request, status: u16, body: &[u8]) -> Result<Step> {
+    pub fn read(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
         let body = rest::body_text(body);
         match request.read {
             Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
             Read::Walk(walk) => self.walk(walk, rest::interpret(status, body)?),
+            Read::Part(parts) => {
+                let outcome = rest::reply(parts.expect, status, body)?;
+                self.next_part(*parts, outcome)
+            }
         }
     }
 
     /// What the answer to a `/pipeline` request of these (single-command) requests means for
     /// each of them, in order; an error when the request as a whole failed.
-    pub fn read_pipeline(&self, requests: &[Request], status: u16, body: &[u8]) -> Result<Vec<Result<Step>>> {
+    pub fn read_pipeline(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Result<Vec<Result<Step>>> {
         let answers = rest::pipeline_answers(requests.len(), status, rest::body_text(body))?;
         Ok(requests
-            .iter()
+            .into_iter()
             .zip(answers)
             .map(|(request, answer)| match request.read {
                 Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
                 Read::Walk(walk) => self.walk(walk, answer),
+                Read::Part(parts) => {
+                    let outcome = decode(parts.expect, result(answer)?)?;
+                    self.next_part(*parts, outcome)
+                }
             })
             .collect())
     }
@@ -331,11 +357,11 @@ impl<H: Host> Engine<H> {
     }
 
     fn key(&self, key: &str, version: VersionGiven) -> Result<String> {
-        Ok(self.keys.build(key, &version.check(&self.host)?))
+        Ok(self.keys.build(key, version.check(&self.host)?.as_deref()))
     }
 
     fn key_list(&self, keys: &str, version: VersionGiven) -> Result<Vec<String>> {
-        let stem = self.keys.stem(&version.check(&self.host)?, 0);
+        let stem = self.keys.stem(version.check(&self.host)?.as_deref(), 0);
         json::string_list(keys, &stem).ok_or_else(not_a_list)
     }
 
@@ -378,9 +404,74 @@ impl<H: Host> Engine<H> {
             Op::GetMany { keys } if keys.is_empty() => return Step::Done(Outcome::Values(Vec::new())),
             Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
             Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
-            op => (plan(&op, &self.host), Read::Reply(Expect::of(&op)), !op.idempotent()),
+            op => {
+                let body = plan(&op, &self.host);
+                if body.len() > self.request_limit {
+                    if let Some(step) = self.plan_parts(&op) {
+                        return step;
+                    }
+                }
+                (body, Read::Reply(Expect::of(&op)), !op.idempotent())
+            }
         };
         Step::Send(Request { body, read, once })
+    }
+
+    /// A list too long for one request, as parts of at most `request_limit` bytes sent one
+    /// after another (each part's command is atomic, the whole is not); `None` for anything
+    /// else, or a list of one.
+    fn plan_parts(&self, op: &Op) -> Option<Step> {
+        // What the command takes besides its list (its name; setMany's script and ttl).
+        let bare = match op {
+            Op::GetMany { .. } => Op::GetMany { keys: Vec::new() },
+            Op::DeleteMany { .. } => Op::DeleteMany { keys: Vec::new() },
+            Op::SetMany { ttl_ms, .. } => Op::SetMany { entries: Vec::new(), ttl_ms: *ttl_ms },
+            _ => return None,
+        };
+        let limit = self.request_limit.saturating_sub(plan(&bare, &self.host).len());
+        let mut parts = match op {
+            Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::GetMany { keys }).collect(),
+            Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::DeleteMany { keys }).collect(),
+            Op::SetMany { entries, ttl_ms } => split(entries, limit, |(k, v)| json::str_len(k) + json::str_len(v))
+                .into_iter()
+                .map(|entries| Op::SetMany { entries, ttl_ms: *ttl_ms })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if parts.len() < 2 {
+            return None;
+        }
+        parts.reverse();
+        let first = parts.pop()?;
+        Some(self.send_part(first, Parts { expect: Expect::Ok, rest: parts, values: String::new() }))
+    }
+
+    fn send_part(&self, op: Op, mut parts: Parts) -> Step {
+        parts.expect = Expect::of(&op);
+        Step::Send(Request { body: plan(&op, &self.host), read: Read::Part(Box::new(parts)), once: !op.idempotent() })
+    }
+
+    /// The next part's request, or the whole list's outcome once the last part is read.
+    fn next_part(&self, mut parts: Parts, outcome: Outcome) -> Result<Step> {
+        if let Outcome::Json(values) = outcome {
+            // A part's values as a JSON array: `[...]`, appended without its brackets.
+            let inner = values.get(1..values.len().saturating_sub(1)).unwrap_or_default();
+            if !parts.values.is_empty() && !inner.is_empty() {
+                parts.values.push(',');
+            }
+            parts.values.push_str(inner);
+        }
+        Ok(match parts.rest.pop() {
+            Some(op) => self.send_part(op, parts),
+            None if matches!(parts.expect, Expect::Values(_)) => {
+                let mut values = String::with_capacity(parts.values.len() + 2);
+                values.push('[');
+                values.push_str(&parts.values);
+                values.push(']');
+                Step::Done(Outcome::Json(values))
+            }
+            None => Step::Done(Outcome::Done),
+        })
     }
 
     fn finish(&self, expect: Expect, outcome: Outcome) -> Result<Step> {
@@ -409,6 +500,27 @@ impl<H: Host> Engine<H> {
             None => Step::Done(Outcome::Done),
         })
     }
+}
+
+/// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`; an item larger
+/// than `limit` is a run of its own.
+fn split<T: Clone>(items: &[T], limit: usize, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(item) + 1;
+        if !current.is_empty() && bytes + n > limit {
+            runs.push(core::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += n;
+        current.push(item.clone());
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
 }
 
 /// A memory store whose index is keyed at random.
@@ -490,8 +602,10 @@ mod tests {
     fn options_win_over_the_url_query() {
         let e = engine("memory://?key_prefix=url&version=1&ttl=60", Options { key_prefix: Some("opt".into()), ..Options::default() });
         assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), "opt:1:k");
-        let e = engine("memory://?key_prefix=url&version=1", Options { version: VersionGiven::None, ..Options::default() });
-        assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), "url::k");
+        // Options that are false in Python leave the URL's, as async-caches does.
+        let e = engine("memory://?key_prefix=url&version=1", Options { key_prefix: Some(String::new()), version: VersionGiven::Number(0.0), ..Options::default() });
+        assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), "url:1:k");
+        assert_eq!(e.get_or_set_key("k", T, VersionGiven::Text(String::new()), None).unwrap(), "url:1:k");
         let e = engine("memory://", Options { version: VersionGiven::Number(2.0), ..Options::default() });
         assert_eq!(e.get_or_set_key("k", T, VersionGiven::Text("v".into()), None).unwrap(), ":v:k");
         assert_eq!(e.get_or_set_key("k", T, D, None).unwrap(), ":2:k");
@@ -566,13 +680,13 @@ mod tests {
         assert_eq!(e.endpoint(), Some(("https://h", "t")));
         let get = sent(e.get("k", VersionGiven::Number(3.0), None));
         assert_eq!((get.body.as_str(), get.once, get.pipeline()), (r#"["GET","p:3:k"]"#, false, false));
-        assert_eq!(done(e.read(&get, 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
-        assert_eq!(e.read(&get, 401, b"").unwrap_err().code(), Some(Code::Auth));
+        assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
+        assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
         let incr = sent(e.incr("n", Some(-2.0), D, None));
-        assert_eq!((incr.body.as_str(), incr.once), (r#"["INCRBYFLOAT","p::n","-2"]"#, true));
-        assert_eq!(done(e.read(&incr, 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
+        assert!(incr.body.ends_with(r#"","1","p::n","-2"]"#) && incr.once, "{}", incr.body);
+        assert_eq!(done(e.read(incr.clone(), 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
         for bad in [&br#"{"result":"1e999"}"#[..], br#"{"result":"forty"}"#, br#"{"result":[5]}"#] {
-            assert_eq!(e.read(&incr, 200, bad).unwrap_err().code(), Some(Code::Protocol));
+            assert_eq!(e.read(incr.clone(), 200, bad).unwrap_err().code(), Some(Code::Protocol));
         }
         let add = sent(e.add("k", "1".into(), TtlGiven::Seconds(1.5), D, None));
         assert_eq!((add.body.as_str(), add.once), (r#"["SET","p::k","1","NX","PX","1500"]"#, true));
@@ -583,12 +697,12 @@ mod tests {
     fn a_pipeline_answer_is_read_for_each_request() {
         let e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
         let requests = [sent(e.get("a", D, None)), sent(e.incr("b", None, D, None)), sent(e.touch("c", TtlGiven::Never, D, None))];
-        let steps = e.read_pipeline(&requests, 200, br#"[{"result":null},{"error":"ERR value is not a valid float"},{"result":1}]"#).unwrap();
+        let steps = e.read_pipeline(requests.to_vec(), 200, br#"[{"result":null},{"error":"ERR value is not a valid float"},{"result":1}]"#).unwrap();
         assert_eq!(steps[0], Ok(Step::Done(Outcome::Json("null".into()))));
         assert_eq!(steps[1].as_ref().unwrap_err().code(), Some(Code::NotANumber));
         assert_eq!(steps[2], Ok(Step::Done(Outcome::Bool(true))));
-        assert_eq!(e.read_pipeline(&requests, 200, br#"[{"result":null}]"#).unwrap_err().code(), Some(Code::Protocol));
-        assert_eq!(e.read_pipeline(&requests, 503, b"").unwrap_err().code(), Some(Code::Server));
+        assert_eq!(e.read_pipeline(requests.to_vec(), 200, br#"[{"result":null}]"#).unwrap_err().code(), Some(Code::Protocol));
+        assert_eq!(e.read_pipeline(requests.to_vec(), 503, b"").unwrap_err().code(), Some(Code::Server));
     }
 
     #[test]
@@ -596,12 +710,12 @@ mod tests {
         let e = engine("https://h", Options { token: Some("t".into()), key_prefix: Some("app".into()), ..Options::default() });
         let scan = sent(e.clear(None));
         assert_eq!(scan.body, r#"["SCAN","0","MATCH","app:*","COUNT","1000"]"#);
-        let both = sent(e.read(&scan, 200, br#"{"result":["9",["app:a"]]}"#));
+        let both = sent(e.read(scan, 200, br#"{"result":["9",["app:a"]]}"#));
         assert!(both.pipeline());
-        let last = sent(e.read(&both, 200, br#"[{"result":1},{"result":["0",["app:b"]]}]"#));
+        let last = sent(e.read(both, 200, br#"[{"result":1},{"result":["0",["app:b"]]}]"#));
         assert_eq!((last.body.as_str(), last.pipeline()), (r#"["DEL","app:b"]"#, false));
         // A single-command step may be batched with other calls: read from its pipeline entry.
-        assert_eq!(e.read_pipeline(&[last], 200, br#"[{"result":1}]"#).unwrap(), vec![Ok(Step::Done(Outcome::Done))]);
+        assert_eq!(e.read_pipeline(vec![last], 200, br#"[{"result":1}]"#).unwrap(), vec![Ok(Step::Done(Outcome::Done))]);
         let unprefixed = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
         assert_eq!(sent(unprefixed.clear(None)).body, r#"["FLUSHDB"]"#);
     }
@@ -615,6 +729,33 @@ mod tests {
         assert_eq!(done(e.add_stored(key.clone(), "1".into(), TtlGiven::Seconds(0.1))), Outcome::Bool(true));
         e.host.0.set(1100.0);
         assert_eq!(done(e.get_stored(key)), Outcome::Value(None), "the ttl was applied");
+    }
+
+    #[test]
+    fn a_list_too_long_for_one_request_goes_in_parts_one_after_another() {
+        let mut e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
+        e.request_limit = 40; // bytes of commands per request
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None));
+        assert_eq!(first.body, r#"["MGET","::a","::b","::c","::d","::e"]"#);
+        let second = sent(e.read(first, 200, br#"{"result":["1",null,"3",null,null]}"#));
+        assert_eq!(second.body, r#"["MGET","::f"]"#);
+        // A part may be batched with other calls: read from its pipeline entry.
+        let last = e.read_pipeline(vec![second], 200, br#"[{"result":["6"]}]"#).unwrap().pop().unwrap();
+        assert_eq!(last, Ok(Step::Done(Outcome::Json(r#"["1",null,"3",null,null,"6"]"#.into()))));
+        // A part that fails fails the call; an answer of the wrong length is PROTOCOL.
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None));
+        assert_eq!(e.read(first, 200, br#"{"result":["1"]}"#).unwrap_err().code(), Some(Code::Protocol));
+        e.request_limit = 130; // the script takes about 105 of them
+        let set = sent(e.set_many(r#"["a","b","c"]"#, r#"["1","2","3"]"#, TtlGiven::Seconds(1.0), D, None));
+        assert!(set.body.ends_with(r#""2","::a","::b","1","2","1000"]"#), "{}", set.body);
+        let second = sent(e.read(set, 200, br#"{"result":2}"#));
+        assert!(second.body.ends_with(r#""1","::c","3","1000"]"#), "{}", second.body);
+        assert_eq!(done(e.read(second, 200, br#"{"result":1}"#)), Outcome::Done);
+        e.request_limit = 40;
+        let del = sent(e.delete_many(r#"["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","b"]"#, D, None));
+        assert_eq!(del.body, r#"["DEL","::aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#, "an item over the limit goes alone");
+        // Short lists stay one request.
+        assert_eq!(sent(e.get_many(r#"["a"]"#, D, None)).body, r#"["MGET","::a"]"#);
     }
 
     #[test]

@@ -10,37 +10,27 @@ use crate::number::{is_safe_integer, Numbers};
 /// A version as the caller gave it, before it is checked (`check`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum VersionGiven {
-    /// Omitted.
+    /// Omitted, or `null`: Python's `None`.
     Default,
-    /// `null`.
-    None,
     Text(String),
     /// Any number; only a safe integer is a version.
     Number(f64),
 }
 
 impl VersionGiven {
-    /// Integers become their decimal text as JavaScript prints it (`2`, not `2.0`).
-    pub fn check(self, numbers: &dyn Numbers) -> Result<VersionArg> {
+    /// The version a key is built with, `None` for the cache's default. As in async-caches
+    /// (`version or self.version`), a version that is false in Python (`None`, `""`, `0`) means
+    /// the default. Integers become their decimal text as JavaScript prints it (`2`, not `2.0`).
+    pub fn check(self, numbers: &dyn Numbers) -> Result<Option<String>> {
         Ok(match self {
-            VersionGiven::Default => VersionArg::Default,
-            VersionGiven::None => VersionArg::None,
-            VersionGiven::Text(text) => VersionArg::Some(text),
-            VersionGiven::Number(n) if is_safe_integer(n) => VersionArg::Some(numbers.format(n)),
+            VersionGiven::Default => None,
+            VersionGiven::Text(text) if text.is_empty() => None,
+            VersionGiven::Text(text) => Some(text),
+            VersionGiven::Number(n) if n == 0.0 => None,
+            VersionGiven::Number(n) if is_safe_integer(n) => Some(numbers.format(n)),
             VersionGiven::Number(_) => return Err(Error::range_error(&["version must be a string or a safe integer"])),
         })
     }
-}
-
-/// The version part of a key: what a call asks for, before the cache default is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VersionArg {
-    /// Not given: use the cache's default version.
-    Default,
-    /// Explicitly no version (`version: null`), even when the cache has a default.
-    None,
-    /// A given version (strings as they are, integers as their decimal text).
-    Some(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -62,19 +52,16 @@ impl KeyBuilder {
         self.version.as_deref()
     }
 
-    pub fn build(&self, key: &str, version: &VersionArg) -> String {
+    /// `version`: the call's, `None` for the cache's default.
+    pub fn build(&self, key: &str, version: Option<&str>) -> String {
         let mut out = self.stem(version, key.len());
         out.push_str(key);
         out
     }
 
     /// What every key of `version` starts with (`{prefix}:{version}:`), with room for `more`.
-    pub fn stem(&self, version: &VersionArg, more: usize) -> String {
-        let version = match version {
-            VersionArg::Default => self.version.as_deref().unwrap_or(""),
-            VersionArg::None => "",
-            VersionArg::Some(v) => v.as_str(),
-        };
+    pub fn stem(&self, version: Option<&str>, more: usize) -> String {
+        let version = version.or(self.version.as_deref()).unwrap_or("");
         let mut out = String::with_capacity(self.prefix.len() + version.len() + 2 + more);
         out.push_str(&self.prefix);
         out.push(':');
@@ -100,15 +87,27 @@ impl KeyBuilder {
 mod tests {
     use super::*;
 
+    use crate::number::StdNumbers;
+
     #[test]
     fn matches_the_python_format() {
         let none = KeyBuilder::default();
-        assert_eq!(none.build("k", &VersionArg::Default), "::k");
+        assert_eq!(none.build("k", None), "::k");
         let app = KeyBuilder::new("app".into(), Some("2".into()));
-        assert_eq!(app.build("k", &VersionArg::Default), "app:2:k");
-        assert_eq!(app.build("k", &VersionArg::Some("v3".into())), "app:v3:k");
-        assert_eq!(app.build("k", &VersionArg::None), "app::k");
-        assert_eq!(app.build("a:b", &VersionArg::Default), "app:2:a:b");
+        assert_eq!(app.build("k", None), "app:2:k");
+        assert_eq!(app.build("k", Some("v3")), "app:v3:k");
+        assert_eq!(app.build("a:b", None), "app:2:a:b");
+    }
+
+    #[test]
+    fn versions_false_in_python_mean_the_default() {
+        let check = |v: VersionGiven| v.check(&StdNumbers);
+        for default in [VersionGiven::Default, VersionGiven::Text(String::new()), VersionGiven::Number(0.0), VersionGiven::Number(-0.0)] {
+            assert_eq!(check(default.clone()), Ok(None), "{default:?}");
+        }
+        assert_eq!(check(VersionGiven::Number(7.0)), Ok(Some("7".into())));
+        assert_eq!(check(VersionGiven::Text("0".into())), Ok(Some("0".into())), "the string \"0\" is true in Python");
+        assert!(check(VersionGiven::Number(0.5)).is_err());
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl Engine {
 
     /// What the answer to `request` means: the outcome, the next `RestRequest`, or a `Failure`.
     pub fn read(&self, request: RestRequest, status: u16, body: &[u8]) -> JsValue {
-        step(self.0.read(&request.0, status, body))
+        step(self.0.read(request.0, status, body))
     }
 
     /// What a `/pipeline` answer means for each of its requests (an array of what `read` gives),
@@ -282,7 +282,7 @@ impl Engine {
     #[wasm_bindgen(js_name = readPipeline)]
     pub fn read_pipeline(&self, requests: Vec<RestRequest>, status: u16, body: &[u8]) -> JsValue {
         let requests: Vec<engine::Request> = requests.into_iter().map(|r| r.0).collect();
-        match self.0.read_pipeline(&requests, status, body) {
+        match self.0.read_pipeline(requests, status, body) {
             Ok(steps) => steps.into_iter().map(step).collect::<Array>().into(),
             Err(error) => Failure::from(error).into(),
         }
@@ -295,12 +295,10 @@ impl Engine {
     }
 }
 
-/// undefined: the default; null: none; else a string or a number.
+/// undefined or null: the default; else a string or a number.
 fn version_given(value: JsValue) -> VersionGiven {
-    if value.is_undefined() {
+    if value.is_undefined() || value.is_null() {
         VersionGiven::Default
-    } else if value.is_null() {
-        VersionGiven::None
     } else if let Some(n) = value.as_f64() {
         VersionGiven::Number(n)
     } else {

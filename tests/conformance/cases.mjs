@@ -32,17 +32,28 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token 
       await d.delete("k");
     });
 
-    it("uses the default version, a per-call version instead of it, and null for none", async () => {
+    it("uses the default version, a per-call version instead of it, and Python's falsy versions for the default", async () => {
       const p = uniquePrefix();
       const v2 = await open({ keyPrefix: p, version: 2 });
       const plain = await open({ keyPrefix: p });
       await v2.set("k", "two");
       await v2.set("k", "three", { version: 3 });
-      await v2.set("k", "none", { version: null });
-      assert.equal(await v2.get("k"), "two");
       assert.equal(await v2.get("k", null, { version: 3 }), "three");
       assert.equal(await plain.get("k", null, { version: "3" }), "three", "integer 3 and string '3' are one version");
-      assert.equal(await plain.get("k"), "none");
+      // As async-caches' `version or self.version`: null, "" and 0 mean the cache's default.
+      for (const version of [null, "", 0]) {
+        await v2.set("k", `default via ${version}`, { version });
+        assert.equal(await v2.get("k"), `default via ${version}`);
+        assert.equal(await v2.get("k", null, { version }), `default via ${version}`);
+      }
+      assert.equal(await plain.get("k"), null, "nothing went to the unversioned key");
+      // A cache whose version is 0 or "" has none, as in Python.
+      for (const version of [0, "", null]) {
+        const zero = await open({ keyPrefix: p, version });
+        assert.equal(await zero.get("k", null, { version: 2 }), "default via 0");
+        await zero.set("u", version);
+        assert.equal(await plain.get("u"), version);
+      }
     });
 
     it("rejects non-string keys and lone surrogates with TypeError, storing nothing", async () => {
@@ -249,6 +260,10 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token 
       const results = await Promise.all(pending);
       assert.equal(calls, 1);
       for (const r of results) assert.deepEqual(r, { n: 1 });
+      // Each caller has a copy of its own: one caller's change shows in no other's.
+      results[0].n = 99;
+      assert.equal(new Set(results).size, 5);
+      assert.deepEqual(results[1], { n: 1 });
     });
 
     it("rejects every waiting call with the default function's error and stores nothing", async () => {

@@ -249,6 +249,29 @@ describe("errors", () => {
     }
   });
 
+  it("incr takes only a JSON number, though Redis's INCRBYFLOAT would take more, and in one request", async () => {
+    const p = prefix();
+    let requests = 0;
+    const counting = (url, init) => {
+      requests++;
+      return fetch(url, init);
+    };
+    const cache = await open({ keyPrefix: p, fetch: counting });
+    for (const text of ["0x10", ".5", "5.", "+5", "00", "-", "1e", "NaN", "Infinity", " 5", "5 ", '"5"']) {
+      await redis("SET", `${p}::n`, text);
+      await assert.rejects(cache.incr("n"), (e) => e.code === "NOT_A_NUMBER", text);
+      assert.equal(await redis("GET", `${p}::n`), text, `left as it was: ${text}`);
+    }
+    for (const [text, sum] of [["0", 1], ["-0", 1], ["17", 18], ["1.5", 2.5], ["-2.5e1", -24], ["1E+2", 101]]) {
+      await redis("SET", `${p}::n`, text);
+      assert.equal(await cache.incr("n"), sum, text);
+    }
+    requests = 0;
+    await cache.incr("fresh", 2);
+    assert.equal(requests, 1);
+    assert.equal(await redis("GET", `${p}::fresh`), "2");
+  });
+
   it("a Redis error reply is SERVER, and incr on a list another client made is NOT_A_NUMBER", async () => {
     const p = prefix();
     const cache = await open({ keyPrefix: p });
@@ -294,6 +317,25 @@ describe("request signals in Node", () => {
     });
     assert.equal(warnings, 0);
     assert.ok(most <= 64, `${most} abort listeners on one request's signal`);
+  });
+
+  it("one signal of the caller's on many concurrent calls: no warning, and it aborts them all", async () => {
+    const cache = await open({ autoPipeline: false });
+    await cache.set("k", 1);
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const warnings = await warningsDuring(async () => {
+      const values = await Promise.all(Array.from({ length: 50 }, () => cache.get("k", null, { signal })));
+      assert.deepEqual(values, Array(50).fill(1));
+    });
+    assert.equal(warnings, 0);
+    assert.equal(getEventListeners(signal, "abort").length, 0, "no listener left once the calls settled");
+    const pending = Array.from({ length: 50 }, () => cache.get("k", null, { signal }));
+    assert.equal(getEventListeners(signal, "abort").length, 1, "one listener for all the calls waiting on it");
+    controller.abort(new Error("gone"));
+    const outcomes = await Promise.allSettled(pending);
+    assert.ok(outcomes.every((o) => o.status === "rejected" && o.reason.code === "ABORTED" && /gone/.test(o.reason.message)));
+    assert.equal(new Set(outcomes.map((o) => o.reason)).size, 50, "each call gets its own error");
   });
 
   // Node warns past 10 listeners on a signal; undici raises the limit of the signals it is

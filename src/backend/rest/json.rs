@@ -353,6 +353,15 @@ impl Reader<'_> {
 
 /// Appends `text` as a JSON string. The runs between escapes are cut at ASCII bytes, always
 /// char boundaries: `get` says so without a panic path (and its formatting code) in the wasm.
+/// How many bytes `write_str` writes for `text`.
+pub fn str_len(text: &str) -> usize {
+    text.bytes().map(|b| match b {
+        b'"' | b'\\' | b'\n' => 2,
+        0..=0x1f => 6,
+        _ => 1,
+    }).sum::<usize>() + 2
+}
+
 pub fn write_str(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
@@ -383,6 +392,15 @@ mod tests {
 
     fn s(text: &str) -> Json {
         Json::Str(JsonStr::from_text(text))
+    }
+
+    #[test]
+    fn str_len_is_what_write_str_writes() {
+        for text in ["", "abc", "a\"b\\c\nd\u{1}\u{1f}é€"] {
+            let mut out = String::new();
+            write_str(&mut out, text);
+            assert_eq!(str_len(text), out.len(), "{text:?}");
+        }
     }
 
     fn text(json: &str) -> String {
