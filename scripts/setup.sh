@@ -27,6 +27,16 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_vers
 fi
 command -v wasm-pack >/dev/null || cargo install --locked wasm-pack || cargo install wasm-pack
 
+# The real async-caches for tests/python, in a virtual environment of its own, installed again
+# only when its requirements changed.
+venv=.build/python
+if [ ! -f "$venv/installed.txt" ] || ! cmp -s tests/python/requirements.txt "$venv/installed.txt"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  cp tests/python/requirements.txt "$venv/installed.txt"
+fi
+
 # npm ci only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

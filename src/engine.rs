@@ -15,7 +15,7 @@ use core::cell::{Cell, RefCell};
 
 use crate::backend::dummy;
 use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
-use crate::backend::rest::commands::{decode, plan, result, Expect};
+use crate::backend::rest::commands::{decode, incr_eval, plan, result, script_missing, Expect, Reply};
 use crate::backend::rest::{self, json, Failure, Walk};
 use crate::error::{Code, Error, Result};
 use crate::keys::{KeyBuilder, VersionGiven};
@@ -105,6 +105,8 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 enum Read {
     Reply(Expect),
+    /// `incr`'s EVALSHA: `incr_eval` again if the server does not have the script.
+    Incr { key: String, delta: f64 },
     Walk(Walk),
     /// One part of a list too long for one request: the parts still to send, and for `getMany`
     /// the values read so far.
@@ -324,6 +326,10 @@ impl<H: Host> Engine<H> {
         let body = rest::body_text(body);
         match request.read {
             Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
+            Read::Incr { key, delta } => {
+                let reply = result(rest::interpret(status, body)?)?;
+                self.incr_reply(key, delta, reply)
+            }
             Read::Walk(walk) => self.walk(walk, rest::interpret(status, body)?),
             Read::Part(parts) => {
                 let outcome = rest::reply(parts.expect, status, body)?;
@@ -341,6 +347,7 @@ impl<H: Host> Engine<H> {
             .zip(answers)
             .map(|(request, answer)| match request.read {
                 Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
+                Read::Incr { key, delta } => self.incr_reply(key, delta, result(answer)?),
                 Read::Walk(walk) => self.walk(walk, answer),
                 Read::Part(parts) => {
                     let outcome = decode(parts.expect, result(answer)?)?;
@@ -404,6 +411,10 @@ impl<H: Host> Engine<H> {
             Op::GetMany { keys } if keys.is_empty() => return Step::Done(Outcome::Values(Vec::new())),
             Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
             Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
+            Op::Incr { key, delta } => {
+                let body = plan(&Op::Incr { key: key.clone(), delta }, &self.host);
+                (body, Read::Incr { key, delta }, true)
+            }
             op => {
                 let body = plan(&op, &self.host);
                 if body.len() > self.request_limit {
@@ -472,6 +483,15 @@ impl<H: Host> Engine<H> {
             }
             None => Step::Done(Outcome::Done),
         })
+    }
+
+    /// The reply to `incr`'s EVALSHA; NOSCRIPT (it did not run) sends the script in full.
+    fn incr_reply(&self, key: String, delta: f64, reply: Reply) -> Result<Step> {
+        if script_missing(&reply) {
+            let body = incr_eval(&key, delta, &self.host);
+            return Ok(Step::Send(Request { body, read: Read::Reply(Expect::Number), once: true }));
+        }
+        self.finish(Expect::Number, decode(Expect::Number, reply)?)
     }
 
     fn finish(&self, expect: Expect, outcome: Outcome) -> Result<Step> {
@@ -683,11 +703,18 @@ mod tests {
         assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
         assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
         let incr = sent(e.incr("n", Some(-2.0), D, None));
-        assert!(incr.body.ends_with(r#"","1","p::n","-2"]"#) && incr.once, "{}", incr.body);
+        assert_eq!((incr.body.as_str(), incr.once), (r#"["EVALSHA","9dc42e95c4f9934ed3ca32b89509b92e2b2995a2","1","p::n","-2"]"#, true));
         assert_eq!(done(e.read(incr.clone(), 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
         for bad in [&br#"{"result":"1e999"}"#[..], br#"{"result":"forty"}"#, br#"{"result":[5]}"#] {
             assert_eq!(e.read(incr.clone(), 200, bad).unwrap_err().code(), Some(Code::Protocol));
         }
+        // A server without the script answers NOSCRIPT (nothing ran): the script goes in full.
+        let eval = sent(e.read(incr.clone(), 400, br#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#));
+        assert!(eval.body.starts_with(r#"["EVAL","local v="#) && eval.once, "{}", eval.body);
+        assert_eq!(done(e.read(eval, 200, br#"{"result":"-2"}"#)), Outcome::Number(-2.0));
+        let batched = e.read_pipeline(vec![incr.clone()], 200, br#"[{"error":"NOSCRIPT No matching script."}]"#).unwrap();
+        assert!(matches!(&batched[0], Ok(Step::Send(r)) if r.body.starts_with(r#"["EVAL""#)));
+        assert_eq!(e.read(incr.clone(), 400, br#"{"error":"ERR the stored value is not a JSON number"}"#).unwrap_err().code(), Some(Code::NotANumber));
         let add = sent(e.add("k", "1".into(), TtlGiven::Seconds(1.5), D, None));
         assert_eq!((add.body.as_str(), add.once), (r#"["SET","p::k","1","NX","PX","1500"]"#, true));
         assert_eq!(done(e.get_many("[]", D, None)), Outcome::Values(vec![]), "an empty list sends nothing");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
-# backend's own tests, @upstash/redis against the gateway, the examples, and the browser
-# playground in headless Chromium.
+# backend's own tests, @upstash/redis against the gateway, the real async-caches (Python) on the
+# same Redis, the examples, and the browser playground in headless Chromium.
 # node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ export EDGE_CACHES_URL=$GATEWAY_URL EDGE_CACHES_TOKEN=$GATEWAY_TOKEN
 bin=node_modules/.bin
 
 node --test --test-concurrency=1 \
-  tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/ tests/runtimes/ tests/examples/ tests/browser/
+  tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
 echo "== Deno: conformance over REST"
 $bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
 echo "== Bun: conformance over REST"

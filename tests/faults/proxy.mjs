@@ -4,7 +4,7 @@
 // listening (connection refused) and listen again on the same port. The mode is switched by the
 // test at run time with `setMode()`; every request takes the mode in force when it arrives.
 //
-// It also keeps the facts the test needs to judge the client: for every INCRBYFLOAT it saw, per
+// It also keeps the facts the test needs to judge the client: for every increment it saw, per
 // stored key, how many were forwarded (`sent`: may have run) and how many the gateway answered
 // with a result (`ok`: ran exactly once). Its own answers carry `x-fault-proxy: self`, the
 // gateway's are passed on with `x-fault-proxy: pass`, so a client-side fetch wrapper can tell
@@ -12,6 +12,8 @@
 import http from "node:http";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The SHA-1 edge-caches sends its incr script by (INCR_SHA1 in src/backend/rest/commands.rs).
+const INCR_SHA1 = "9dc42e95c4f9934ed3ca32b89509b92e2b2995a2";
 
 /**
  * Mode fields (all optional; one random draw per request picks at most one fault, in this order):
@@ -127,7 +129,9 @@ export class FaultProxy {
     map[key] = (map[key] ?? 0) + 1;
   }
 
-  /** The INCRBYFLOAT keys of a request body (a command or a pipeline). */
+  /** The keys of a request body's increments (a command or a pipeline): INCRBYFLOAT, or the
+   * script edge-caches sends for incr (EVAL of a script that calls INCRBYFLOAT, or EVALSHA of
+   * it: INCR_SHA1 in src/backend/rest/commands.rs), with one key. */
   #incrKeys(body) {
     let parsed;
     try {
@@ -137,7 +141,13 @@ export class FaultProxy {
     }
     if (!Array.isArray(parsed)) return [];
     const commands = Array.isArray(parsed[0]) ? parsed : [parsed];
-    return commands.map((c) => (String(c[0]).toUpperCase() === "INCRBYFLOAT" ? String(c[1]) : null));
+    return commands.map((c) => {
+      const name = String(c[0]).toUpperCase();
+      if (name === "INCRBYFLOAT") return String(c[1]);
+      if (name === "EVAL" && String(c[1]).includes("INCRBYFLOAT") && c[2] === "1") return String(c[3]);
+      if (name === "EVALSHA" && c[1] === INCR_SHA1 && c[2] === "1") return String(c[3]);
+      return null;
+    });
   }
 
   #incrEntry(key) {

@@ -365,7 +365,7 @@ describe("automatic pipelining", () => {
     assert.deepEqual(results, [1, 2, false, { a: 1, zz: null }, true]);
     assert.equal(recorder.requests.length, 1);
     assert.equal(recorder.requests[0].path, "/pipeline");
-    assert.deepEqual(recorder.requests[0].body.map((c) => c[0]), ["GET", "INCRBYFLOAT", "SET", "MGET", "PEXPIRE"]);
+    assert.deepEqual(recorder.requests[0].body.map((c) => c[0]), ["GET", "EVALSHA", "SET", "MGET", "PEXPIRE"]);
   });
 
   it("keeps call order: a write then a read of one key in one tick sees the write", async () => {

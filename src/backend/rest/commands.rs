@@ -19,13 +19,18 @@ const SET_MANY_PX: &str = "for i,k in ipairs(KEYS) do redis.call('SET',k,ARGV[i]
 
 /// `incr`: INCRBYFLOAT, on a stored value that is a JSON number only. INCRBYFLOAT alone takes
 /// whatever C's strtold takes (`0x10`, `.5`, `5.`, `+5`), which the memory backend and the
-/// README's rule refuse; this checks the JSON number grammar first, in the same request.
-const INCR_JSON_NUMBER: &str = "local v=redis.call('GET',KEYS[1]) if v then \
+/// README's rule refuse; this checks the JSON number grammar first, in the same request. It is
+/// sent as EVALSHA (`INCR_SHA1`, 40 bytes instead of the script's 400), and as EVAL only when
+/// the server answers NOSCRIPT (`incr_eval`).
+pub const INCR_JSON_NUMBER: &str = "local v=redis.call('GET',KEYS[1]) if v then \
 local i=(v:sub(1,1)=='-') and 2 or 1 \
 local e=select(2,v:find('^0',i)) or select(2,v:find('^[1-9]%d*',i)) \
 if e then e=select(2,v:find('^%.%d+',e+1)) or e e=select(2,v:find('^[eE][+-]?%d+',e+1)) or e end \
 if e~=#v then return redis.error_reply('ERR the stored value is not a JSON number') end end \
 return redis.call('INCRBYFLOAT',KEYS[1],ARGV[1])";
+
+/// SHA-1 of `INCR_JSON_NUMBER` (a test checks it).
+pub const INCR_SHA1: &str = "9dc42e95c4f9934ed3ca32b89509b92e2b2995a2";
 
 /// `touch` to never expire: PERSIST answers 0 for a key that exists without an expiry, and
 /// `touch` must answer whether the key exists.
@@ -81,6 +86,16 @@ pub fn decimal(mut n: u64) -> String {
     digits[i..].iter().map(|&d| d as char).collect()
 }
 
+/// `incr` with its script in full, for a server that answered NOSCRIPT to `plan`'s EVALSHA.
+pub fn incr_eval(key: &str, delta: f64, numbers: &dyn Numbers) -> String {
+    command(&["EVAL", INCR_JSON_NUMBER, "1", key, &numbers.format(delta)])
+}
+
+/// Whether a command's reply is Redis's NOSCRIPT: the EVALSHA did not run.
+pub fn script_missing(reply: &Reply) -> bool {
+    matches!(reply, Err(message) if message.starts_with("NOSCRIPT"))
+}
+
 /// The command for every op but `Clear` with a prefix, which walks the keyspace (`mod.rs`).
 pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
     match op {
@@ -119,7 +134,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
         Op::Clear { .. } => command(&["FLUSHDB"]),
         Op::Touch { key, ttl_ms: Some(ms) } => command(&["PEXPIRE", key, &decimal(*ms)]),
         Op::Touch { key, ttl_ms: None } => command(&["EVAL", PERSIST_EXISTING, "1", key]),
-        Op::Incr { key, delta } => command(&["EVAL", INCR_JSON_NUMBER, "1", key, &numbers.format(*delta)]),
+        Op::Incr { key, delta } => command(&["EVALSHA", INCR_SHA1, "1", key, &numbers.format(*delta)]),
     }
 }
 
@@ -298,8 +313,9 @@ mod tests {
         assert_eq!(planned(Op::SetMany { entries: vec![(s("a"), s("1"))], ttl_ms: None }), r#"["MSET","a","1"]"#);
         let touch = planned(Op::Touch { key: s("k"), ttl_ms: None });
         assert!(touch.starts_with(r#"["EVAL","#) && touch.ends_with(r#"","1","k"]"#), "{touch}");
-        let incr = planned(Op::Incr { key: s("k"), delta: -2.5 });
-        assert!(incr.starts_with(r#"["EVAL","#) && incr.ends_with(r#"","1","k","-2.5"]"#), "{incr}");
+        assert_eq!(planned(Op::Incr { key: s("k"), delta: -2.5 }), r#"["EVALSHA","9dc42e95c4f9934ed3ca32b89509b92e2b2995a2","1","k","-2.5"]"#);
+        let eval = incr_eval("k", -2.5, &StdNumbers);
+        assert!(eval.starts_with(r#"["EVAL","local v="#) && eval.ends_with(r#"","1","k","-2.5"]"#), "{eval}");
         assert_eq!(planned(Op::Clear { prefix: None }), r#"["FLUSHDB"]"#);
     }
 
@@ -329,6 +345,14 @@ mod tests {
             assert_eq!(decoded(get(), reply).unwrap_err().code(), Some(Code::Protocol), "{reply}");
         }
         assert_eq!(decoded(get(), r#"{"error":"WRONGTYPE"}"#).unwrap_err().code(), Some(Code::Server));
+    }
+
+    #[test]
+    fn the_incr_script_is_sent_by_its_sha1() {
+        assert_eq!(sha1_smol::Sha1::from(INCR_JSON_NUMBER).digest().to_string(), INCR_SHA1);
+        assert!(script_missing(&Err(s("NOSCRIPT No matching script. Please use EVAL."))));
+        assert!(!script_missing(&Err(s("ERR the stored value is not a JSON number"))));
+        assert!(!script_missing(&Ok(Json::Null)));
     }
 
     #[test]
