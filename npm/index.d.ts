@@ -30,9 +30,9 @@ export declare class CacheError extends Error {
 }
 
 export interface CacheOptions {
-  /** Prefix of every stored key (default ""). With a prefix, `clear()` deletes only this cache's keys. */
+  /** Prefix of every stored key (default: the URL's `key_prefix`, or ""). With a prefix, `clear()` deletes only this cache's keys. */
   keyPrefix?: string;
-  /** Default version of keys (default none). `null`: none, even if the URL sets one. */
+  /** Default version of keys (default: the URL's, or none). `null`, `""` or `0`: the URL's, as in async-caches. */
   version?: Version | null;
   /** Default ttl in seconds (fractions to the millisecond); `null` or omitted: forever. */
   ttl?: number | null;
@@ -59,7 +59,7 @@ export interface CallOptions {
 }
 
 export interface VersionOption extends CallOptions {
-  /** Version of the key for this call; `null`: no version even if the cache has a default. */
+  /** Version of the key for this call; omitted, `null`, `""` or `0`: the cache's default (async-caches' `version or self.version`). */
   version?: Version | null;
 }
 
