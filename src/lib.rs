@@ -29,6 +29,7 @@ pub mod backend;
 pub mod engine;
 pub mod error;
 pub mod keys;
+pub mod lru;
 pub mod number;
 pub mod ops;
 pub mod ttl;

@@ -1,0 +1,222 @@
+//! A bounded least-recently-used map from keys to `V`: the memory backend's store and the near
+//! tier are both one. A doubly linked list threaded through a slab of slots, indexed by a hash
+//! map: O(1) lookup, touch, insert and eviction, without a crate (an LRU crate would bring more
+//! code than these lines).
+
+use crate::prelude::*;
+
+#[allow(deprecated)]
+use core::hash::{BuildHasher, SipHasher};
+use hashbrown::HashMap;
+
+const NIL: usize = usize::MAX;
+
+struct Slot<V> {
+    key: String,
+    /// `None` for a free slot (its memory given back at once).
+    value: Option<V>,
+    /// Towards the most recently used end.
+    prev: usize,
+    /// Towards the least recently used end.
+    next: usize,
+}
+
+pub struct Lru<V> {
+    index: HashMap<String, usize, Keyed>,
+    slots: Vec<Slot<V>>,
+    free: Vec<usize>,
+    head: usize,
+    tail: usize,
+    max_entries: usize,
+}
+
+/// The index's hasher: SipHash-2-4 (core's, which is all this crate needs of it) under a
+/// random 128-bit key, made to keep keys chosen to collide from being worked out ahead of time.
+/// `SipHasher` is deprecated only in favour of std's `DefaultHasher`, which a build without
+/// std does not have.
+#[derive(Clone)]
+struct Keyed(u64, u64);
+
+#[allow(deprecated)]
+impl BuildHasher for Keyed {
+    type Hasher = SipHasher;
+    fn build_hasher(&self) -> SipHasher {
+        SipHasher::new_with_keys(self.0, self.1)
+    }
+}
+
+impl<V> Lru<V> {
+    /// `hash_key` should be random: without std there is no source of randomness here, and
+    /// anything derived from addresses is the same in every run of a wasm module.
+    pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
+        Lru {
+            index: HashMap::with_hasher(Keyed(hash_key[0], hash_key[1])),
+            slots: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The value of `key`, marked as the most recently used.
+    pub fn get(&mut self, key: &str) -> Option<&mut V> {
+        let i = *self.index.get(key)?;
+        self.unlink(i);
+        self.push_front(i);
+        self.slots[i].value.as_mut()
+    }
+
+    /// The value of `key`, its place in the order left as it is.
+    pub fn peek(&self, key: &str) -> Option<&V> {
+        self.slots[*self.index.get(key)?].value.as_ref()
+    }
+
+    /// Sets `key` as the most recently used; evicts the least recently used when full.
+    pub fn insert(&mut self, key: String, value: V) {
+        if let Some(&i) = self.index.get(&key) {
+            self.slots[i].value = Some(value);
+            self.unlink(i);
+            self.push_front(i);
+            return;
+        }
+        if self.index.len() >= self.max_entries && self.tail != NIL {
+            let oldest = self.slots[self.tail].key.clone();
+            self.remove(&oldest);
+        }
+        let slot = Slot { key: key.clone(), value: Some(value), prev: NIL, next: NIL };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, i);
+        self.push_front(i);
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let i = self.index.remove(key)?;
+        self.unlink(i);
+        self.free.push(i);
+        let slot = &mut self.slots[i];
+        slot.key = String::new();
+        slot.value.take()
+    }
+
+    /// Removes every entry whose key `doomed` says.
+    pub fn remove_where(&mut self, doomed: impl Fn(&str) -> bool) {
+        let keys: Vec<String> = self.index.keys().filter(|k| doomed(k)).cloned().collect();
+        for key in &keys {
+            self.remove(key);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        let hasher = self.index.hasher().clone();
+        *self = Lru { index: HashMap::with_hasher(hasher), slots: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, max_entries: self.max_entries };
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.slots[i].prev, self.slots[i].next);
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next].prev = prev;
+        }
+        self.slots[i].prev = NIL;
+        self.slots[i].next = NIL;
+    }
+
+    fn push_front(&mut self, i: usize) {
+        self.slots[i].next = self.head;
+        if self.head != NIL {
+            self.slots[self.head].prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_recently_used_is_evicted_first() {
+        let mut lru = Lru::new(3, [7, 11]);
+        for k in ["a", "b", "c"] {
+            lru.insert(k.into(), 1);
+        }
+        lru.get("a"); // a is now the most recent; b the least
+        lru.insert("d".into(), 1);
+        assert_eq!(lru.len(), 3);
+        assert!(lru.peek("b").is_none());
+        assert!(["a", "c", "d"].iter().all(|k| lru.peek(k).is_some()));
+    }
+
+    /// Random operations against a plain model: the links never lose or duplicate an entry.
+    #[test]
+    fn random_operations_keep_the_index_and_list_consistent() {
+        let mut lru = Lru::new(8, [7, 11]);
+        let mut model: Vec<(String, u64)> = Vec::new(); // most recent last
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..20_000u64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let key = ((seed >> 8) % 12).to_string();
+            let at = model.iter().position(|(k, _)| *k == key);
+            match seed % 4 {
+                0 | 1 => {
+                    lru.insert(key.clone(), seed);
+                    if let Some(at) = at {
+                        model.remove(at);
+                    } else if model.len() == 8 {
+                        model.remove(0);
+                    }
+                    model.push((key, seed));
+                }
+                2 => {
+                    let got = lru.get(&key).copied();
+                    assert_eq!(got, at.map(|at| model[at].1));
+                    if let Some(at) = at {
+                        let entry = model.remove(at);
+                        model.push(entry);
+                    }
+                }
+                _ => {
+                    assert_eq!(lru.remove(&key), at.map(|at| model.remove(at).1));
+                }
+            }
+            let mut walked = Vec::new();
+            let mut i = lru.head;
+            while i != NIL {
+                assert_eq!(lru.index.get(&lru.slots[i].key), Some(&i));
+                walked.push(lru.slots[i].key.clone());
+                i = lru.slots[i].next;
+            }
+            walked.reverse();
+            assert_eq!(walked, model.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+        }
+    }
+}
