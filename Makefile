@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # The features rustc's wasm32 target emits; wasm-opt must be told to accept them.
 WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue
-WASM := .build/wasm/engine_bg.wasm
+WASM := .build/wasm/edge_caches_bg.wasm
 
 .PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults clean
 all: build
@@ -19,7 +19,7 @@ setup:
 build: setup
 	@# wasm-bindgen warns that the wasm has no target_features section: Cargo.toml's strip
 	@# drops it on purpose ([profile.release] says why).
-	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name engine
+	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
 	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.

@@ -1,5 +1,5 @@
-// Assembles the npm package in pkg/ from wasm-bindgen's output in .build/wasm (the glue,
-// engine.js, and the wasm) and the hand-written files in npm/. wasm-pack writes one target's
+// Assembles the npm package in pkg/ from wasm-bindgen's output in .build/wasm (the glue and the
+// wasm) and the hand-written files in npm/. wasm-pack writes one target's
 // package.json without `exports`; edge-caches needs one package with an entry per runtime, so
 // it is written here. Nothing generated is edited: esbuild minifies each JavaScript file on its
 // own (which keeps top-level names: Cache.name stays "Cache"), then bundles npm/edge_caches.js
@@ -18,7 +18,7 @@ const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
 
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg);
-copyFileSync(join(wasmOut, "engine_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
+copyFileSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.wasm"));
 const multiValue = multiValueExports(readFileSync(join(pkg, "edge_caches_bg.wasm")));
 if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.join(", ")} return several values (see Cargo.toml, [profile.release] strip)`);
 
@@ -26,7 +26,10 @@ const minify = (code) => transformSync(code, { minify: true, target: "esnext", l
 const stage = join(root, ".build/stage");
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-cpSync(join(wasmOut, "engine.js"), join(stage, "engine.js"));
+// The glue keeps wasm-bindgen's name for the .wasm (its default `new URL("edge_caches_bg.wasm",
+// import.meta.url)`, which bundlers follow, must name the file the package ships); in the
+// package's sources it is engine.js, the module cache.js and transport.js import.
+cpSync(join(wasmOut, "edge_caches.js"), join(stage, "engine.js"));
 for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js"]) cpSync(join(root, "npm", file), join(stage, file));
 for (const file of ["engine.js", "cache.js", "arguments.js", "transport.js"]) {
   writeFileSync(join(stage, file), minify(readFileSync(join(stage, file), "utf8")));
