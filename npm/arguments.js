@@ -48,20 +48,26 @@ function checkOptions(options, allowed) {
   }
 }
 
-// The options each method takes.
+// The options each method takes. Reads through the near tier also take `fresh` (skip it) and
+// `waitUntil` (given the promise of a background refresh: a Worker's ctx.waitUntil).
 export const WRITE = ["ttl", "version", "signal"];
 export const READ = ["version", "signal"];
+export const NEAR_READ = ["version", "signal", "fresh", "waitUntil"];
+export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil"];
 export const SIGNAL_ONLY = ["signal"];
 
-const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined });
+const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined, fresh: false, waitUntil: undefined });
 
-// A call's options, each read once: `{ ttl, version, signal }` with their types checked.
+// A call's options, each read once: `{ ttl, version, signal, fresh, waitUntil }` with their
+// types checked.
 export function callOptions(options, allowed) {
   if (options === undefined || options === null) return NO_OPTIONS;
   checkOptions(options, allowed);
-  const { ttl, version, signal } = options;
+  const { ttl, version, signal, fresh = false, waitUntil } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
-  return { ttl: checkTtl(ttl), version: checkVersion(version), signal };
+  if (typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
+  if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
+  return { ttl: checkTtl(ttl), version: checkVersion(version), signal, fresh, waitUntil };
 }
 
 // undefined (the default), null (never) or a number of seconds.
@@ -83,7 +89,8 @@ export function checkDelta(delta) {
   throw new TypeError("delta must be a number");
 }
 
-const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch"];
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace"];
+const NEAR_OPTIONS = ["ttl", "swr", "maxEntries"];
 
 // The constructor's options with their types checked. `timeout`, `autoPipeline` and `fetch`
 // are the transport's, used (and so checked) in JavaScript only; `timeout` defaults to 5000 ms:
@@ -101,7 +108,11 @@ export function cacheOptions(options) {
   if (!(timeout > 0 && timeout <= 86_400_000)) throw new RangeError("timeout must be from 1 to 86400000 milliseconds");
   if (typeof autoPipeline !== "boolean") throw new TypeError("autoPipeline must be a boolean");
   if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
+  const near = nearOptions(options.near);
+  if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
   return {
+    near,
+    grace: options.grace,
     keyPrefix,
     version: checkVersion(options.version),
     ttl: checkTtl(options.ttl),
@@ -110,6 +121,18 @@ export function cacheOptions(options) {
     retries,
     transport: { timeout: Math.ceil(timeout), autoPipeline, fetch },
   };
+}
+
+// `near`: undefined or false (off), true (the defaults), or { ttl, swr, maxEntries } numbers.
+function nearOptions(near) {
+  if (near === undefined || near === false) return undefined;
+  if (near === true) return {};
+  if (typeof near !== "object" || near === null || Array.isArray(near)) throw new TypeError("near must be true, false or an object");
+  checkOptions(near, NEAR_OPTIONS);
+  for (const name of NEAR_OPTIONS) {
+    if (near[name] !== undefined && typeof near[name] !== "number") throw new TypeError(`near.${name} must be a number`);
+  }
+  return near;
 }
 
 function describe(value) {

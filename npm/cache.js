@@ -3,8 +3,10 @@
 // outcome (memory, dummy), a `RestRequest` for the transport to send (REST), or a `Failure`. The
 // engine reads the answer, which gives the outcome (or, in clear()'s walk, the next request).
 // docs/architecture.md follows a call through in full.
-import { Engine, ErrorKind, Failure, RestRequest, abortedError, unsetEnvError } from "./engine.js";
+import { Engine, ErrorKind, Failure, Refresh, RestRequest, abortedError, unsetEnvError } from "./engine.js";
 import {
+  NEAR_READ,
+  NEAR_WRITE,
   READ,
   SIGNAL_ONLY,
   WRITE,
@@ -55,17 +57,27 @@ export class Cache {
   #inFlight = 0;
   #idle = []; // resolvers of disconnect() calls waiting for the calls in flight
   #computing = new Map(); // getOrSet with a function default: stored key -> shared promise
+  #loading = new Map(); // near tier: stored key -> the promise of the one request reading it
+  #near = false;
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
     checkString(url, "url");
     const o = cacheOptions(options);
     try {
-      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries);
+      const near = o.near;
+      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, o.grace);
     } catch (error) {
       throw thrown(error);
     }
     if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport);
+    this.#near = o.near !== undefined && this.#transport !== null;
+  }
+
+  /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
+  get stats() {
+    const engine = this.#engine;
+    return { nearHits: engine.nearHits, nearMisses: engine.nearMisses, staleServed: engine.staleServed, requests: this.#transport?.requests ?? 0 };
   }
 
   /**
@@ -118,7 +130,7 @@ export class Cache {
 
   get(key, dflt, options) {
     // `get(key)` misses with null, as the Python original's None.
-    return this.#call(options, READ, (o, aborted) => this.#engine.get(checked(key), o.version, aborted), dflt === undefined ? orNull : value(dflt));
+    return this.#call(options, NEAR_READ, (o, aborted) => this.#engine.get(checked(key), o.version, aborted, o.fresh), dflt === undefined ? orNull : value(dflt));
   }
 
   set(key, val, options) {
@@ -137,12 +149,12 @@ export class Cache {
    */
   getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(options, WRITE, (o, aborted) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o.ttl, o.version, aborted), value(dflt));
+      return this.#call(options, NEAR_WRITE, (o, aborted) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o.ttl, o.version, aborted, o.fresh), value(dflt));
     }
     let o;
     let stored;
     try {
-      o = callOptions(options, WRITE);
+      o = callOptions(options, NEAR_WRITE);
       stored = this.#engine.getOrSetKey(checked(key), o.ttl, o.version, abortReason(o.signal));
     } catch (error) {
       return Promise.reject(error);
@@ -150,7 +162,7 @@ export class Cache {
     if (stored instanceof Failure) return Promise.reject(toError(stored));
     let shared = this.#computing.get(stored);
     if (shared === undefined) {
-      shared = this.#compute(stored, dflt, o.ttl);
+      shared = this.#compute(stored, dflt, o);
       this.#computing.set(stored, shared);
       const forget = () => this.#computing.delete(stored);
       shared.then(forget, forget);
@@ -162,11 +174,11 @@ export class Cache {
   getMany(keys, options) {
     let names;
     const plan = (o, aborted) => {
-      const step = this.#engine.getMany(keyList(keys), o.version, aborted);
+      const step = this.#engine.getMany(keyList(keys), o.version, aborted, o.fresh);
       names = keys.slice(); // as the caller spelt them, as they were at the call
       return step;
     };
-    return this.#call(options, READ, plan, (texts) => manyResult(names, texts));
+    return this.#call(options, NEAR_READ, plan, (texts) => manyResult(names, texts));
   }
 
   /** `mapping` is a plain object or a `Map` of keys to values. */
@@ -215,8 +227,9 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (step instanceof RestRequest) return this.#signal(this.#request(step, finish), o.signal);
+    if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o.signal);
     if (step instanceof Failure) return Promise.reject(toError(step));
+    if (step instanceof Refresh) step = this.#refresh(step, o.waitUntil);
     try {
       return Promise.resolve(finish(step));
     } catch (error) {
@@ -263,21 +276,48 @@ export class Cache {
     });
   }
 
+  // A request, or with the near tier, the one request already reading its key.
+  #send(request, finish) {
+    const key = this.#near ? request.sharedKey : undefined;
+    if (key === undefined) return this.#request(request, finish);
+    let loading = this.#loading.get(key);
+    if (loading === undefined) {
+      loading = this.#request(request, same);
+      this.#loading.set(key, loading);
+      const forget = () => this.#loading.delete(key);
+      loading.then(forget, forget);
+    } else {
+      request.free();
+    }
+    return loading.then(finish);
+  }
+
+  // A stale value served now, and its refresh sent in the background (handed to `waitUntil`,
+  // a Worker's ctx.waitUntil, so that the refresh may finish after the response).
+  #refresh(refresh, waitUntil) {
+    const stale = refresh.value;
+    const refreshing = this.#request(refresh.request(), same).catch(() => undefined);
+    refresh.free();
+    waitUntil?.(refreshing);
+    return stale;
+  }
+
   // An admitted call's step: its outcome, or a promise of it.
-  #step(step) {
-    if (step instanceof RestRequest) return this.#request(step, same);
+  #step(step, waitUntil) {
+    if (step instanceof RestRequest) return this.#send(step, same);
     if (step instanceof Failure) return Promise.reject(toError(step));
+    if (step instanceof Refresh) return this.#refresh(step, waitUntil);
     return step;
   }
 
   // getOrSet with a function default, once per stored key: the stored text it resolves with.
-  async #compute(stored, produce, ttl) {
-    const hit = await this.#step(this.#engine.getStored(stored));
+  async #compute(stored, produce, { ttl, fresh, waitUntil }) {
+    const hit = await this.#step(this.#engine.getStored(stored, fresh), waitUntil);
     if (hit !== null) return hit;
     const text = encodeValue(await produce());
     if (await this.#step(this.#engine.addStored(stored, text, ttl))) return text;
     // Another writer stored the key meanwhile: its value wins.
-    const now = await this.#step(this.#engine.getStored(stored));
+    const now = await this.#step(this.#engine.getStored(stored, true));
     return now === null ? text : now;
   }
 }

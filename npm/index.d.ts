@@ -48,6 +48,41 @@ export interface CacheOptions {
   autoPipeline?: boolean;
   /** REST backend: the fetch function to use instead of the global one. */
   fetch?: typeof fetch;
+  /**
+   * REST backend: keep what this instance reads and writes in its own memory and serve reads
+   * from there. `true`: `{ ttl: 5 }`. Other writers are seen within `ttl` (+ `swr`) seconds.
+   */
+  near?: boolean | NearOptions;
+  /** With `near`: seconds past `near.ttl + near.swr` a read may still serve an entry when the backend fails (default 0). */
+  grace?: number;
+}
+
+export interface NearOptions {
+  /** Seconds an entry is served without a request (default 5). */
+  ttl?: number;
+  /** Seconds more it is served stale while one background request refreshes it (default 0). */
+  swr?: number;
+  /** Entries kept before the least recently used are dropped (default 10000). */
+  maxEntries?: number;
+}
+
+export interface ReadOptions extends VersionOption {
+  /** Skip the near tier: read the backend (and keep what it says). */
+  fresh?: boolean;
+  /** Given the promise of a background refresh (near.swr), e.g. a Worker's `ctx.waitUntil.bind(ctx)`. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/** `cache.stats`: counters since construction. */
+export interface CacheStats {
+  /** Reads the near tier answered (a key of getMany counts once). */
+  nearHits: number;
+  /** Reads it sent on to the backend. */
+  nearMisses: number;
+  /** Stale values served: while refreshing (near.swr), or because the backend failed (grace). */
+  staleServed: number;
+  /** HTTP requests sent, retries included. */
+  requests: number;
 }
 
 export interface CallOptions {
@@ -93,10 +128,13 @@ export declare class Cache {
   /** Stops new calls (`NOT_CONNECTED`) and resolves once calls in flight have settled. */
   disconnect(): Promise<void>;
 
+  /** Counters since construction (near tier and requests). */
+  readonly stats: CacheStats;
+
   /** The cached value, or `null` when the key is missing or expired. */
   get<T = unknown>(key: string): Promise<T | null>;
   /** The cached value, or `defaultValue` when the key is missing or expired. */
-  get<T = unknown, D = T>(key: string, defaultValue: D, options?: VersionOption): Promise<T | D>;
+  get<T = unknown, D = T>(key: string, defaultValue: D, options?: ReadOptions): Promise<T | D>;
 
   set(key: string, value: JsonValue, options?: WriteOptions): Promise<void>;
   /** Stores only when the key is missing or expired; resolves whether it stored. */
@@ -107,10 +145,10 @@ export declare class Cache {
    * function: once per key however many calls overlap) and returns it. A value another writer
    * stored meanwhile wins.
    */
-  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: WriteOptions): Promise<T>;
+  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: WriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
 
   /** Every requested key mapped to its value, or `null` when missing or expired. */
-  getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: VersionOption): Promise<Record<K, T | null>>;
+  getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: ReadOptions): Promise<Record<K, T | null>>;
   setMany(mapping: Record<string, JsonValue> | Map<string, JsonValue>, options?: WriteOptions): Promise<void>;
 
   delete(key: string, options?: VersionOption): Promise<void>;

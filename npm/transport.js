@@ -2,7 +2,7 @@
 // tick batched into one /pipeline request, each with its timeout, and waits between retries as
 // the engine says. What an answer means, and whether a failure may be retried, is the engine's
 // (src/engine.rs): this file hands it [status, bytes] or how the fetch failed.
-import { FetchFailure, fetchError } from "./engine.js";
+import { FetchFailure } from "./engine.js";
 
 // Most commands in one pipeline request: the gateway's own default limit.
 const MAX_BATCH = 1000;
@@ -19,6 +19,8 @@ export class Transport {
   #autoPipeline;
   #queue = []; // single-command requests waiting for this tick's /pipeline request
   #flush = () => this.#sendQueued();
+  /** HTTP requests sent (retries included), for `cache.stats`. */
+  requests = 0;
 
   // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js).
   constructor(engine, options) {
@@ -30,13 +32,13 @@ export class Transport {
     this.#autoPipeline = options.autoPipeline;
   }
 
-  // Sends `request` (an engine `Request`) and calls `done` once with what the engine made of
-  // the answer (an outcome, the next Request, or a Failure), or with the Failure of the fetch.
+  // Sends `request` (an engine `RestRequest`) and calls `done` once with what the engine made
+  // of the answer, or of the fetch's failure: an outcome, the next request, or a Failure.
   // With automatic pipelining, a single command waits for the other calls of this tick.
   send(request, done) {
-    const item = { request, body: request.body, once: request.once, done };
-    const pipeline = request.pipeline;
-    if (pipeline || !this.#autoPipeline) return this.#sendAlone(item, pipeline ? "/pipeline" : "");
+    const item = { request, body: request.body, once: request.once, pipelined: request.pipelined, done };
+    if (request.pipeline) return this.#sendAlone(item, "/pipeline");
+    if (!this.#autoPipeline) return item.pipelined ? this.#sendBatch([item]) : this.#sendAlone(item, "");
     const leads = this.#queue.length === 0;
     this.#queue.push(item);
     // The first request of a tick sends once the others have queued theirs.
@@ -53,9 +55,8 @@ export class Transport {
         item.done(this.#engine.read(item.request, status, bytes));
         then?.();
       },
-      (failed) => {
-        item.request.free();
-        item.done(failed);
+      (how, detail) => {
+        item.done(this.#failed(item.request, how, detail));
         then?.();
       },
     );
@@ -74,33 +75,42 @@ export class Transport {
     }
     const batch = queue.splice(0, n);
     const then = queue.length > 0 ? this.#flush : undefined;
-    if (n === 1) return this.#sendAlone(batch[0], "", then);
+    if (n === 1 && !batch[0].pipelined) return this.#sendAlone(batch[0], "", then);
+    this.#sendBatch(batch, then);
+  }
+
+  // Requests as one /pipeline request (a request that is `pipelined` alone too).
+  #sendBatch(batch, then) {
     this.#post(
       "/pipeline",
       "[" + batch.map((item) => item.body).join(",") + "]",
       batch.some((item) => item.once),
       ([status, bytes]) => {
         const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
-        // An array of each request's result, or one Failure for them all.
-        if (Array.isArray(read)) batch.forEach((item, i) => item.done(read[i]));
-        else for (const item of batch) item.done(read);
+        batch.forEach((item, i) => item.done(read[i]));
         then?.();
       },
-      (failed) => {
-        for (const item of batch) {
-          item.request.free();
-          item.done(failed);
-        }
+      (how, detail) => {
+        for (const item of batch) item.done(this.#failed(item.request, how, detail));
         then?.();
       },
     );
   }
 
+  // What the engine makes of a request that got no answer; `how` is undefined when even
+  // describing the fetch's error threw (`detail` is then what it threw, and the call's error).
+  #failed(request, how, detail) {
+    if (how !== undefined) return this.#engine.fail(request, how, detail);
+    request.free();
+    return detail;
+  }
+
   // One HTTP request, retried as the engine says. `answered` gets [status, bytes] (a 5xx given
-  // up on too: the engine reads it as SERVER), `failed` the Failure (or what describing the
-  // fetch's error threw); exactly one is called, once.
+  // up on too: the engine reads it as SERVER), `failed` how the fetch failed and what it said
+  // (see #failed); exactly one is called, once.
   #post(path, body, once, answered, failed) {
-    const attempt = (n) =>
+    const attempt = (n) => {
+      this.requests++;
       post(
         this.#fetch,
         this.#url + path,
@@ -116,16 +126,17 @@ export class Transport {
           } catch (unreadable) {
             // A fetch that failed with something that cannot even be described (a message that
             // is a Symbol): the call fails with what describing it threw.
-            return failed(unreadable);
+            return failed(undefined, unreadable);
           }
           retry(n, how, outcome);
         },
       );
+    };
     const retry = (n, how, outcome) => {
       const delay = this.#engine.retryAfter(how, n, once);
       if (delay !== undefined) sleep(delay).then(() => attempt(n + 1));
       else if (how === FetchFailure.Status5xx) answered(outcome);
-      else failed(fetchError(how, outcome));
+      else failed(how, outcome);
     };
     attempt(0);
   }

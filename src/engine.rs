@@ -15,13 +15,14 @@ use core::cell::{Cell, RefCell};
 
 use crate::backend::dummy;
 use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
-use crate::backend::rest::commands::{decode, incr_eval, plan, result, script_missing, Expect, Reply};
+use crate::backend::rest::commands::{decode, integer, plan, protocol_error, result, script_missing, value, Expect, Reply, Script};
 use crate::backend::rest::{self, json, Failure, Walk};
 use crate::error::{Code, Error, Result};
 use crate::keys::{KeyBuilder, VersionGiven};
 use crate::number::{is_json_number, is_safe_integer, Numbers};
+use crate::near::{Lookup, Near, NearOptions};
 use crate::ops::{Op, Outcome};
-use crate::ttl::TtlGiven;
+use crate::ttl::{self, TtlGiven};
 use crate::url::{parse_url, BackendUrl};
 
 /// What the engine needs of the place it runs in: the clock, randomness, and number text
@@ -43,13 +44,28 @@ pub struct Options {
     pub max_entries: Option<f64>,
     pub token: Option<String>,
     pub retries: Option<f64>,
+    /// The near tier, off when `None`.
+    pub near: Option<NearGiven>,
+    /// Seconds past `near.ttl + near.swr` that a read may still serve when the backend fails.
+    pub grace: Option<f64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { key_prefix: None, version: VersionGiven::Default, ttl: TtlGiven::Default, max_entries: None, token: None, retries: None }
+        Options { key_prefix: None, version: VersionGiven::Default, ttl: TtlGiven::Default, max_entries: None, token: None, retries: None, near: None, grace: None }
     }
 }
+
+/// The `near` option as given: seconds, unchecked; `None` takes the default.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NearGiven {
+    pub ttl: Option<f64>,
+    pub swr: Option<f64>,
+    pub max_entries: Option<f64>,
+}
+
+/// `near: true`: values up to 5 seconds old are served from this instance's memory.
+pub const NEAR_DEFAULT_TTL_MS: u64 = 5000;
 
 /// Retries when none are given: enough to ride out a dropped connection or a restarting
 /// server, few enough that a dead endpoint fails within a second or so.
@@ -90,6 +106,9 @@ pub enum Step {
     Done(Outcome),
     /// Send this request and `read` its answer.
     Send(Request),
+    /// The call is done with this (stale) outcome; send the request in the background to
+    /// refresh the near tier (its answer is read like any other, and its outcome dropped).
+    Refresh(Outcome, Request),
 }
 
 /// A request for the transport to send: the body, and what the engine needs to read its answer.
@@ -111,6 +130,28 @@ enum Read {
     /// One part of a list too long for one request: the parts still to send, and for `getMany`
     /// the values read so far.
     Part(Box<Parts>),
+    /// A read through the near tier: the keys it fetches with their PTTL, and for `getMany`
+    /// what the near tier already had for each requested key (`None` where fetched).
+    Near(Box<NearRead>),
+    /// A write through the near tier: what its keys hold once it succeeds.
+    Write(Box<NearWrite>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct NearRead {
+    fetch: Vec<String>,
+    epoch: u64,
+    many: Option<Vec<Option<Option<String>>>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct NearWrite {
+    expect: Expect,
+    keys: Vec<String>,
+    /// The values written (`None`: the keys were deleted).
+    values: Option<Vec<String>>,
+    ttl_ms: Option<u64>,
+    epoch: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +169,30 @@ impl Request {
     pub fn pipeline(&self) -> bool {
         matches!(self.read, Read::Walk(walk) if walk.is_pipeline())
     }
+
+    /// Sent inside a `/pipeline` request, alone or with others, never as a request of its own:
+    /// a script sent by its SHA-1, whose NOSCRIPT answer is then the command's own entry rather
+    /// than an HTTP 400 (which browsers log in the console).
+    pub fn pipelined(&self) -> bool {
+        matches!(self.read, Read::Incr { .. } | Read::Near(_))
+    }
+
+    /// For a near-tier read of one key: the key, so that concurrent reads of it can share one
+    /// request.
+    pub fn shared_key(&self) -> Option<&str> {
+        match &self.read {
+            Read::Near(read) if read.many.is_none() => read.fetch.first().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// Counters since construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub near_hits: u64,
+    pub near_misses: u64,
+    pub stale_served: u64,
 }
 
 pub struct Engine<H: Host> {
@@ -139,6 +204,9 @@ pub struct Engine<H: Host> {
     connected: Cell<bool>,
     /// `MAX_REQUEST_BYTES` (smaller in tests).
     request_limit: usize,
+    /// REST only: on the other backends every read is already in memory (or nowhere).
+    near: Option<RefCell<Near>>,
+    stats: Cell<Stats>,
 }
 
 impl<H: Host> Engine<H> {
@@ -189,7 +257,23 @@ impl<H: Host> Engine<H> {
                 }
             },
         };
-        Ok(Engine { host, keys, default_ttl_ms, backend, retries, connected: Cell::new(false), request_limit: MAX_REQUEST_BYTES })
+        let near = match options.near {
+            Some(given) => Some(near_options(given, options.grace)?),
+            None if options.grace.is_some() => return Err(Error::cache(Code::Config, &["grace needs the near option (it serves near entries)"])),
+            None => None,
+        };
+        let near = near.filter(|_| matches!(backend, Backend::Rest { .. })).map(|o| RefCell::new(Near::new(o, [host.random_u64(), host.random_u64()])));
+        Ok(Engine {
+            host,
+            keys,
+            default_ttl_ms,
+            backend,
+            retries,
+            connected: Cell::new(false),
+            request_limit: MAX_REQUEST_BYTES,
+            near,
+            stats: Cell::new(Stats::default()),
+        })
     }
 
     /// The REST endpoint and its token; `None` for memory and dummy.
@@ -202,6 +286,10 @@ impl<H: Host> Engine<H> {
 
     pub fn connected(&self) -> bool {
         self.connected.get()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
     }
 
     /// Needs no round trip: the REST backend is stateless HTTP, the memory store is here.
@@ -225,10 +313,11 @@ impl<H: Host> Engine<H> {
     // the call. Argument errors come first (a bad call is a bug whatever the state), then the
     // state, then the signal.
 
-    pub fn get(&self, key: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+    /// `fresh`: skip the near tier (read the backend, and keep what it says).
+    pub fn get(&self, key: &str, version: VersionGiven, aborted: Option<&str>, fresh: bool) -> Result<Step> {
         let key = self.key(key, version)?;
         self.admit(aborted)?;
-        self.run(Op::Get { key })
+        self.get_stored(key, fresh)
     }
 
     /// `value`: the JSON text to store.
@@ -245,8 +334,15 @@ impl<H: Host> Engine<H> {
 
     /// `getOrSet` with a plain default, in one step: `Value(None)` when `value` was stored, else
     /// the value that was there.
-    pub fn get_or_set(&self, key: &str, value: String, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+    pub fn get_or_set(&self, key: &str, value: String, ttl: TtlGiven, version: VersionGiven, aborted: Option<&str>, fresh: bool) -> Result<Step> {
         let (key, ttl_ms) = self.write(key, ttl, version, aborted)?;
+        if let Some(near) = self.near.as_ref().filter(|_| !fresh) {
+            // A value the near tier has is a hit; a missing key is stored as on a miss.
+            if let Lookup::Fresh(Some(text)) = near.borrow_mut().lookup(&key, self.host.now_ms()) {
+                self.count(|s| s.near_hits += 1);
+                return Ok(Step::Done(Outcome::Value(Some(text))));
+            }
+        }
         self.run(Op::GetOrAdd { key, value, ttl_ms })
     }
 
@@ -258,7 +354,10 @@ impl<H: Host> Engine<H> {
         Ok(self.write(key, ttl, version, aborted)?.0)
     }
 
-    pub fn get_stored(&self, stored_key: String) -> Result<Step> {
+    pub fn get_stored(&self, stored_key: String, fresh: bool) -> Result<Step> {
+        if self.near.is_some() {
+            return self.near_read(vec![stored_key], false, fresh);
+        }
         self.run(Op::Get { key: stored_key })
     }
 
@@ -269,9 +368,12 @@ impl<H: Host> Engine<H> {
     }
 
     /// `keys`: the JSON text of an array of strings. `Values`, in the order of `keys`.
-    pub fn get_many(&self, keys: &str, version: VersionGiven, aborted: Option<&str>) -> Result<Step> {
+    pub fn get_many(&self, keys: &str, version: VersionGiven, aborted: Option<&str>, fresh: bool) -> Result<Step> {
         let keys = self.key_list(keys, version)?;
         self.admit(aborted)?;
+        if self.near.is_some() && !keys.is_empty() {
+            return self.near_read(keys, true, fresh);
+        }
         self.run(Op::GetMany { keys })
     }
 
@@ -326,35 +428,67 @@ impl<H: Host> Engine<H> {
         let body = rest::body_text(body);
         match request.read {
             Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
-            Read::Incr { key, delta } => {
-                let reply = result(rest::interpret(status, body)?)?;
-                self.incr_reply(key, delta, reply)
+            Read::Write(write) => {
+                let outcome = rest::reply(write.expect, status, body)?;
+                self.written(*write, outcome)
             }
-            Read::Walk(walk) => self.walk(walk, rest::interpret(status, body)?),
             Read::Part(parts) => {
                 let outcome = rest::reply(parts.expect, status, body)?;
                 self.next_part(*parts, outcome)
             }
+            read => match rest::interpret(status, body) {
+                Ok(answer) => self.answer(read, answer),
+                Err(error) => self.failed(read, error, status >= 500),
+            },
         }
     }
 
     /// What the answer to a `/pipeline` request of these (single-command) requests means for
-    /// each of them, in order; an error when the request as a whole failed.
-    pub fn read_pipeline(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Result<Vec<Result<Step>>> {
-        let answers = rest::pipeline_answers(requests.len(), status, rest::body_text(body))?;
-        Ok(requests
-            .into_iter()
-            .zip(answers)
-            .map(|(request, answer)| match request.read {
-                Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
-                Read::Incr { key, delta } => self.incr_reply(key, delta, result(answer)?),
-                Read::Walk(walk) => self.walk(walk, answer),
-                Read::Part(parts) => {
-                    let outcome = decode(parts.expect, result(answer)?)?;
-                    self.next_part(*parts, outcome)
-                }
-            })
-            .collect())
+    /// each of them, in order. A request that failed as a whole fails each of them (or, for a
+    /// near-tier read when the backend failed, serves what grace allows).
+    pub fn read_pipeline(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
+        match rest::pipeline_answers(requests.len(), status, rest::body_text(body)) {
+            Ok(answers) => requests.into_iter().zip(answers).map(|(request, answer)| self.answer(request.read, answer)).collect(),
+            Err(error) => requests.into_iter().map(|request| self.failed(request.read, error.clone(), status >= 500)).collect(),
+        }
+    }
+
+    /// What a request that got no answer (`failure`; `detail`: what the runtime said) means
+    /// for its call: the error, or for a near-tier read, what grace allows.
+    pub fn fail(&self, request: Request, failure: Failure, detail: &str) -> Result<Step> {
+        let backend_failed = matches!(failure, Failure::Network | Failure::Unsent | Failure::Timeout);
+        self.failed(request.read, failure.error(detail), backend_failed)
+    }
+
+    /// One command's answer (a request of its own, or its entry in a pipeline).
+    fn answer(&self, read: Read, answer: json::Json) -> Result<Step> {
+        match read {
+            Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
+            Read::Incr { key, delta } => self.incr_reply(key, delta, result(answer)?),
+            Read::Walk(walk) => self.walk(walk, answer),
+            Read::Part(parts) => {
+                let outcome = decode(parts.expect, result(answer)?)?;
+                self.next_part(*parts, outcome)
+            }
+            Read::Near(read) => self.near_answer(*read, result(answer)?),
+            Read::Write(write) => {
+                let outcome = decode(write.expect, result(answer)?)?;
+                self.written(*write, outcome)
+            }
+        }
+    }
+
+    /// A request that failed with `error`; `backend_failed`: on the network, by timeout or a 5xx.
+    fn failed(&self, read: Read, error: Error, backend_failed: bool) -> Result<Step> {
+        let Read::Near(read) = read else { return Err(error) };
+        let Some(near) = self.near.as_ref().filter(|_| backend_failed) else { return Err(error) };
+        let now = self.host.now_ms();
+        let mut near = near.borrow_mut();
+        let found: Option<Vec<Option<String>>> = read.fetch.iter().map(|key| near.fallback(key, now)).collect();
+        drop(near);
+        let Some(found) = found else { return Err(error) };
+        self.count(|s| s.stale_served += found.len() as u64);
+        Ok(Step::Done(near_outcome(read.many, found)))
     }
 
     /// Milliseconds to wait before retry number `attempt + 1` of a request that failed as
@@ -396,7 +530,16 @@ impl<H: Host> Engine<H> {
         let outcome = match &self.backend {
             Backend::Memory(store) => store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?,
             Backend::Dummy => dummy::execute(op)?,
-            Backend::Rest { .. } => return Ok(self.plan(op)),
+            Backend::Rest { .. } => {
+                let write = self.near.as_ref().and_then(|near| begin_write(&mut near.borrow_mut(), &op));
+                return Ok(match (self.plan(op), write) {
+                    (Step::Send(Request { body, read: Read::Reply(expect), once }), Some(mut write)) => {
+                        write.expect = expect;
+                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once })
+                    }
+                    (step, _) => step,
+                });
+            }
         };
         Ok(Step::Done(if incr { self.number(outcome)? } else { outcome }))
     }
@@ -485,10 +628,124 @@ impl<H: Host> Engine<H> {
         })
     }
 
+    /// A read through the near tier: what it has fresh is served; the rest is fetched, with
+    /// each key's remaining life, in one request. A single key's stale entry is served, and
+    /// refreshed in the background (once: other stale reads meanwhile just serve it).
+    fn near_read(&self, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
+        let Some(near) = &self.near else { return self.run(Op::GetMany { keys }) };
+        let now = self.host.now_ms();
+        let mut tier = near.borrow_mut();
+        let mut known = Vec::with_capacity(keys.len());
+        let mut fetch = Vec::new();
+        let mut stats = self.stats.get();
+        let mut refresh = None;
+        for key in keys {
+            match if fresh { Lookup::Miss } else { tier.lookup(&key, now) } {
+                Lookup::Fresh(value) => {
+                    stats.near_hits += 1;
+                    known.push(Some(value));
+                }
+                Lookup::Stale { value, refresh: first } if !many => {
+                    stats.stale_served += 1;
+                    if first {
+                        refresh = Some(key);
+                    }
+                    known.push(Some(value));
+                }
+                _ => {
+                    stats.near_misses += 1;
+                    known.push(None);
+                    fetch.push(key);
+                }
+            }
+        }
+        self.stats.set(stats);
+        let epoch = tier.epoch();
+        drop(tier);
+        if let Some(key) = refresh {
+            let request = self.near_request(NearRead { fetch: vec![key], epoch, many: None });
+            return Ok(Step::Refresh(near_outcome(None, known.into_iter().flatten().collect()), request));
+        }
+        if fetch.is_empty() {
+            let known = known.into_iter().map(Option::flatten);
+            return Ok(Step::Done(if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) }));
+        }
+        let request = self.near_request(NearRead { fetch, epoch, many: many.then_some(known) });
+        if request.body.len() > self.request_limit {
+            // Too many to read with their PTTL in one request: read them as parts, past the
+            // near tier (it keeps nothing of them).
+            let Read::Near(read) = request.read else { return Err(protocol_error()) };
+            return self.run(Op::GetMany { keys: read.fetch });
+        }
+        Ok(Step::Send(request))
+    }
+
+    fn near_request(&self, read: NearRead) -> Request {
+        let body = Script::GetWithPttl.command(false, &read.fetch, &[]);
+        Request { body, read: Read::Near(Box::new(read)), once: false }
+    }
+
+    /// A near-tier read's answer: `[value, pttl, value, pttl, ...]`, kept, and served.
+    fn near_answer(&self, read: NearRead, reply: Reply) -> Result<Step> {
+        if script_missing(&reply) {
+            let body = Script::GetWithPttl.command(true, &read.fetch, &[]);
+            return Ok(Step::Send(Request { body, read: Read::Near(Box::new(read)), once: false }));
+        }
+        let json::Json::Array(items) = value(reply)? else { return Err(protocol_error()) };
+        if items.len() != 2 * read.fetch.len() {
+            return Err(protocol_error());
+        }
+        let mut found = Vec::with_capacity(read.fetch.len());
+        let mut items = items.into_iter();
+        for _ in 0..read.fetch.len() {
+            let text = match items.next() {
+                Some(json::Json::Null) => None,
+                Some(json::Json::Str(text)) => Some(text.text()),
+                _ => return Err(protocol_error()),
+            };
+            let pttl = integer(&items.next().ok_or_else(protocol_error)?)?;
+            found.push((text, pttl));
+        }
+        let now = self.host.now_ms();
+        if let Some(near) = &self.near {
+            let mut near = near.borrow_mut();
+            for (key, (text, pttl)) in read.fetch.iter().zip(&found) {
+                near.store_read(key.clone(), text.clone(), *pttl, read.epoch, now);
+            }
+        }
+        Ok(Step::Done(near_outcome(read.many, found.into_iter().map(|(text, _)| text).collect())))
+    }
+
+    /// A near-tier write's outcome: what its keys hold now, when the outcome says.
+    fn written(&self, write: NearWrite, outcome: Outcome) -> Result<Step> {
+        let applies = match (write.expect, &outcome) {
+            (Expect::Ok | Expect::Count, _) => true,
+            (Expect::Stored, Outcome::Bool(stored)) => *stored,
+            // getOrSet's SET NX GET: null when this value was stored.
+            (Expect::Value, Outcome::Json(json)) => json == "null",
+            _ => false,
+        };
+        if let (true, Some(near)) = (applies, &self.near) {
+            let now = self.host.now_ms();
+            let mut near = near.borrow_mut();
+            let values = write.values.map(|v| v.into_iter().map(Some).collect()).unwrap_or_else(|| vec![None; write.keys.len()]);
+            for (key, value) in write.keys.into_iter().zip(values) {
+                near.store_write(key, value, write.ttl_ms, write.epoch, now);
+            }
+        }
+        self.finish(write.expect, outcome)
+    }
+
+    fn count(&self, change: impl FnOnce(&mut Stats)) {
+        let mut stats = self.stats.get();
+        change(&mut stats);
+        self.stats.set(stats);
+    }
+
     /// The reply to `incr`'s EVALSHA; NOSCRIPT (it did not run) sends the script in full.
     fn incr_reply(&self, key: String, delta: f64, reply: Reply) -> Result<Step> {
         if script_missing(&reply) {
-            let body = incr_eval(&key, delta, &self.host);
+            let body = Script::Incr.command(true, &[key], &[&self.host.format(delta)]);
             return Ok(Step::Send(Request { body, read: Read::Reply(Expect::Number), once: true }));
         }
         self.finish(Expect::Number, decode(Expect::Number, reply)?)
@@ -520,6 +777,59 @@ impl<H: Host> Engine<H> {
             None => Step::Done(Outcome::Done),
         })
     }
+}
+
+/// Marks the keys `op` writes in the near tier (`clear` empties it), and says what they hold
+/// once it succeeds, when that is known (`expect` is filled in when the op is planned).
+fn begin_write(near: &mut Near, op: &Op) -> Option<NearWrite> {
+    let (keys, values, ttl_ms) = match op {
+        Op::Get { .. } | Op::GetMany { .. } => return None,
+        Op::Clear { .. } => {
+            near.clear();
+            return None;
+        }
+        // The new value or expiry is the server's: the next read fetches it.
+        Op::Touch { key, .. } | Op::Incr { key, .. } => {
+            near.begin_write(core::slice::from_ref(key));
+            return None;
+        }
+        Op::Set { key, value, ttl_ms } | Op::Add { key, value, ttl_ms } | Op::GetOrAdd { key, value, ttl_ms } => {
+            (vec![key.clone()], Some(vec![value.clone()]), *ttl_ms)
+        }
+        Op::SetMany { entries, ttl_ms } => {
+            let (keys, values) = entries.iter().cloned().unzip();
+            (keys, Some(values), *ttl_ms)
+        }
+        Op::DeleteMany { keys } => (keys.clone(), None, None),
+    };
+    let epoch = near.begin_write(&keys);
+    Some(NearWrite { expect: Expect::Ok, keys, values, ttl_ms, epoch })
+}
+
+/// `get`'s outcome (one value) or `getMany`'s (`known`, its gaps filled from `found` in order).
+fn near_outcome(many: Option<Vec<Option<Option<String>>>>, found: Vec<Option<String>>) -> Outcome {
+    let Some(known) = many else { return Outcome::Value(found.into_iter().next().flatten()) };
+    let mut found = found.into_iter();
+    Outcome::Values(known.into_iter().map(|k| k.unwrap_or_else(|| found.next().flatten())).collect())
+}
+
+/// The `near` and `grace` options, checked.
+fn near_options(given: NearGiven, grace: Option<f64>) -> Result<NearOptions> {
+    let ttl_ms = match given.ttl {
+        None => NEAR_DEFAULT_TTL_MS,
+        Some(seconds) => ttl::seconds_to_ms(seconds).map_err(|_| Error::range_error(&["near.ttl must be a positive finite number of seconds"]))?,
+    };
+    let span = |seconds: Option<f64>, what: &str| match seconds {
+        None => Ok(0),
+        Some(s) if s == 0.0 => Ok(0),
+        Some(s) => ttl::seconds_to_ms(s).map_err(|_| Error::range_error(&[what, " must be a finite number of seconds, 0 or more"])),
+    };
+    let max_entries = match given.max_entries {
+        None => DEFAULT_MAX_ENTRIES,
+        Some(n) if is_safe_integer(n) && (1.0..=MAX_ENTRIES_LIMIT).contains(&n) => n as usize,
+        Some(_) => return Err(Error::range_error(&["near.maxEntries must be an integer from 1 to 2^31"])),
+    };
+    Ok(NearOptions { ttl_ms, swr_ms: span(given.swr, "near.swr")?, grace_ms: span(grace, "grace")?, max_entries })
 }
 
 /// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`; an item larger
@@ -564,10 +874,6 @@ fn not_a_list() -> Error {
     Error::type_error(&["keys must be an array of strings"])
 }
 
-/// How a request that failed as `failure` fails its calls.
-pub fn transport_error(failure: Failure, detail: &str) -> Error {
-    failure.error(detail)
-}
 
 #[cfg(test)]
 mod tests {
@@ -651,14 +957,14 @@ mod tests {
     fn calls_are_admitted_only_when_connected_and_not_aborted_and_bad_arguments_come_first() {
         let e = Engine::new("memory://", Options::default(), TestHost(Cell::new(0.0)), &NamedStores::default()).unwrap();
         let code = |r: Result<Step>| r.unwrap_err().code();
-        assert_eq!(code(e.get("k", D, None)), Some(Code::NotConnected));
+        assert_eq!(code(e.get("k", D, None, false)), Some(Code::NotConnected));
         assert_eq!(e.set("k", "1".into(), TtlGiven::Seconds(-1.0), D, None).unwrap_err().kind, Kind::Range);
         e.connect().unwrap();
         assert_eq!(e.connect().unwrap_err().code(), Some(Code::AlreadyConnected));
-        let aborted = e.get("k", D, Some("stop")).unwrap_err();
+        let aborted = e.get("k", D, Some("stop"), false).unwrap_err();
         assert_eq!((aborted.code(), aborted.message.as_str()), (Some(Code::Aborted), "the call was aborted: stop"));
         assert_eq!(e.set("k", "1".into(), T, D, Some("")).unwrap_err().message, "the call was aborted");
-        assert_eq!(done(e.get("k", D, None)), Outcome::Value(None), "the aborted set did nothing");
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(None), "the aborted set did nothing");
         assert_eq!(e.incr("k", Some(f64::NAN), D, Some("x")).unwrap_err().kind, Kind::Range);
         e.disconnect().unwrap();
         assert_eq!(code(e.clear(None)), Some(Code::NotConnected));
@@ -668,16 +974,16 @@ mod tests {
     fn memory_calls_are_done_at_once_with_the_clock_of_the_host() {
         let e = engine("memory://?ttl=0.5", Options::default());
         assert_eq!(done(e.set("k", "\"v\"".into(), T, D, None)), Outcome::Done);
-        assert_eq!(done(e.get("k", D, None)), Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"v\"")));
         e.host.0.set(1499.0);
-        assert_eq!(done(e.get("k", D, None)), Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"v\"")));
         e.host.0.set(1500.0);
-        assert_eq!(done(e.get("k", D, None)), Outcome::Value(None), "the default ttl of the URL");
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(None), "the default ttl of the URL");
         assert_eq!(done(e.incr("n", Some(2.5), D, None)), Outcome::Number(2.5));
         assert_eq!(done(e.incr("n", None, D, None)), Outcome::Number(3.5));
         assert_eq!(done(e.set_many(r#"["a","b"]"#, r#"["1","[2]"]"#, TtlGiven::Never, D, None)), Outcome::Done);
         e.host.0.set(1e12);
-        assert_eq!(done(e.get_many(r#"["b","a","c"]"#, D, None)), Outcome::Values(vec![text("[2]"), text("1"), None]));
+        assert_eq!(done(e.get_many(r#"["b","a","c"]"#, D, None, false)), Outcome::Values(vec![text("[2]"), text("1"), None]));
     }
 
     #[test]
@@ -690,15 +996,15 @@ mod tests {
         };
         let (a, b, c) = (open("memory://shared"), open("memory://shared"), open("memory://"));
         done(a.set("k", "1".into(), T, D, None));
-        assert_eq!(done(b.get("k", D, None)), Outcome::Value(text("1")));
-        assert_eq!(done(c.get("k", D, None)), Outcome::Value(None));
+        assert_eq!(done(b.get("k", D, None, false)), Outcome::Value(text("1")));
+        assert_eq!(done(c.get("k", D, None, false)), Outcome::Value(None));
     }
 
     #[test]
     fn rest_calls_send_one_command_and_read_its_answer() {
         let e = engine("https://h/", Options { token: Some("t".into()), key_prefix: Some("p".into()), ..Options::default() });
         assert_eq!(e.endpoint(), Some(("https://h", "t")));
-        let get = sent(e.get("k", VersionGiven::Number(3.0), None));
+        let get = sent(e.get("k", VersionGiven::Number(3.0), None, false));
         assert_eq!((get.body.as_str(), get.once, get.pipeline()), (r#"["GET","p:3:k"]"#, false, false));
         assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
         assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
@@ -712,24 +1018,27 @@ mod tests {
         let eval = sent(e.read(incr.clone(), 400, br#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#));
         assert!(eval.body.starts_with(r#"["EVAL","local v="#) && eval.once, "{}", eval.body);
         assert_eq!(done(e.read(eval, 200, br#"{"result":"-2"}"#)), Outcome::Number(-2.0));
-        let batched = e.read_pipeline(vec![incr.clone()], 200, br#"[{"error":"NOSCRIPT No matching script."}]"#).unwrap();
+        let batched = e.read_pipeline(vec![incr.clone()], 200, br#"[{"error":"NOSCRIPT No matching script."}]"#);
         assert!(matches!(&batched[0], Ok(Step::Send(r)) if r.body.starts_with(r#"["EVAL""#)));
         assert_eq!(e.read(incr.clone(), 400, br#"{"error":"ERR the stored value is not a JSON number"}"#).unwrap_err().code(), Some(Code::NotANumber));
         let add = sent(e.add("k", "1".into(), TtlGiven::Seconds(1.5), D, None));
         assert_eq!((add.body.as_str(), add.once), (r#"["SET","p::k","1","NX","PX","1500"]"#, true));
-        assert_eq!(done(e.get_many("[]", D, None)), Outcome::Values(vec![]), "an empty list sends nothing");
+        assert_eq!(done(e.get_many("[]", D, None, false)), Outcome::Values(vec![]), "an empty list sends nothing");
     }
 
     #[test]
     fn a_pipeline_answer_is_read_for_each_request() {
         let e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
-        let requests = [sent(e.get("a", D, None)), sent(e.incr("b", None, D, None)), sent(e.touch("c", TtlGiven::Never, D, None))];
-        let steps = e.read_pipeline(requests.to_vec(), 200, br#"[{"result":null},{"error":"ERR value is not a valid float"},{"result":1}]"#).unwrap();
+        let requests = [sent(e.get("a", D, None, false)), sent(e.incr("b", None, D, None)), sent(e.touch("c", TtlGiven::Never, D, None))];
+        let steps = e.read_pipeline(requests.to_vec(), 200, br#"[{"result":null},{"error":"ERR value is not a valid float"},{"result":1}]"#);
         assert_eq!(steps[0], Ok(Step::Done(Outcome::Json("null".into()))));
         assert_eq!(steps[1].as_ref().unwrap_err().code(), Some(Code::NotANumber));
         assert_eq!(steps[2], Ok(Step::Done(Outcome::Bool(true))));
-        assert_eq!(e.read_pipeline(requests.to_vec(), 200, br#"[{"result":null}]"#).unwrap_err().code(), Some(Code::Protocol));
-        assert_eq!(e.read_pipeline(requests.to_vec(), 503, b"").unwrap_err().code(), Some(Code::Server));
+        for (status, body, code) in [(200, &br#"[{"result":null}]"#[..], Code::Protocol), (503, b"", Code::Server)] {
+            let each = e.read_pipeline(requests.to_vec(), status, body);
+            assert_eq!(each.len(), 3);
+            assert!(each.iter().all(|r| r.as_ref().unwrap_err().code() == Some(code)), "{status}: each request fails as the whole");
+        }
     }
 
     #[test]
@@ -742,7 +1051,7 @@ mod tests {
         let last = sent(e.read(both, 200, br#"[{"result":1},{"result":["0",["app:b"]]}]"#));
         assert_eq!((last.body.as_str(), last.pipeline()), (r#"["DEL","app:b"]"#, false));
         // A single-command step may be batched with other calls: read from its pipeline entry.
-        assert_eq!(e.read_pipeline(vec![last], 200, br#"[{"result":1}]"#).unwrap(), vec![Ok(Step::Done(Outcome::Done))]);
+        assert_eq!(e.read_pipeline(vec![last], 200, br#"[{"result":1}]"#), vec![Ok(Step::Done(Outcome::Done))]);
         let unprefixed = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
         assert_eq!(sent(unprefixed.clear(None)).body, r#"["FLUSHDB"]"#);
     }
@@ -752,25 +1061,25 @@ mod tests {
         let e = engine("memory://", Options::default());
         let key = e.get_or_set_key("k", TtlGiven::Seconds(0.1), D, None).unwrap();
         e.disconnect().unwrap();
-        assert_eq!(done(e.get_stored(key.clone())), Outcome::Value(None));
+        assert_eq!(done(e.get_stored(key.clone(), false)), Outcome::Value(None));
         assert_eq!(done(e.add_stored(key.clone(), "1".into(), TtlGiven::Seconds(0.1))), Outcome::Bool(true));
         e.host.0.set(1100.0);
-        assert_eq!(done(e.get_stored(key)), Outcome::Value(None), "the ttl was applied");
+        assert_eq!(done(e.get_stored(key, false)), Outcome::Value(None), "the ttl was applied");
     }
 
     #[test]
     fn a_list_too_long_for_one_request_goes_in_parts_one_after_another() {
         let mut e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
         e.request_limit = 40; // bytes of commands per request
-        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None));
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None, false));
         assert_eq!(first.body, r#"["MGET","::a","::b","::c","::d","::e"]"#);
         let second = sent(e.read(first, 200, br#"{"result":["1",null,"3",null,null]}"#));
         assert_eq!(second.body, r#"["MGET","::f"]"#);
         // A part may be batched with other calls: read from its pipeline entry.
-        let last = e.read_pipeline(vec![second], 200, br#"[{"result":["6"]}]"#).unwrap().pop().unwrap();
+        let last = e.read_pipeline(vec![second], 200, br#"[{"result":["6"]}]"#).pop().unwrap();
         assert_eq!(last, Ok(Step::Done(Outcome::Json(r#"["1",null,"3",null,null,"6"]"#.into()))));
         // A part that fails fails the call; an answer of the wrong length is PROTOCOL.
-        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None));
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None, false));
         assert_eq!(e.read(first, 200, br#"{"result":["1"]}"#).unwrap_err().code(), Some(Code::Protocol));
         e.request_limit = 130; // the script takes about 105 of them
         let set = sent(e.set_many(r#"["a","b","c"]"#, r#"["1","2","3"]"#, TtlGiven::Seconds(1.0), D, None));
@@ -782,7 +1091,114 @@ mod tests {
         let del = sent(e.delete_many(r#"["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","b"]"#, D, None));
         assert_eq!(del.body, r#"["DEL","::aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#, "an item over the limit goes alone");
         // Short lists stay one request.
-        assert_eq!(sent(e.get_many(r#"["a"]"#, D, None)).body, r#"["MGET","::a"]"#);
+        assert_eq!(sent(e.get_many(r#"["a"]"#, D, None, false)).body, r#"["MGET","::a"]"#);
+    }
+
+    fn near_engine(near: NearGiven, grace: Option<f64>) -> Engine<TestHost> {
+        engine("https://h", Options { token: Some("t".into()), near: Some(near), grace, ..Options::default() })
+    }
+    const PTTL_BODY: &[u8] = br#"{"result":["\"v\"",-1]}"#;
+
+    #[test]
+    fn near_reads_fetch_with_pttl_once_and_then_answer_from_memory() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), ..NearGiven::default() }, None);
+        let first = sent(e.get("k", D, None, false));
+        assert_eq!(first.body, r#"["EVALSHA_RO","0d3a5b686da82654b891328de6753dde7074f83f","1","::k"]"#);
+        assert_eq!(first.shared_key(), Some("::k"));
+        assert_eq!(done(e.read(first, 200, PTTL_BODY)), Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"v\"")), "no request");
+        assert!(matches!(e.get("k", D, None, true), Ok(Step::Send(_))), "fresh: true skips the near tier");
+        e.host.0.set(2000.0);
+        assert!(matches!(e.get("k", D, None, false), Ok(Step::Send(_))), "older than near.ttl");
+        assert_eq!(e.stats(), Stats { near_hits: 1, near_misses: 3, stale_served: 0 });
+        // A missing key is remembered; a key's own ttl bounds its entry.
+        let gone = sent(e.get("gone", D, None, false));
+        assert_eq!(done(e.read(gone, 200, br#"{"result":[null,-2]}"#)), Outcome::Value(None));
+        assert_eq!(done(e.get("gone", D, None, false)), Outcome::Value(None));
+        let short = sent(e.get("short", D, None, false));
+        done(e.read(short, 200, br#"{"result":["1",100]}"#));
+        e.host.0.set(2100.0);
+        assert!(matches!(e.get("short", D, None, false), Ok(Step::Send(_))), "past the key's own ttl");
+        // A server without the script gets it in full; nothing ran.
+        let noscript = e.read(sent(e.get("x", D, None, false)), 400, br#"{"error":"NOSCRIPT No matching script."}"#);
+        assert!(matches!(noscript, Ok(Step::Send(r)) if r.body.starts_with(r#"["EVAL_RO","local r={}"#)));
+    }
+
+    #[test]
+    fn near_get_many_asks_only_for_what_memory_lacks_and_answers_in_order() {
+        let e = near_engine(NearGiven::default(), None);
+        done(e.read(sent(e.get("b", D, None, false)), 200, br#"{"result":["2",-1]}"#));
+        let many = sent(e.get_many(r#"["a","b","c"]"#, D, None, false));
+        assert!(many.body.ends_with(r#""2","::a","::c"]"#), "{}", many.body);
+        let values = done(e.read(many, 200, br#"{"result":["1",-1,null,-2]}"#));
+        assert_eq!(values, Outcome::Values(vec![text("1"), text("2"), None]));
+        assert_eq!(done(e.get_many(r#"["c","a"]"#, D, None, false)), Outcome::Values(vec![None, text("1")]), "all from memory");
+    }
+
+    #[test]
+    fn own_writes_are_seen_at_once_and_failed_writes_drop_the_entry() {
+        let e = near_engine(NearGiven::default(), None);
+        done(e.read(sent(e.get("k", D, None, false)), 200, PTTL_BODY));
+        let set = sent(e.set("k", "\"new\"".into(), TtlGiven::Seconds(0.5), D, None));
+        assert!(matches!(e.get("k", D, None, false), Ok(Step::Send(_))), "not served while the write is in flight");
+        done(e.read(set, 200, br#"{"result":"OK"}"#));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"new\"")));
+        e.host.0.set(1500.0);
+        assert!(matches!(e.get("k", D, None, false), Ok(Step::Send(_))), "the write's own ttl");
+        let delete = sent(e.delete("d", D, None));
+        done(e.read(delete, 200, br#"{"result":1}"#));
+        assert_eq!(done(e.get("d", D, None, false)), Outcome::Value(None), "deleted: known missing");
+        for write in [sent(e.set("f", "1".into(), T, D, None)), sent(e.incr("f", None, D, None))] {
+            let _ = e.fail(write, Failure::Timeout, "no answer");
+            assert!(matches!(e.get("f", D, None, false), Ok(Step::Send(_))), "an unknown outcome drops the entry");
+        }
+        let add = sent(e.add("a", "1".into(), T, D, None));
+        done(e.read(add, 200, br#"{"result":null}"#));
+        assert!(matches!(e.get("a", D, None, false), Ok(Step::Send(_))), "add did not store: the value is the server's");
+        done(e.clear(None).map(|s| match s { Step::Send(r) => e.read(r, 200, br#"{"result":"OK"}"#).unwrap(), s => s }));
+        assert!(matches!(e.get("d", D, None, false), Ok(Step::Send(_))), "clear() empties the near tier");
+    }
+
+    #[test]
+    fn stale_while_revalidate_and_stale_if_error() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), swr: Some(1.0), ..NearGiven::default() }, Some(10.0));
+        done(e.read(sent(e.get("k", D, None, false)), 200, PTTL_BODY));
+        e.host.0.set(2500.0);
+        let Ok(Step::Refresh(stale, refresh)) = e.get("k", D, None, false) else { panic!("a refresh") };
+        assert_eq!(stale, Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"v\"")), "one refresh per key");
+        assert_eq!(done(e.read(refresh, 200, br#"{"result":["\"w\"",-1]}"#)), Outcome::Value(text("\"w\"")));
+        assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"w\"")));
+        // Past ttl + swr, a read goes out; if the backend fails, grace serves what it had.
+        e.host.0.set(6000.0);
+        let read = sent(e.get("k", D, None, false));
+        assert_eq!(done(e.fail(read.clone(), Failure::Network, "reset")), Outcome::Value(text("\"w\"")));
+        assert_eq!(done(e.read(read.clone(), 503, b"")), Outcome::Value(text("\"w\"")));
+        assert_eq!(e.read(read.clone(), 401, b"").unwrap_err().code(), Some(Code::Auth), "not when the token is refused");
+        assert_eq!(e.fail(read.clone(), Failure::Aborted, "x").unwrap_err().code(), Some(Code::Aborted));
+        let each = e.read_pipeline(vec![read], 502, b"");
+        assert_eq!(each, vec![Ok(Step::Done(Outcome::Value(text("\"w\""))))]);
+        assert_eq!(e.stats().stale_served, 5);
+        e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
+        assert_eq!(e.fail(sent(e.get("k", D, None, false)), Failure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
+    }
+
+    #[test]
+    fn near_options_are_checked_and_do_nothing_on_memory() {
+        let host = || TestHost(Cell::new(0.0));
+        let stores = NamedStores::default();
+        let kind = |options: Options| Engine::new("https://:t@h", options, host(), &stores).err().map(|e| e.kind);
+        let near = |n: NearGiven| Options { near: Some(n), ..Options::default() };
+        assert_eq!(kind(near(NearGiven { ttl: Some(0.0), ..NearGiven::default() })), Some(Kind::Range));
+        assert_eq!(kind(near(NearGiven { swr: Some(-1.0), ..NearGiven::default() })), Some(Kind::Range));
+        assert_eq!(kind(near(NearGiven { max_entries: Some(0.5), ..NearGiven::default() })), Some(Kind::Range));
+        assert_eq!(kind(Options { grace: Some(f64::NAN), ..near(NearGiven::default()) }), Some(Kind::Range));
+        assert_eq!(kind(Options { grace: Some(1.0), ..Options::default() }), Some(Kind::Cache(Code::Config)));
+        assert_eq!(kind(near(NearGiven { swr: Some(0.0), ..NearGiven::default() })), None);
+        let memory = engine("memory://", near(NearGiven::default()));
+        done(memory.set("k", "1".into(), T, D, None));
+        assert_eq!(done(memory.get("k", D, None, false)), Outcome::Value(text("1")));
+        assert_eq!(memory.stats(), Stats::default());
     }
 
     #[test]
@@ -792,6 +1208,7 @@ mod tests {
         assert_eq!(e.retry_after(Failure::Network, 1, false), None);
         assert_eq!(e.retry_after(Failure::Status5xx, 0, true), None);
         assert_eq!(e.retry_after(Failure::Unsent, 0, true), Some(50));
-        assert_eq!(transport_error(Failure::Timeout, "5 ms").code(), Some(Code::Timeout));
+        let timed_out = e.fail(sent(e.incr("k", None, D, None)), Failure::Timeout, "5000 ms").unwrap_err();
+        assert_eq!((timed_out.code(), timed_out.message.as_str()), (Some(Code::Timeout), "the request timed out: 5000 ms"));
     }
 }

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod lru;
+pub mod near;
 pub mod number;
 pub mod ops;
 pub mod ttl;

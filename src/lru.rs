@@ -80,17 +80,19 @@ impl<V> Lru<V> {
         self.slots[*self.index.get(key)?].value.as_ref()
     }
 
-    /// Sets `key` as the most recently used; evicts the least recently used when full.
-    pub fn insert(&mut self, key: String, value: V) {
+    /// Sets `key` as the most recently used; evicts the least recently used when full, and
+    /// gives it back.
+    pub fn insert(&mut self, key: String, value: V) -> Option<(String, V)> {
         if let Some(&i) = self.index.get(&key) {
             self.slots[i].value = Some(value);
             self.unlink(i);
             self.push_front(i);
-            return;
+            return None;
         }
+        let mut evicted = None;
         if self.index.len() >= self.max_entries && self.tail != NIL {
             let oldest = self.slots[self.tail].key.clone();
-            self.remove(&oldest);
+            evicted = self.remove(&oldest).map(|value| (oldest, value));
         }
         let slot = Slot { key: key.clone(), value: Some(value), prev: NIL, next: NIL };
         let i = match self.free.pop() {
@@ -105,6 +107,7 @@ impl<V> Lru<V> {
         };
         self.index.insert(key, i);
         self.push_front(i);
+        evicted
     }
 
     pub fn remove(&mut self, key: &str) -> Option<V> {

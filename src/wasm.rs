@@ -15,7 +15,7 @@ use js_sys::{Array, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::backend::rest;
-use crate::engine::{self, Host, NamedStores, Options, Step};
+use crate::engine::{self, Host, NamedStores, NearGiven, Options, Step};
 use crate::error::{Error, Kind};
 use crate::keys::VersionGiven;
 use crate::number::Numbers;
@@ -125,6 +125,35 @@ impl RestRequest {
     pub fn pipeline(&self) -> bool {
         self.0.pipeline()
     }
+    /// Goes inside a `/pipeline` request even alone (see `engine::Request::pipelined`).
+    #[wasm_bindgen(getter)]
+    pub fn pipelined(&self) -> bool {
+        self.0.pipelined()
+    }
+    /// A near-tier read of one key: the key, which concurrent reads of it may share.
+    #[wasm_bindgen(getter, js_name = sharedKey)]
+    pub fn shared_key(&self) -> Option<String> {
+        self.0.shared_key().map(str::to_owned)
+    }
+}
+
+/// A stale value served at once, and the request that refreshes it in the background.
+#[wasm_bindgen]
+pub struct Refresh {
+    value: JsValue,
+    request: Option<RestRequest>,
+}
+
+#[wasm_bindgen]
+impl Refresh {
+    #[wasm_bindgen(getter)]
+    pub fn value(&self) -> JsValue {
+        self.value.clone()
+    }
+    /// The refresh request (once).
+    pub fn request(&mut self) -> Option<RestRequest> {
+        self.request.take()
+    }
 }
 
 /// How a request failed, as the transport saw it.
@@ -153,12 +182,6 @@ impl From<FetchFailure> for rest::Failure {
     }
 }
 
-/// The error of a request that failed as `failure`; `detail` is what the runtime said.
-#[wasm_bindgen(js_name = fetchError)]
-pub fn fetch_error(failure: FetchFailure, detail: &str) -> Failure {
-    engine::transport_error(failure.into(), detail).into()
-}
-
 /// `Cache.fromEnv` without the URL in the environment.
 #[wasm_bindgen(js_name = unsetEnvError)]
 pub fn unset_env_error() -> Failure {
@@ -177,8 +200,10 @@ pub struct Engine(engine::Engine<JsHost>);
 #[wasm_bindgen]
 impl Engine {
     /// `version` and `ttl` are undefined, null, or (checked by npm/cache.js) a string or number
-    /// and a number.
+    /// and a number. `near`: the near tier on, with `near_ttl`, `near_swr` and
+    /// `near_max_entries` where given.
     #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         url: &str,
         key_prefix: Option<String>,
@@ -187,8 +212,14 @@ impl Engine {
         max_entries: Option<f64>,
         token: Option<String>,
         retries: Option<f64>,
+        near: bool,
+        near_ttl: Option<f64>,
+        near_swr: Option<f64>,
+        near_max_entries: Option<f64>,
+        grace: Option<f64>,
     ) -> Result<Engine, Failure> {
-        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries };
+        let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries });
+        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace };
         Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
     }
 
@@ -211,11 +242,24 @@ impl Engine {
     pub fn disconnect(&self) -> Result<(), Failure> {
         Ok(self.0.disconnect()?)
     }
+    #[wasm_bindgen(getter, js_name = nearHits)]
+    pub fn near_hits(&self) -> f64 {
+        self.0.stats().near_hits as f64
+    }
+    #[wasm_bindgen(getter, js_name = nearMisses)]
+    pub fn near_misses(&self) -> f64 {
+        self.0.stats().near_misses as f64
+    }
+    #[wasm_bindgen(getter, js_name = staleServed)]
+    pub fn stale_served(&self) -> f64 {
+        self.0.stats().stale_served as f64
+    }
 
-    // The call methods: `aborted` is undefined, or the reason text of a signal that fired.
+    // The call methods: `aborted` is undefined, or the reason text of a signal that fired;
+    // `fresh`: skip the near tier.
 
-    pub fn get(&self, key: &str, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.get(key, version_given(version), aborted.as_deref()))
+    pub fn get(&self, key: &str, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
+        step(self.0.get(key, version_given(version), aborted.as_deref(), fresh))
     }
     /// `value`: its JSON text.
     pub fn set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
@@ -225,8 +269,8 @@ impl Engine {
         step(self.0.add(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
     }
     #[wasm_bindgen(js_name = getOrSet)]
-    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
+        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref(), fresh))
     }
     /// The stored key, or a `Failure`.
     #[wasm_bindgen(js_name = getOrSetKey)]
@@ -237,8 +281,8 @@ impl Engine {
         }
     }
     #[wasm_bindgen(js_name = getStored)]
-    pub fn get_stored(&self, stored_key: String) -> JsValue {
-        step(self.0.get_stored(stored_key))
+    pub fn get_stored(&self, stored_key: String, fresh: bool) -> JsValue {
+        step(self.0.get_stored(stored_key, fresh))
     }
     #[wasm_bindgen(js_name = addStored)]
     pub fn add_stored(&self, stored_key: String, value: String, ttl: JsValue) -> JsValue {
@@ -246,8 +290,8 @@ impl Engine {
     }
     /// `keys`: the JSON text of an array of strings.
     #[wasm_bindgen(js_name = getMany)]
-    pub fn get_many(&self, keys: &str, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.get_many(keys, version_given(version), aborted.as_deref()))
+    pub fn get_many(&self, keys: &str, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
+        step(self.0.get_many(keys, version_given(version), aborted.as_deref(), fresh))
     }
     /// `keys`, `values`: the JSON texts of two arrays of strings (the keys, each value's text).
     #[wasm_bindgen(js_name = setMany)]
@@ -277,15 +321,17 @@ impl Engine {
         step(self.0.read(request.0, status, body))
     }
 
-    /// What a `/pipeline` answer means for each of its requests (an array of what `read` gives),
-    /// or one `Failure` when the request as a whole failed.
+    /// What a `/pipeline` answer means for each of its requests: an array of what `read` gives.
     #[wasm_bindgen(js_name = readPipeline)]
-    pub fn read_pipeline(&self, requests: Vec<RestRequest>, status: u16, body: &[u8]) -> JsValue {
+    pub fn read_pipeline(&self, requests: Vec<RestRequest>, status: u16, body: &[u8]) -> Array {
         let requests: Vec<engine::Request> = requests.into_iter().map(|r| r.0).collect();
-        match self.0.read_pipeline(requests, status, body) {
-            Ok(steps) => steps.into_iter().map(step).collect::<Array>().into(),
-            Err(error) => Failure::from(error).into(),
-        }
+        self.0.read_pipeline(requests, status, body).into_iter().map(step).collect()
+    }
+
+    /// What a request that got no answer means for its call (`detail`: what the runtime
+    /// said): a `Failure`, or what the near tier may serve when the backend failed.
+    pub fn fail(&self, request: RestRequest, failure: FetchFailure, detail: &str) -> JsValue {
+        step(self.0.fail(request.0, failure.into(), detail))
     }
 
     /// Milliseconds to wait before retry number `attempt + 1`, or undefined to give up.
@@ -322,6 +368,7 @@ fn step(result: crate::error::Result<Step>) -> JsValue {
     match result {
         Ok(Step::Done(done)) => outcome(done),
         Ok(Step::Send(request)) => RestRequest(request).into(),
+        Ok(Step::Refresh(done, request)) => Refresh { value: outcome(done), request: Some(RestRequest(request)) }.into(),
         Err(error) => Failure::from(error).into(),
     }
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
-# backend's own tests, @upstash/redis against the gateway, the real async-caches (Python) on the
-# same Redis, the examples, and the browser playground in headless Chromium.
+# backend's own tests, the near tier (and the conformance suite again with it on), @upstash/redis
+# against the gateway, the real async-caches (Python) on the same Redis, the examples, and the
+# browser playground in headless Chromium.
 # node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,9 @@ export EDGE_CACHES_URL=$GATEWAY_URL EDGE_CACHES_TOKEN=$GATEWAY_TOKEN
 bin=node_modules/.bin
 
 node --test --test-concurrency=1 \
-  tests/conformance/conformance.test.mjs tests/rest/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
+  tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
+echo "== Node: conformance over REST with the near tier on"
+EDGE_CACHES_NEAR=1 node --test tests/conformance/conformance.test.mjs
 echo "== Deno: conformance over REST"
 $bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
 echo "== Bun: conformance over REST"

@@ -1,6 +1,7 @@
 // The conformance suite under node:test, in Node and in Deno (`deno test`), against the
 // backend EDGE_CACHES_URL names (default: one named memory store shared by every cache of the
-// suite, as they would share one Redis) with EDGE_CACHES_TOKEN for REST.
+// suite, as they would share one Redis) with EDGE_CACHES_TOKEN for REST; EDGE_CACHES_NEAR=1 turns
+// the near tier on in every cache.
 import { describe, it } from "node:test";
 import process from "node:process";
 import { Cache, CacheError } from "edge-caches";
@@ -13,4 +14,5 @@ defineConformance({
   CacheError,
   url: process.env.EDGE_CACHES_URL ?? "memory://conformance",
   token: process.env.EDGE_CACHES_TOKEN,
+  near: process.env.EDGE_CACHES_NEAR === "1",
 });

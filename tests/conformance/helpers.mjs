@@ -1,7 +1,9 @@
 // Fresh caches for each conformance case. Every cache gets a key prefix of its own, so cases
 // never see each other's keys, whichever backend they share.
 
-export function makeHelpers({ Cache, url, token }) {
+// `near`: every cache of the suite with the near tier on (the suite holds unchanged: a cache
+// sees its own writes at once).
+export function makeHelpers({ Cache, url, token, near = false }) {
   const isRest = /^https?:/.test(url);
   const isMemory = url.startsWith("memory:");
   // Random, not process.pid: the suite also runs inside a Worker, which has no process.
@@ -10,7 +12,7 @@ export function makeHelpers({ Cache, url, token }) {
   const uniquePrefix = () => `t${run}_${counter++}`;
 
   function newCache(options = {}, cacheUrl = url) {
-    const base = isRest && token ? { token } : {};
+    const base = { ...(isRest && token ? { token } : {}), ...(near ? { near: true } : {}) };
     return new Cache(cacheUrl, { ...base, keyPrefix: uniquePrefix(), ...options });
   }
 

@@ -11,16 +11,15 @@
 // Everything it starts (redis-server, the gateway, the proxy) it stops, also on failure.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import net from "node:net";
 import { dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Cache, CacheError } from "edge-caches";
 import { KeyHistory } from "./model.mjs";
 import { FaultProxy } from "./proxy.mjs";
+import { freePort, killAll, startGateway, startRedis, stop } from "../servers.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const GATEWAY_BIN = process.env.GATEWAY_BIN ?? resolve(root, "target/gateway/edge-caches-gateway");
@@ -45,109 +44,6 @@ const now = () => performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pickOne = (list) => list[Math.floor(Math.random() * list.length)];
 
-// --- processes -------------------------------------------------------------------------------
-
-const children = new Set();
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {}
-  }
-}
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function track(child) {
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGKILL");
-  await exited;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let reply = "";
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (d) => {
-      reply += d;
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
-    });
-  });
-}
-
-async function startRedis(port) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const child = track(
-      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""], {
-        stdio: "ignore",
-      }),
-    );
-    for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      if (await redisPing(port)) return child;
-      await sleep(30);
-    }
-    await stop(child);
-    await sleep(100);
-  }
-  throw new Error(`redis-server did not start on port ${port}`);
-}
-
-async function startGateway(port, redisPort, token) {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const child = track(
-      spawn(GATEWAY_BIN, ["--listen", `127.0.0.1:${port}`, "--redis", `redis://127.0.0.1:${redisPort}`], {
-        env: { ...process.env, EDGE_CACHES_TOKEN: token },
-        stdio: ["ignore", "ignore", "pipe"],
-      }),
-    );
-    let log = "";
-    const ready = await new Promise((resolve) => {
-      child.stderr.on("data", (d) => {
-        log += d;
-        if (/listening on/.test(log)) resolve(true);
-      });
-      child.once("exit", () => resolve(false));
-    });
-    if (ready) {
-      child.stderr.resume();
-      return child;
-    }
-    await stop(child);
-    await sleep(100);
-  }
-  throw new Error(`the gateway did not start on port ${port}`);
-}
-
 // --- the test ---------------------------------------------------------------------------------
 
 let proxy;
@@ -162,7 +58,7 @@ test("edge-caches under faults: kills, restarts, delays, drops, refusals, 5xx", 
   const redisPort = await freePort();
   let redis = await startRedis(redisPort);
   const gatewayPort = await freePort();
-  let gateway = await startGateway(gatewayPort, redisPort, token);
+  let gateway = await startGateway(GATEWAY_BIN, gatewayPort, `redis://127.0.0.1:${redisPort}`, token);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   proxy = await new FaultProxy(gatewayUrl).listen();
 
@@ -278,7 +174,7 @@ test("edge-caches under faults: kills, restarts, delays, drops, refusals, 5xx", 
   begin("gateway-kill");
   await stop(gateway);
   await sleep(1000);
-  gateway = await startGateway(gatewayPort, redisPort, token);
+  gateway = await startGateway(GATEWAY_BIN, gatewayPort, `redis://127.0.0.1:${redisPort}`, token);
   await sleep(300);
   begin("delay", { delay: [50, 300] });
   await sleep(1000);

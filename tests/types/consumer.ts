@@ -45,6 +45,14 @@ export async function use(env: Record<string, string>): Promise<void> {
     await scoped.connect();
   }
 
+  const near = new Cache("https://h", { token: "t", near: { ttl: 5, swr: 10, maxEntries: 1000 }, grace: 60 });
+  const nearDefaults = new Cache("https://h", { token: "t", near: true });
+  const waitUntil = (promise: Promise<unknown>): void => void promise;
+  await near.get("k", null, { fresh: true, waitUntil });
+  await near.getMany(["a"], { fresh: true });
+  await near.getOrSet("k", 1, { fresh: true, ttl: 5 });
+  const hits: number = nearDefaults.stats.nearHits + near.stats.requests;
+
   // @ts-expect-error a ttl is a number of seconds
   await cache.set("k", 1, { ttl: "60" });
   // @ts-expect-error undefined is not a value JSON can hold
@@ -61,7 +69,13 @@ export async function use(env: Record<string, string>): Promise<void> {
   await cache.incr("k", "1");
   // @ts-expect-error not a code of CacheError
   const wrong: CacheErrorCode = "NOPE";
+  // @ts-expect-error near.ttl is a number of seconds
+  new Cache("https://h", { near: { ttl: "5" } });
+  // @ts-expect-error fresh is a boolean
+  await near.get("k", null, { fresh: 1 });
+  // @ts-expect-error stats are read-only
+  near.stats = { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0 };
 
-  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong);
+  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong, hits);
   await cache.disconnect();
 }

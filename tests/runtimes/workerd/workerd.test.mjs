@@ -24,3 +24,26 @@ it("passes the conformance suite on memory:// inside workerd", () => conformance
 
 it("passes the conformance suite on REST (gateway + Redis) inside workerd", { skip: !process.env.GATEWAY_URL && "needs scripts/with-servers.sh" }, () =>
   conformance({ url: process.env.GATEWAY_URL, token: process.env.GATEWAY_TOKEN }));
+
+it("serves the second request from the near tier, with no request of its own", { skip: !process.env.GATEWAY_URL && "needs scripts/with-servers.sh" }, async () => {
+  const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
+  const prefix = `workerd${process.pid}`;
+  await fetch(GATEWAY_URL, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${GATEWAY_TOKEN}` },
+    body: JSON.stringify(["SET", `${prefix}::k`, '{"from":"redis"}']),
+  });
+  const near = await startWorker(new URL("./near-worker.mjs", import.meta.url).pathname);
+  try {
+    const ask = async () => (await fetch(`${near.url}/?${new URLSearchParams({ url: GATEWAY_URL, token: GATEWAY_TOKEN, prefix })}`)).json();
+    const first = await ask();
+    assert.deepEqual(first.value, { from: "redis" }, near.output());
+    assert.equal(first.sent, 1);
+    const second = await ask();
+    assert.deepEqual(second.value, { from: "redis" });
+    assert.equal(second.sent, 1, "no request for the second");
+    assert.deepEqual([second.stats.nearHits, second.stats.nearMisses], [1, 1]);
+  } finally {
+    near.stop();
+  }
+});
