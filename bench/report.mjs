@@ -320,6 +320,23 @@ function render(results) {
     target("gateway GET ≥ webdis requests/s", `${int(gg.rps)} vs ${int(wd.rps)} req/s (${ratio(gg.rps, wd.rps)})`, gg.rps >= wd.rps);
   }
 
+  // 7. near tier
+  out.push("", "## 7. Near tier (64 callers through a proxy adding 20 ms of round trip)", "");
+  if (S.near?.error) failed("near tier", S.near);
+  else if (S.near) {
+    const nr = S.near;
+    out.push(`${nr.description}. Stalest: the most a read lagged a write (through the other instance) that had resolved before it began.`, "");
+    const rows = Object.entries(nr.rows).map(([name, r]) => [name, int(r.callsPerSecond), fix(r.p50), fix(r.p99), fix(r.requestsPer1000, 0), fix(r.stalestMs, 0)]);
+    out.push(table(["client", "calls/s", "p50 ms", "p99 ms", "HTTP requests per 1,000 calls", "stalest read, ms"], rows));
+    out.push("", `p50 and p99 against near.ttl (plotted in \`${nr.plot}\`): ` + nr.sweep.map((p) => `${p.ttl === 0 ? "off" : `${p.ttl} s`} ${fix(p.p50)} / ${fix(p.p99)} ms`).join("; ") + ".");
+    out.push("", `A near hit's client CPU (in-process, fetch stubbed): ${fix(nr.nearHitUs, 2)} µs.`);
+    const near = nr.rows["edge-caches, near { ttl: 5 }"];
+    const up = nr.rows["@upstash/redis"];
+    target("near tier: ≥ 10× fewer requests than @upstash/redis", `${fix(near.requestsPer1000, 0)} vs ${fix(up.requestsPer1000, 0)} per 1,000 calls`, near.requestsPer1000 * 10 <= up.requestsPer1000);
+    target("near tier: p50 ≤ 0.1× @upstash/redis", `${fix(near.p50)} vs ${fix(up.p50)} ms`, near.p50 <= 0.1 * up.p50);
+    target("near hit ≤ 2 µs of client CPU", `${fix(nr.nearHitUs, 2)} µs`, nr.nearHitUs <= 2);
+  }
+
   out.push("", "## Targets", "");
   out.push(table(["target", "measured", ""], targets));
   const met = targets.filter((t) => t[2] === "✓").length;

@@ -11,9 +11,10 @@
 #   4 size            bench/size.mjs        wasm + glue as shipped vs @upstash/redis bundled
 #   5 cold start      bench/coldstart.mjs   process start -> first get
 #   6 gateway         bench/gateway.mjs     wrk vs webdis; /pipeline vs redis-benchmark -P 100
+#   7 near tier       bench/near.mjs        64 callers through a 20 ms proxy; bench/near-latency.svg
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
-# (installed here with apt-get when missing, as root). Sections 2, 3 and 6 run inside
+# (installed here with apt-get when missing, as root). Sections 2, 3, 6 and 7 run inside
 # scripts/with-servers.sh (a fresh redis-server and gateway on free ports).
 set -euo pipefail
 
@@ -36,6 +37,7 @@ run_section() {
 # Inner mode: run by scripts/with-servers.sh with the servers' environment.
 if [ "${1:-}" = "--server-sections" ]; then
     run_section throughput node bench/throughput.mjs
+    run_section near node bench/near.mjs
     run_section requests node bench/requests.mjs
     run_section gateway node bench/gateway.mjs
     exit "$status"
