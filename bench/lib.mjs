@@ -1,5 +1,6 @@
 // Shared by the benchmark's sections: the three clients behind one interface, a small model of
 // the Upstash REST protocol (to answer stubbed requests correctly), statistics and output.
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -92,8 +93,17 @@ function b64(result) {
 }
 
 /** Runs one command on `store` (a Map of strings) as Redis would; supports what the bench sends. */
+// edge-caches' incr script and its SHA-1 (src/backend/rest/commands.rs, INCR_JSON_NUMBER): the
+// model runs it as INCRBYFLOAT on a JSON number.
+export const INCR_SCRIPT =
+  "local v=redis.call('GET',KEYS[1]) if v then local i=(v:sub(1,1)=='-') and 2 or 1 local e=select(2,v:find('^0',i)) or select(2,v:find('^[1-9]%d*',i)) if e then e=select(2,v:find('^%.%d+',e+1)) or e e=select(2,v:find('^[eE][+-]?%d+',e+1)) or e end if e~=#v then return redis.error_reply('ERR the stored value is not a JSON number') end end return redis.call('INCRBYFLOAT',KEYS[1],ARGV[1])";
+const INCR_SHA1 = createHash("sha1").update(INCR_SCRIPT).digest("hex");
+
 export function runCommand(store, command) {
   const [name, ...args] = command.map(String);
+  if (/^EVAL(SHA)?$/i.test(name) && (args[0] === INCR_SHA1 || args[0] === INCR_SCRIPT) && args[1] === "1") {
+    return runCommand(store, ["INCRBYFLOAT", args[2], args[3]]);
+  }
   switch (name.toUpperCase()) {
     case "GET":
       return store.get(args[0]) ?? null;

@@ -14,7 +14,7 @@ import { median } from "./lib.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const resultsPath = join(here, "results.json");
-const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway"];
+const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near"];
 const EDGE = "edge-caches";
 const BASE = "edge-caches (baseline)";
 const UP = "@upstash/redis";
