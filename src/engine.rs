@@ -142,6 +142,8 @@ struct NearRead {
     fetch: Vec<String>,
     epoch: u64,
     many: Option<Vec<Option<Option<String>>>>,
+    /// A stale-while-revalidate refresh: no caller waits for it, so a failure serves nothing.
+    background: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -355,8 +357,8 @@ impl<H: Host> Engine<H> {
     }
 
     pub fn get_stored(&self, stored_key: String, fresh: bool) -> Result<Step> {
-        if self.near.is_some() {
-            return self.near_read(vec![stored_key], false, fresh);
+        if let Some(near) = &self.near {
+            return self.near_read(near, vec![stored_key], false, fresh);
         }
         self.run(Op::Get { key: stored_key })
     }
@@ -371,8 +373,8 @@ impl<H: Host> Engine<H> {
     pub fn get_many(&self, keys: &str, version: VersionGiven, aborted: Option<&str>, fresh: bool) -> Result<Step> {
         let keys = self.key_list(keys, version)?;
         self.admit(aborted)?;
-        if self.near.is_some() && !keys.is_empty() {
-            return self.near_read(keys, true, fresh);
+        if let Some(near) = self.near.as_ref().filter(|_| !keys.is_empty()) {
+            return self.near_read(near, keys, true, fresh);
         }
         self.run(Op::GetMany { keys })
     }
@@ -480,15 +482,17 @@ impl<H: Host> Engine<H> {
 
     /// A request that failed with `error`; `backend_failed`: on the network, by timeout or a 5xx.
     fn failed(&self, read: Read, error: Error, backend_failed: bool) -> Result<Step> {
-        let Read::Near(read) = read else { return Err(error) };
-        let Some(near) = self.near.as_ref().filter(|_| backend_failed) else { return Err(error) };
+        let (Read::Near(read), Some(near)) = (read, &self.near) else { return Err(error) };
         let now = self.host.now_ms();
-        let mut near = near.borrow_mut();
-        let found: Option<Vec<Option<String>>> = read.fetch.iter().map(|key| near.fallback(key, now)).collect();
-        drop(near);
-        let Some(found) = found else { return Err(error) };
-        self.count(|s| s.stale_served += found.len() as u64);
-        Ok(Step::Done(near_outcome(read.many, found)))
+        // Whatever failed, a refresh of these keys is over (`fallback` says so to the tier).
+        let found: Option<Vec<Option<String>>> = read.fetch.iter().map(|key| near.borrow_mut().fallback(key, now)).collect();
+        match found {
+            Some(found) if backend_failed && !read.background => {
+                self.count(|s| s.stale_served += found.len() as u64);
+                Ok(Step::Done(near_outcome(read.many, found)))
+            }
+            _ => Err(error),
+        }
     }
 
     /// Milliseconds to wait before retry number `attempt + 1` of a request that failed as
@@ -631,8 +635,7 @@ impl<H: Host> Engine<H> {
     /// A read through the near tier: what it has fresh is served; the rest is fetched, with
     /// each key's remaining life, in one request. A single key's stale entry is served, and
     /// refreshed in the background (once: other stale reads meanwhile just serve it).
-    fn near_read(&self, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
-        let Some(near) = &self.near else { return self.run(Op::GetMany { keys }) };
+    fn near_read(&self, near: &RefCell<Near>, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
         let now = self.host.now_ms();
         let mut tier = near.borrow_mut();
         let mut known = Vec::with_capacity(keys.len());
@@ -663,14 +666,14 @@ impl<H: Host> Engine<H> {
         let epoch = tier.epoch();
         drop(tier);
         if let Some(key) = refresh {
-            let request = self.near_request(NearRead { fetch: vec![key], epoch, many: None });
+            let request = self.near_request(NearRead { fetch: vec![key], epoch, many: None, background: true });
             return Ok(Step::Refresh(near_outcome(None, known.into_iter().flatten().collect()), request));
         }
         if fetch.is_empty() {
             let known = known.into_iter().map(Option::flatten);
             return Ok(Step::Done(if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) }));
         }
-        let request = self.near_request(NearRead { fetch, epoch, many: many.then_some(known) });
+        let request = self.near_request(NearRead { fetch, epoch, many: many.then_some(known), background: false });
         if request.body.len() > self.request_limit {
             // Too many to read with their PTTL in one request: read them as parts, past the
             // near tier (it keeps nothing of them).
@@ -1167,6 +1170,10 @@ mod tests {
         let Ok(Step::Refresh(stale, refresh)) = e.get("k", D, None, false) else { panic!("a refresh") };
         assert_eq!(stale, Outcome::Value(text("\"v\"")));
         assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"v\"")), "one refresh per key");
+        // A refresh that fails serves no one and counts nothing; the next stale read refreshes.
+        assert_eq!(e.fail(refresh.clone(), Failure::Network, "reset").unwrap_err().code(), Some(Code::Network));
+        assert_eq!(e.stats().stale_served, 2);
+        assert!(matches!(e.get("k", D, None, false), Ok(Step::Refresh(..))));
         assert_eq!(done(e.read(refresh, 200, br#"{"result":["\"w\"",-1]}"#)), Outcome::Value(text("\"w\"")));
         assert_eq!(done(e.get("k", D, None, false)), Outcome::Value(text("\"w\"")));
         // Past ttl + swr, a read goes out; if the backend fails, grace serves what it had.
@@ -1178,7 +1185,7 @@ mod tests {
         assert_eq!(e.fail(read.clone(), Failure::Aborted, "x").unwrap_err().code(), Some(Code::Aborted));
         let each = e.read_pipeline(vec![read], 502, b"");
         assert_eq!(each, vec![Ok(Step::Done(Outcome::Value(text("\"w\""))))]);
-        assert_eq!(e.stats().stale_served, 5);
+        assert_eq!(e.stats().stale_served, 6);
         e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
         assert_eq!(e.fail(sent(e.get("k", D, None, false)), Failure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
     }

@@ -63,6 +63,12 @@ async function edge(options = {}, query = "") {
   return cache;
 }
 
+/** edge-caches and async-caches with one fresh key prefix: `{ p, e, py }`. */
+async function pair() {
+  const p = prefix();
+  return { p, e: await edge({ keyPrefix: p }), py: python({ key_prefix: p }) };
+}
+
 describe("values", () => {
   // Each value either side can write, read back by the other.
   const VALUES = [
@@ -87,9 +93,7 @@ describe("values", () => {
   ];
 
   it("every value edge-caches writes, async-caches reads as the same value", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { e, py } = await pair();
     for (const [what, value] of VALUES) {
       await e.set(what, value);
       assert.deepEqual(await py.get(what), value, what);
@@ -97,9 +101,7 @@ describe("values", () => {
   });
 
   it("every value async-caches writes, edge-caches reads as the same value", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { e, py } = await pair();
     for (const [what, value] of VALUES) {
       await py.set(what, value);
       assert.deepEqual(await e.get(what, "missing"), value, what);
@@ -110,9 +112,7 @@ describe("values", () => {
   });
 
   it("Python's NaN and Infinity, anywhere in a value, read as those numbers", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { p, e, py } = await pair();
     await py.set("nan", float("nan"));
     await py.set("inf", float("inf"));
     await py.set("nested", { a: [float("nan"), float("-inf")], s: "NaN" });
@@ -124,9 +124,7 @@ describe("values", () => {
   });
 
   it("the same values, not the same bytes: Python writes spaces, \\u escapes and 1.0", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { p, e, py } = await pair();
     const value = { a: 1, b: [1, 2], c: "é" };
     await py.set("py", value);
     await e.set("edge", value);
@@ -192,9 +190,7 @@ describe("keys", () => {
 
 describe("calls across the two", () => {
   it("ttl both ways: seconds become the same expiry", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { p, e, py } = await pair();
     await e.set("e", 1, { ttl: 30 });
     await py.set("p", 1, kw({ ttl: 30 }));
     for (const key of ["e", "p"]) {
@@ -214,9 +210,7 @@ describe("calls across the two", () => {
   });
 
   it("incr and decr alternate between the two on one counter", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { e, py } = await pair();
     await py.set("n", 5);
     assert.equal(await e.incr("n"), 6);
     assert.equal(await py.incr("n", 2), 8, "Python's INCRBY reads edge-caches' integer");
@@ -234,9 +228,7 @@ describe("calls across the two", () => {
   });
 
   it("add, getMany / get_many, deleteMany / delete_many and touch, both ways", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { p, e, py } = await pair();
     await py.set("a", "python");
     assert.equal(await e.add("a", "edge"), false);
     await e.set("b", "edge");
@@ -261,9 +253,7 @@ describe("calls across the two", () => {
   });
 
   it("getOrSet: a stored null is a hit for edge-caches, a miss for async-caches", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { e, py } = await pair();
     await py.set("k", "there");
     assert.equal(await e.getOrSet("k", "default"), "there");
     await e.getOrSet("new", () => ({ made: "by edge" }));
@@ -291,9 +281,7 @@ describe("calls across the two", () => {
   });
 
   it("lists longer than one request can carry: getMany of 76,000 keys, setMany of 40,000 entries", async () => {
-    const p = prefix();
-    const e = await edge({ keyPrefix: p });
-    const py = python({ key_prefix: p });
+    const { e, py } = await pair();
     const entries = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`key${i}`, { i }]));
     await e.setMany(entries);
     assert.deepEqual(await py.get("key39999"), { i: 39_999 });
