@@ -15,7 +15,8 @@ pub struct Args {
     #[arg(long, env = "EDGE_CACHES_LISTEN", default_value = "127.0.0.1:8079")]
     pub listen: SocketAddr,
 
-    /// Redis to forward commands to (redis://[:password@]host:port[/db]).
+    /// Redis to forward commands to (redis://[:password@]host:port[/db]); with --cluster, a
+    /// comma-separated list of seed nodes; with --sentinel, of sentinels.
     #[arg(
         long = "redis",
         env = "EDGE_CACHES_REDIS_URL",
@@ -23,6 +24,14 @@ pub struct Args {
         hide_env_values = true
     )]
     pub redis_url: String,
+
+    /// Redis is a Redis Cluster: --redis lists seed nodes; commands go to their slot's master.
+    #[arg(long, env = "EDGE_CACHES_CLUSTER", conflicts_with = "sentinel")]
+    pub cluster: bool,
+
+    /// Redis is a primary watched by Sentinel under this master name: --redis lists sentinels.
+    #[arg(long, env = "EDGE_CACHES_SENTINEL")]
+    pub sentinel: Option<String>,
 
     /// Token that may run every command the gateway serves (required).
     #[arg(long, env = "EDGE_CACHES_TOKEN", hide_env_values = true)]
@@ -32,8 +41,9 @@ pub struct Args {
     #[arg(long, env = "EDGE_CACHES_READONLY_TOKEN", hide_env_values = true)]
     pub readonly_token: Option<String>,
 
-    /// Largest request body in bytes; larger ones get 413.
-    #[arg(long, env = "EDGE_CACHES_MAX_BODY", default_value_t = 1024 * 1024)]
+    /// Largest request body in bytes; larger ones get 413. A cache holds rendered pages and API
+    /// answers of several MiB; --max-in-flight bounds the memory all requests take together.
+    #[arg(long, env = "EDGE_CACHES_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
     pub max_body: usize,
 
     /// Most commands in one /pipeline or /multi-exec request.
@@ -42,12 +52,17 @@ pub struct Args {
 
     /// Most request bytes (bodies, or paths) worked on at once; past it a request waits up to
     /// --pool-wait-ms for room, then gets 503. At least --max-body.
-    #[arg(long, env = "EDGE_CACHES_MAX_IN_FLIGHT", default_value_t = 8 * 1024 * 1024)]
+    #[arg(long, env = "EDGE_CACHES_MAX_IN_FLIGHT", default_value_t = 32 * 1024 * 1024)]
     pub max_in_flight: usize,
 
     /// Most client connections open at once; past it new ones wait to be accepted.
     #[arg(long, env = "EDGE_CACHES_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Most SUBSCRIBE/PSUBSCRIBE streams open at once (each holds a Redis connection); past it
+    /// a subscribe gets 503.
+    #[arg(long, env = "EDGE_CACHES_MAX_SUBSCRIBERS", default_value_t = 256)]
+    pub max_subscribers: usize,
 
     /// Enable CORS for this origin (`*` for any): answer preflight requests and add
     /// Access-Control-Allow-Origin to every response. Off when not given.
@@ -80,16 +95,28 @@ pub struct Args {
 }
 
 /// The checked configuration the rest of the gateway runs on.
+/// What --redis points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Single,
+    Cluster,
+    /// The master name.
+    Sentinel(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub redis_url: String,
+    /// One URL in the single mode; seed nodes or sentinels otherwise.
+    pub redis_urls: Vec<String>,
+    pub mode: Mode,
     pub token: String,
     pub readonly_token: Option<String>,
     pub max_body: usize,
     pub max_pipeline: usize,
     pub max_in_flight: usize,
     pub max_connections: usize,
+    pub max_subscribers: usize,
     pub allow_origin: Option<String>,
     pub pool_size: usize,
     pub pool_wait: Duration,
@@ -131,6 +158,26 @@ impl Args {
         if self.max_in_flight < self.max_body {
             return Err("--max-in-flight must be at least --max-body".into());
         }
+        let mode = match (self.cluster, self.sentinel) {
+            (true, _) => Mode::Cluster,
+            (false, Some(name)) if name.is_empty() => {
+                return Err("--sentinel needs the master's name".into())
+            }
+            (false, Some(name)) => Mode::Sentinel(name),
+            (false, None) => Mode::Single,
+        };
+        let redis_urls: Vec<String> = self
+            .redis_url
+            .split(',')
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if redis_urls.is_empty() {
+            return Err("--redis must name at least one Redis".into());
+        }
+        if mode == Mode::Single && redis_urls.len() > 1 {
+            return Err("--redis lists several nodes: add --cluster or --sentinel NAME".into());
+        }
         let allow_origin = self.allow_origin.filter(|o| !o.is_empty());
         if let Some(origin) = &allow_origin {
             if hyper::http::HeaderValue::from_str(origin).is_err() {
@@ -140,13 +187,15 @@ impl Args {
         let ms = Duration::from_millis;
         Ok(Config {
             listen: self.listen,
-            redis_url: self.redis_url,
+            redis_urls,
+            mode,
             token: self.token,
             readonly_token,
             max_body: self.max_body,
             max_pipeline: self.max_pipeline,
             max_in_flight: self.max_in_flight,
             max_connections: self.max_connections,
+            max_subscribers: self.max_subscribers.max(1),
             allow_origin,
             pool_size: self.pool_size,
             pool_wait: ms(self.pool_wait_ms.max(1)),

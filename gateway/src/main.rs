@@ -6,8 +6,12 @@
 //! is no request log, errors name what is wrong rather than the value, and a panic (a bug) is
 //! printed with the secrets blanked out.
 
+// Layouts of the nested futures of a request (hyper, the cluster client) go past the default.
+#![recursion_limit = "256"]
+
 mod auth;
 mod budget;
+mod cluster;
 mod commands;
 mod config;
 mod execute;
@@ -18,12 +22,14 @@ mod request;
 mod routes;
 mod server;
 mod shared;
+mod subscribe;
+mod target;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hyper::http::HeaderValue;
 use clap::Parser;
+use hyper::http::HeaderValue;
 
 fn main() -> ExitCode {
     let args = match config::Args::try_parse() {
@@ -48,11 +54,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    redact::panics(&[
+    let mut secrets = vec![
         Some(config.token.as_str()),
         config.readonly_token.as_deref(),
-        Some(config.redis_url.as_str()),
-    ]);
+    ];
+    secrets.extend(config.redis_urls.iter().map(|u| Some(u.as_str())));
+    redact::panics(&secrets);
     // One thread. The gateway's work per request is short (parse, one Redis round trip,
     // answer) and it shares the machine with Redis, and often with its clients: a second
     // worker mostly adds cross-thread wake-ups and work stealing. Measured with wrk -c64 on two
@@ -81,22 +88,36 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: config::Config) -> Result<(), String> {
-    let client = pool::client(&config.redis_url)?;
-    let shared = shared::Shared::new(
-        &client,
-        pool::connection_config(config.redis_timeout),
-        config.redis_timeout,
-    );
-    let pool = pool::build(
-        client,
-        config.pool_size,
-        config.pool_wait,
-        config.redis_timeout,
-    )?;
+    let backend = match &config.mode {
+        config::Mode::Cluster => routes::Backend::Cluster(cluster::Cluster::new(
+            &config.redis_urls,
+            config.redis_timeout,
+        )?),
+        config::Mode::Single | config::Mode::Sentinel(_) => {
+            let sentinel = match &config.mode {
+                config::Mode::Sentinel(name) => Some(name.as_str()),
+                _ => None,
+            };
+            let target = Arc::new(target::Target::new(&config.redis_urls, sentinel)?);
+            routes::Backend::Single {
+                target: target.clone(),
+                shared: shared::Shared::new(
+                    target.clone(),
+                    pool::connection_config(config.redis_timeout),
+                    config.redis_timeout,
+                ),
+                pool: pool::build(
+                    target,
+                    config.pool_size,
+                    config.pool_wait,
+                    config.redis_timeout,
+                )?,
+            }
+        }
+    };
     let app = Arc::new(routes::App {
         tokens: auth::Tokens::new(&config.token, config.readonly_token.as_deref()),
-        pool,
-        shared,
+        backend,
         slots: tokio::sync::Semaphore::new(
             config.pool_size.min(tokio::sync::Semaphore::MAX_PERMITS),
         ),
@@ -109,6 +130,8 @@ async fn run(config: config::Config) -> Result<(), String> {
             .allow_origin
             .as_deref()
             .and_then(|o| HeaderValue::from_str(o).ok()),
+        sync: Default::default(),
+        subscribers: Arc::new(tokio::sync::Semaphore::new(config.max_subscribers)),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -16,8 +16,12 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
 use deadpool::Runtime;
+use std::sync::Arc;
+
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError};
+use redis::{AsyncConnectionConfig, RedisError};
+
+use crate::target::Target;
 
 /// Idle time after which a connection is pinged before it is handed out.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(2);
@@ -32,7 +36,7 @@ pub struct Connection {
 }
 
 pub struct Manager {
-    client: Client,
+    target: Arc<Target>,
     config: AsyncConnectionConfig,
     /// How many in-use connections have failed so far.
     failures: AtomicU64,
@@ -44,7 +48,9 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Connection, RedisError> {
         let redis = self
-            .client
+            .target
+            .client()
+            .await?
             .get_multiplexed_async_connection_with_config(&self.config)
             .await?;
         Ok(Connection {
@@ -67,12 +73,6 @@ impl managed::Manager for Manager {
     }
 }
 
-/// The Redis client for `redis_url`.
-pub fn client(redis_url: &str) -> Result<Client, String> {
-    // The URL may hold a password: errors say what is wrong, not what was given.
-    Client::open(redis_url).map_err(|e| format!("invalid --redis URL ({:?})", e.kind()))
-}
-
 /// How every Redis connection connects and waits for answers.
 pub fn connection_config(redis_timeout: Duration) -> AsyncConnectionConfig {
     AsyncConnectionConfig::new()
@@ -83,13 +83,13 @@ pub fn connection_config(redis_timeout: Duration) -> AsyncConnectionConfig {
 /// Builds the pool; connections are made on demand, so a Redis that is down at start-up only
 /// makes requests fail (503) until it is up.
 pub fn build(
-    client: Client,
+    target: Arc<Target>,
     max_size: usize,
     wait: Duration,
     redis_timeout: Duration,
 ) -> Result<Pool, String> {
     let manager = Manager {
-        client,
+        target,
         config: connection_config(redis_timeout),
         failures: AtomicU64::new(0),
     };

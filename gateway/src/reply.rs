@@ -33,6 +33,25 @@ pub fn error_text(err: &ServerError) -> String {
     }
 }
 
+/// A failed command's error text: Redis's error reply as Redis prints it, or what went wrong on
+/// the way to it.
+pub fn failure_text(err: &redis::RedisError) -> String {
+    match (err.code(), err.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        (None, _) if err.is_timeout() => "ERR Redis did not answer in time".into(),
+        (None, _) => "ERR Redis is unavailable".into(),
+    }
+}
+
+/// A pipeline entry: a value, or an error text.
+pub fn result_entry(result: Result<Value, String>, encoding: Encoding) -> Json {
+    match result {
+        Ok(value) => entry(value, encoding),
+        Err(text) => json!({ "error": text }),
+    }
+}
+
 /// A reply value as JSON: integers as numbers, strings per `encoding`, nil as null, arrays (and
 /// sets, and maps flattened to key, value, ... as in RESP2) as arrays.
 pub fn to_json(value: Value, encoding: Encoding) -> Json {

@@ -197,7 +197,7 @@ impl<'de> Visitor<'de> for CommandSeed {
     }
 }
 
-/// Reads one argument, a JSON string or number, onto the end of `command`.
+/// Reads one argument, a JSON string, number or boolean, onto the end of `command`.
 struct ArgSeed<'a> {
     command: &'a mut Command,
     index: usize,
@@ -215,7 +215,20 @@ impl<'de> Visitor<'de> for ArgSeed<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "argument {} to be a JSON string or number", self.index)
+        write!(
+            f,
+            "argument {} to be a JSON string, number or boolean",
+            self.index
+        )
+    }
+
+    // As Upstash takes them (@upstash/redis sends them): their JSON text. Not as a name.
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        if self.index == 0 {
+            return Err(E::invalid_type(de::Unexpected::Bool(b), &self));
+        }
+        self.command.push(if b { b"true" } else { b"false" });
+        Ok(())
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
@@ -329,11 +342,16 @@ mod tests {
     }
 
     #[test]
+    fn booleans_as_upstash_takes_them() {
+        let cmd = parse_command(br#"["HSET","h","f",false,"g",true]"#).unwrap();
+        assert_eq!(strings(&cmd), ["HSET", "h", "f", "false", "g", "true"]);
+    }
+
+    #[test]
     fn json_command_rejects() {
         for body in [
             &br#"["SET","k",{"a":1}]"#[..],
             br#"["SET","k",["x"]]"#,
-            br#"["SET","k",true]"#,
             br#"["SET","k",null]"#,
             br#"[]"#,
             br#"[""]"#,
@@ -425,10 +443,14 @@ mod tests {
             let Json::Array(items) = json else {
                 return None;
             };
+            if matches!(items.first(), Some(Json::Bool(_))) {
+                return None; // a boolean is an argument, never a name
+            }
             let args = items
                 .iter()
                 .map(|item| match item {
                     Json::String(s) => Some(s.as_bytes().to_vec()),
+                    Json::Bool(b) => Some(b.to_string().into_bytes()),
                     Json::Number(n) => Some(
                         n.as_i64()
                             .map(|i| i.to_string())

@@ -4,6 +4,7 @@
 //! body size, then room in the in-flight budget, then parsing and the command lists, and only
 //! then a Redis connection.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,18 +18,30 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::auth::{Role, Tokens};
 use crate::budget::Budget;
+use crate::cluster::Cluster;
 use crate::commands;
 use crate::execute::{self, Connection, Transaction};
 use crate::pool::{self, Conn, Pool};
 use crate::reply::{self, Encoding};
 use crate::request::{self, Command};
 use crate::shared::{self, Shared};
+use crate::subscribe;
+
+/// Where commands go.
+pub enum Backend {
+    /// One Redis (fixed, or the primary Sentinel names): a shared connection and a pool.
+    Single {
+        pool: Pool,
+        shared: Shared,
+        target: Arc<crate::target::Target>,
+    },
+    Cluster(Cluster),
+}
 
 /// Everything a request needs, shared by all of them.
 pub struct App {
     pub tokens: Tokens,
-    pub pool: Pool,
-    pub shared: Shared,
+    pub backend: Backend,
     /// One per request at Redis, --pool-size of them: on the shared connection or not, requests
     /// past that many wait up to --pool-wait-ms, then get 503, as they would for a pooled
     /// connection. (The pool has as many connections, so a request with a slot gets one.)
@@ -40,12 +53,17 @@ pub struct App {
     pub pool_wait: Duration,
     pub read_timeout: Duration,
     pub allow_origin: Option<HeaderValue>,
+    /// The last `upstash-sync-token` handed out; see [`sync_token`].
+    pub sync: AtomicU64,
+    /// One per open SUBSCRIBE stream, --max-subscribers of them.
+    pub subscribers: Arc<Semaphore>,
 }
 
 /// A request as hyper reads it; the body is read (or drained) by the handler.
 pub type Request = hyper::Request<Incoming>;
-/// Every answer is small and whole when it is made.
-pub type Response = hyper::Response<Full<Bytes>>;
+/// Every answer is small and whole when it is made, but a subscription's stream of events.
+pub type Response = hyper::Response<Body>;
+pub type Body = http_body_util::Either<Full<Bytes>, subscribe::Events>;
 
 /// Headers a browser may send, for CORS preflight answers: those of @upstash/redis included.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Upstash-Encoding, Upstash-Sync-Token, \
@@ -87,7 +105,7 @@ impl Failure {
 fn json_response(status: StatusCode, body: &Json) -> Response {
     let bytes =
         serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"ERR internal\"}".to_vec());
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    let mut response = Response::new(Body::Left(Full::new(Bytes::from(bytes))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -101,12 +119,26 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response {
     let mut response = serve(&app, request)
         .await
         .unwrap_or_else(Failure::into_response);
+    response.headers_mut().insert(SYNC_TOKEN, sync_token(&app));
     if let Some(origin) = &app.allow_origin {
-        response
-            .headers_mut()
-            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("upstash-sync-token"),
+        );
     }
     response
+}
+
+const SYNC_TOKEN: &str = "upstash-sync-token";
+
+/// Upstash's read-your-writes token, which clients send back on their next request. Every
+/// command here goes to the primary of its key (no reads from replicas), so a read always sees
+/// the writes answered before it and any token is honoured: it is an increasing number, so a
+/// client comparing two can tell the later one.
+fn sync_token(app: &App) -> HeaderValue {
+    HeaderValue::from(app.sync.fetch_add(1, Ordering::Relaxed) + 1)
 }
 
 enum Endpoint<'a> {
@@ -207,6 +239,10 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
             let command = request::parse_command(&body).map_err(bad_request)?;
             run_single(app, role, command, encoding).await
         }
+        Endpoint::Path(path) if subscription(path).is_some() => {
+            let (pattern, names) = subscription(path).unwrap_or_default();
+            subscribe(app, names, pattern).await
+        }
         Endpoint::Path(path) => {
             let command = request::path_command(path, &body, query).map_err(bad_request)?;
             run_single(app, role, command, encoding).await
@@ -215,21 +251,56 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
             let _slot = slot(app).await?;
-            let values = execute::pipeline(connection(app, &commands).await?, &commands)
-                .await
-                .map_err(redis_failure)?;
-            Ok(entries(values, encoding))
+            let results = match &app.backend {
+                Backend::Single { .. } => {
+                    execute::pipeline(connection(app, &commands).await?, &commands)
+                        .await
+                        .map_err(redis_failure)?
+                }
+                Backend::Cluster(cluster) => {
+                    let results = cluster.pipeline(&commands).await;
+                    // Nothing answered at all: the cluster is unreachable.
+                    if let Some(Err(e)) = results.first() {
+                        if results
+                            .iter()
+                            .all(|r| r.as_ref().is_err_and(|e| e.code().is_none()))
+                        {
+                            return Err(redis_failure(e.clone()));
+                        }
+                    }
+                    results
+                        .into_iter()
+                        .map(|r| r.map_err(|e| reply::failure_text(&e)))
+                        .collect()
+                }
+            };
+            Ok(entries(results, encoding))
         }
         Endpoint::MultiExec => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
             let _slot = slot(app).await?;
-            match execute::transaction(own_connection(app).await?, &commands)
-                .await
-                .map_err(redis_failure)?
-            {
-                Transaction::Executed(values) => Ok(entries(values, encoding)),
+            let outcome = match &app.backend {
+                Backend::Single { .. } => {
+                    execute::transaction(own_connection(app).await?, &commands).await
+                }
+                Backend::Cluster(cluster) => cluster.transaction(&commands).await,
+            };
+            match outcome.map_err(redis_failure)? {
+                Transaction::Executed(values) => {
+                    Ok(entries(values.into_iter().map(Ok).collect(), encoding))
+                }
+                Transaction::Discarded(error) if did_not_run(&error) => {
+                    Err(fail(StatusCode::SERVICE_UNAVAILABLE, error))
+                }
                 Transaction::Discarded(error) => Err(fail(StatusCode::BAD_REQUEST, error)),
+                Transaction::Unreadable => Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "ERR the transaction ran, but its answer was lost: {}",
+                        execute::UNREADABLE
+                    ),
+                )),
             }
         }
     }
@@ -244,10 +315,17 @@ async fn run_single(
     let commands = std::slice::from_ref(&command);
     check_all(commands, role)?;
     let _slot = slot(app).await?;
-    let value = execute::single(connection(app, commands).await?, &command)
-        .await
-        .map_err(redis_failure)?;
-    let status = match value {
+    let value = match &app.backend {
+        Backend::Single { .. } => execute::single(connection(app, commands).await?, &command)
+            .await
+            .map_err(redis_failure)?,
+        Backend::Cluster(cluster) => cluster.single(&command).await.map_err(redis_failure)?,
+    };
+    let status = match &value {
+        // A replica (a demoted primary) refused a write: it did not run.
+        redis::Value::ServerError(e) if did_not_run(e.code()) => {
+            return Err(fail(StatusCode::SERVICE_UNAVAILABLE, reply::error_text(e)));
+        }
         redis::Value::ServerError(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
@@ -255,10 +333,10 @@ async fn run_single(
 }
 
 /// A pipeline or transaction answer: 200 with one entry per command, errors included.
-fn entries(values: Vec<redis::Value>, encoding: Encoding) -> Response {
-    let entries = values
+fn entries(results: Vec<Result<redis::Value, String>>, encoding: Encoding) -> Response {
+    let entries = results
         .into_iter()
-        .map(|v| reply::entry(v, encoding))
+        .map(|r| reply::result_entry(r, encoding))
         .collect();
     json_response(StatusCode::OK, &Json::Array(entries))
 }
@@ -290,11 +368,17 @@ async fn slot(app: &App) -> Result<SemaphorePermit<'_>, Failure> {
 /// The shared connection when every command may go there ([`shared::may_share`]), else a
 /// pooled one.
 async fn connection<'a>(app: &'a App, commands: &[Command]) -> Result<Connection<'a>, Failure> {
+    let Backend::Single { shared, .. } = &app.backend else {
+        return Err(fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR no single Redis",
+        ));
+    };
     if !commands.iter().all(shared::may_share) {
         return Ok(Connection::Own(own_connection(app).await?));
     }
-    match app.shared.get().await {
-        Ok(link) => Ok(Connection::Shared(&app.shared, link)),
+    match shared.get().await {
+        Ok(link) => Ok(Connection::Shared(shared, link)),
         Err(_) => Err(fail(
             StatusCode::SERVICE_UNAVAILABLE,
             "ERR Redis is unavailable",
@@ -303,7 +387,13 @@ async fn connection<'a>(app: &'a App, commands: &[Command]) -> Result<Connection
 }
 
 async fn own_connection(app: &App) -> Result<Conn, Failure> {
-    app.pool.get().await.map_err(|e| {
+    let Backend::Single { pool, .. } = &app.backend else {
+        return Err(fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR no single Redis",
+        ));
+    };
+    pool.get().await.map_err(|e| {
         fail(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("ERR {}", pool::unavailable_reason(&e)),
@@ -324,6 +414,9 @@ fn redis_failure(err: redis::RedisError) -> Failure {
         );
     }
     match err.code() {
+        Some(code) if did_not_run(code) => {
+            fail(StatusCode::SERVICE_UNAVAILABLE, reply::failure_text(&err))
+        }
         Some(code) => fail(
             StatusCode::BAD_REQUEST,
             match err.detail() {
@@ -339,6 +432,73 @@ fn redis_failure(err: redis::RedisError) -> Failure {
     }
 }
 
+/// `/subscribe/<channel>...` or `/psubscribe/<pattern>...`: whether it is patterns, and the
+/// names (at least one).
+fn subscription(path: &str) -> Option<(bool, Vec<Vec<u8>>)> {
+    let mut segments = path.trim_matches('/').split('/');
+    let pattern = match segments.next()? {
+        s if s.eq_ignore_ascii_case("subscribe") => false,
+        s if s.eq_ignore_ascii_case("psubscribe") => true,
+        _ => return None,
+    };
+    let names: Vec<Vec<u8>> = segments
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode(s.as_bytes()).collect())
+        .collect();
+    (!names.is_empty()).then_some((pattern, names))
+}
+
+/// A stream of the messages on `names` (any token may subscribe: it reads).
+async fn subscribe(app: &App, names: Vec<Vec<u8>>, pattern: bool) -> Result<Response, Failure> {
+    let Ok(mut permit) = app.subscribers.clone().try_acquire_owned() else {
+        return Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR too many subscriptions are open (--max-subscribers)",
+        ));
+    };
+    let clients = match &app.backend {
+        Backend::Single { target, .. } => {
+            vec![target.client().await.map_err(redis_failure)?]
+        }
+        Backend::Cluster(cluster) => cluster.seed_clients(),
+    };
+    // On a cluster a message published on any node reaches every node: any live seed will do.
+    let mut last = None;
+    for client in clients {
+        match subscribe::open(client, names.clone(), pattern, permit).await {
+            Ok(events) => {
+                let mut response = Response::new(Body::Right(events));
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                return Ok(response);
+            }
+            Err((e, p)) => {
+                last = Some(e);
+                permit = p;
+            }
+        }
+    }
+    Err(last.map_or_else(
+        || fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable"),
+        redis_failure,
+    ))
+}
+
+/// Error codes by which Redis says it refused a command without running it because of where
+/// the cluster or the primary is (a failover, a redirect): 503, retrying is safe. Takes a code
+/// or a whole error text.
+fn did_not_run(error: impl AsRef<str>) -> bool {
+    let code = error.as_ref().split(' ').next().unwrap_or_default();
+    matches!(
+        code,
+        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY"
+    )
+}
+
 fn encoding(headers: &HeaderMap) -> Encoding {
     match headers.get("upstash-encoding") {
         Some(v) if v.as_bytes().eq_ignore_ascii_case(b"base64") => Encoding::Base64,
@@ -347,7 +507,7 @@ fn encoding(headers: &HeaderMap) -> Encoding {
 }
 
 fn preflight() -> Response {
-    let mut response = Response::new(Full::default());
+    let mut response = Response::new(Body::Left(Full::default()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(
@@ -368,7 +528,10 @@ fn preflight() -> Response {
 fn too_large(app: &App) -> Failure {
     fail(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("ERR the request body is larger than {} bytes", app.max_body),
+        format!(
+            "ERR the request body is larger than this gateway's limit of {} bytes (--max-body)",
+            app.max_body
+        ),
     )
 }
 

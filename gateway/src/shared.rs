@@ -20,15 +20,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionAddr, RedisConnectionInfo, RedisError};
+use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo, RedisError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::AbortHandle;
 
 use crate::request::Command;
+use crate::target::Target;
 
 pub struct Shared {
-    addr: ConnectionAddr,
-    info: RedisConnectionInfo,
+    target: Arc<Target>,
     config: AsyncConnectionConfig,
     /// For connecting, the Redis handshake included.
     timeout: Duration,
@@ -61,11 +61,9 @@ impl Drop for Driver {
 }
 
 impl Shared {
-    pub fn new(client: &Client, config: AsyncConnectionConfig, timeout: Duration) -> Shared {
-        let info = client.get_connection_info();
+    pub fn new(target: Arc<Target>, config: AsyncConnectionConfig, timeout: Duration) -> Shared {
         Shared {
-            addr: info.addr().clone(),
-            info: info.redis_settings().clone(),
+            target,
             config,
             timeout,
             current: Mutex::new(None),
@@ -128,16 +126,19 @@ impl Shared {
 
     /// Connects as the redis crate would, but runs the connection's task itself to see it end.
     async fn connect(&self) -> Result<Link, RedisError> {
-        match &self.addr {
+        let client = self.target.client().await?;
+        let info = client.get_connection_info();
+        let settings = info.redis_settings();
+        match info.addr() {
             ConnectionAddr::Tcp(host, port) => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 // Commands are written when they are there, not held back for Redis's ACK.
                 stream.set_nodelay(true)?;
-                self.link(stream).await
+                self.link(settings, stream).await
             }
             ConnectionAddr::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await?;
-                self.link(stream).await
+                self.link(settings, stream).await
             }
             // TLS is not built in.
             _ => Err(std::io::Error::new(
@@ -148,12 +149,12 @@ impl Shared {
         }
     }
 
-    async fn link<S>(&self, stream: S) -> Result<Link, RedisError>
+    async fn link<S>(&self, info: &RedisConnectionInfo, stream: S) -> Result<Link, RedisError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (redis, driver) =
-            MultiplexedConnection::new_with_config(&self.info, stream, self.config.clone()).await?;
+            MultiplexedConnection::new_with_config(info, stream, self.config.clone()).await?;
         let ended = Arc::new(AtomicBool::new(false));
         let flag = ended.clone();
         let task = tokio::spawn(async move {

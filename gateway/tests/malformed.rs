@@ -1,5 +1,5 @@
 //! Generated malformed requests over HTTP: bad JSON, the wrong nesting, arguments that are
-//! not strings or numbers, too many commands, bodies over the limit, invalid UTF-8, random
+//! not strings, numbers or booleans, too many commands, bodies over the limit, invalid UTF-8, random
 //! bytes, odd paths, raw bytes that are hardly HTTP. Every answer must be a whole HTTP answer
 //! with a JSON error body and the status the protocol says, and nothing of a malformed request
 //! may reach Redis: a recording proxy between the gateway and Redis sees every byte the gateway
@@ -90,7 +90,10 @@ fn is_command(json: &Json) -> bool {
         Some(Json::Number(n)) => n.to_string(),
         _ => return false,
     };
-    items.iter().all(|i| i.is_string() || i.is_number())
+    // Booleans are arguments as Upstash takes them (their JSON text), never a name.
+    items
+        .iter()
+        .all(|i| i.is_string() || i.is_number() || i.is_boolean())
         && !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_graphic())
 }

@@ -417,14 +417,14 @@ async fn malformed_requests_are_400() {
         ("/", r#""PING""#),
         ("/", r#"["SET","k",{"a":1}]"#),
         ("/", r#"["SET","k",["nested"]]"#),
-        ("/", r#"["SET","k",true]"#),
+        ("/", r#"[true,"k"]"#),
         ("/", r#"["SET","k",null]"#),
         ("/", r#"[1]"#),
         ("/", r#"["NOSUCHCOMMAND"]"#),
         ("/pipeline", "[]"),
         ("/pipeline", r#"["PING"]"#),
         ("/pipeline", r#"[["PING"],[]]"#),
-        ("/pipeline", r#"[["PING"],["SET","k",false]]"#),
+        ("/pipeline", r#"[["PING"],["SET","k",null]]"#),
         ("/multi-exec", "[]"),
         ("/multi-exec", r#"[{"a":1}]"#),
     ] {
@@ -716,5 +716,86 @@ async fn a_reply_nested_deeper_than_the_redis_crate_reads_is_a_400() {
             assert!(error.contains("nested"), "{error}");
         }
     }
+    assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
+}
+
+/// Redis ran the commands; an answer the gateway cannot read must not make the request a 5xx,
+/// which tells clients (and @upstash/redis, which retries every failure) that retrying is safe.
+#[tokio::test]
+async fn unreadable_answers_after_commands_ran_are_never_a_5xx() {
+    let s = servers();
+    let g = &s.gateway;
+    // Redis quotes the argument in its error and cuts it inside a character: not UTF-8.
+    let cut = format!("a{}", "é".repeat(100));
+    let deep = "local t = {} for i = 1, 300 do t = {t} end return t";
+    let reply = g
+        .post(
+            "/pipeline",
+            &json!([
+                ["INCR", "p:unread:n"],
+                ["OBJECT", &cut],
+                ["INCR", "p:unread:n"]
+            ])
+            .to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json());
+    let entries = reply.json();
+    assert_eq!(entries[0], json!({"result": 1}));
+    assert!(
+        entries[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read"),
+        "{entries}"
+    );
+    assert!(
+        entries[2]["error"].as_str().unwrap().contains("ran"),
+        "{entries}"
+    );
+    assert_eq!(
+        g.post("/", r#"["GET","p:unread:n"]"#).await.result(),
+        json!("2")
+    );
+
+    let reply = g
+        .post(
+            "/pipeline",
+            &json!([["INCR", "p:unread:n"], ["EVAL", deep, 0]]).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()[0], json!({"result": 3}));
+    assert!(reply.json()[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("nested"));
+
+    // Refused while queueing (its error unreadable): Redis discards the transaction.
+    let error = g
+        .post(
+            "/multi-exec",
+            &json!([["INCR", "p:unread:t"], ["OBJECT", &cut]]).to_string(),
+        )
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(error.starts_with("EXECABORT"), "{error}");
+    assert_eq!(
+        g.post("/", r#"["GET","p:unread:t"]"#).await.result(),
+        json!(null)
+    );
+    // EXEC ran and its answer is unreadable: 400, saying it ran.
+    let error = g
+        .post(
+            "/multi-exec",
+            &json!([["INCR", "p:unread:t"], ["EVAL", deep, 0]]).to_string(),
+        )
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(error.contains("ran"), "{error}");
+    assert_eq!(
+        g.post("/", r#"["GET","p:unread:t"]"#).await.result(),
+        json!("1")
+    );
     assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
 }

@@ -14,8 +14,9 @@ use crate::error::{Code, Error, Result};
 use crate::number::Numbers;
 use crate::ops::{Op, Outcome};
 
-/// `setMany` with a ttl: every key with the same expiry, in one atomic step.
-const SET_MANY_PX: &str = "for i,k in ipairs(KEYS) do redis.call('SET',k,ARGV[i],'PX',ARGV[#ARGV]) end return #KEYS";
+/// `setMany` with a ttl: every key with the same expiry, in one atomic step (on a Redis Cluster
+/// the gateway runs it once per hash slot: its own file, so the gateway can know it).
+const SET_MANY_PX: &str = include_str!("lua/set_many_px.lua");
 
 /// `incr`: INCRBYFLOAT, on a stored value that is a JSON number only. INCRBYFLOAT alone takes
 /// whatever C's strtold takes (`0x10`, `.5`, `5.`, `+5`), which the memory backend and the
@@ -32,8 +33,9 @@ return redis.call('INCRBYFLOAT',KEYS[1],ARGV[1])";
 /// SHA-1 of `INCR_JSON_NUMBER` (a test checks it).
 pub const INCR_SHA1: &str = "9dc42e95c4f9934ed3ca32b89509b92e2b2995a2";
 
-/// The near tier's read: each key's value and remaining life (`PTTL`), in one request.
-pub const GET_WITH_PTTL: &str = "local r={} for _,k in ipairs(KEYS) do r[#r+1]=redis.call('GET',k) r[#r+1]=redis.call('PTTL',k) end return r";
+/// The near tier's read: each key's value and remaining life (`PTTL`), in one request (split
+/// per hash slot by the gateway on a cluster, as `SET_MANY_PX`).
+pub const GET_WITH_PTTL: &str = include_str!("lua/get_with_pttl.lua");
 
 /// SHA-1 of `GET_WITH_PTTL` (a test checks it).
 pub const GET_WITH_PTTL_SHA1: &str = "0d3a5b686da82654b891328de6753dde7074f83f";

@@ -1,0 +1,396 @@
+//! The gateway in front of a Redis Cluster. The redis crate's cluster client does the cluster
+//! protocol: it learns the slot map, sends each command to its slot's master, follows MOVED and
+//! ASK, splits MGET/MSET/DEL/UNLINK/EXISTS/TOUCH per slot and joins their replies in order, and
+//! sends FLUSHDB, SCRIPT LOAD/FLUSH, DBSIZE and KEYS to every master. This module adds what a
+//! REST request needs on top:
+//! - two connections: reads may be resent by the client library (after a redirect, a reconnect
+//!   or a timeout), everything else never is, so a write runs at most once. A write answered
+//!   with an error that says it did not run (MOVED, TRYAGAIN, CLUSTERDOWN...) is sent again here;
+//! - a /pipeline is one command per slot's master, sent together, answered in order;
+//! - a /multi-exec goes to one master, and is refused (CROSSSLOT) before anything is sent when
+//!   its keys are in several slots;
+//! - SCAN walks every master, one after another, its cursor saying which one;
+//! - the edge-caches client's two scripts over many keys (setMany with a ttl, the near tier's
+//!   read) run once per slot: atomic per hash slot, one HTTP request still.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use redis::aio::ConnectionLike;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
+
+use crate::execute::Transaction;
+use crate::request::Command;
+
+/// Masters a SCAN cursor can name: the cursor is `redis_cursor * MAX_MASTERS + master`.
+const MAX_MASTERS: u128 = 1024;
+
+/// Sends of a write that Redis refused without running it (a redirect, a failover under way).
+const WRITE_ATTEMPTS: u32 = 6;
+
+pub struct Cluster {
+    /// The seed nodes, for subscriptions (`subscribe.rs`).
+    seeds: Vec<redis::Client>,
+    reads: Lazy,
+    writes: Lazy,
+    key_wise: [KeyWise; 2],
+    /// For waits between sends of a write.
+    timeout: Duration,
+}
+
+/// A cluster connection made on first use (a cluster down at start-up is a 503 that recovers),
+/// then kept: the redis crate reconnects its nodes itself.
+struct Lazy {
+    client: ClusterClient,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+impl Lazy {
+    async fn get(&self) -> Result<ClusterConnection, RedisError> {
+        self.conn
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
+}
+
+/// A script of the edge-caches client that does the same thing for each of its keys, so running
+/// it once per slot with that slot's keys is running it once.
+struct KeyWise {
+    sha1: String,
+    text: &'static str,
+    shape: Shape,
+}
+
+/// One slot's share of a split script: its command, and the indexes of its keys.
+type Part = (Cmd, Vec<usize>);
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// ARGV holds one value per key, then one argument for all; the reply is a count.
+    ValuePerKeyThenShared,
+    /// No ARGV; the reply holds two values per key, in the keys' order.
+    TwoRepliesPerKey,
+}
+
+impl Cluster {
+    pub fn new(nodes: &[String], timeout: Duration) -> Result<Cluster, String> {
+        let build = |retries: u32| {
+            ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                .retries(retries)
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .build()
+                .map_err(|e| format!("invalid --redis URL list ({:?})", e.kind()))
+        };
+        let key_wise = |text: &'static str, shape| KeyWise {
+            sha1: sha1_smol::Sha1::from(text).digest().to_string(),
+            text,
+            shape,
+        };
+        let seeds = nodes
+            .iter()
+            .map(|n| redis::Client::open(n.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("invalid --redis URL list ({:?})", e.kind()))?;
+        Ok(Cluster {
+            seeds,
+            reads: Lazy {
+                client: build(3)?,
+                conn: Default::default(),
+            },
+            writes: Lazy {
+                client: build(0)?,
+                conn: Default::default(),
+            },
+            key_wise: [
+                key_wise(
+                    include_str!("../../src/backend/rest/lua/set_many_px.lua"),
+                    Shape::ValuePerKeyThenShared,
+                ),
+                key_wise(
+                    include_str!("../../src/backend/rest/lua/get_with_pttl.lua"),
+                    Shape::TwoRepliesPerKey,
+                ),
+            ],
+            timeout,
+        })
+    }
+
+    /// Clients for the seed nodes, in the order given.
+    pub fn seed_clients(&self) -> Vec<redis::Client> {
+        self.seeds.clone()
+    }
+
+    /// One command; a server error reply is an `Err` whose `code()` is set.
+    pub async fn single(&self, command: &Command) -> Result<Value, RedisError> {
+        let name = command.name().to_ascii_uppercase();
+        if name == b"SCAN" {
+            return self.scan(command).await;
+        }
+        if let Some((shape, parts)) = self.split_script(&name, command) {
+            return self.run_split(command, shape, parts).await;
+        }
+        self.send(command, to_cmd(command)).await
+    }
+
+    /// Commands in order, each to its own slot's master, all sent at once; one result each.
+    pub async fn pipeline(&self, commands: &[Command]) -> Vec<Result<Value, RedisError>> {
+        join_all(commands.iter().map(|c| self.single(c))).await
+    }
+
+    /// MULTI ... EXEC on the master of the commands' slot. The redis crate refuses a pipeline
+    /// whose keys are in several slots before sending it (and Redis would abort it).
+    pub async fn transaction(&self, commands: &[Command]) -> Result<Transaction, RedisError> {
+        let mut pipe = Pipeline::with_capacity(commands.len() + 2);
+        pipe.add_command(redis::cmd("MULTI"));
+        for command in commands {
+            pipe.add_command(to_cmd(command));
+        }
+        pipe.add_command(redis::cmd("EXEC"));
+        let mut conn = self.writes.get().await?;
+        let mut replies = match conn.req_packed_commands(&pipe, 0, commands.len() + 2).await {
+            Ok(replies) => replies,
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => {
+                return Ok(Transaction::Discarded(CROSSSLOT.into()))
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(crate::execute::transaction_outcome(&mut replies))
+    }
+
+    async fn send(&self, command: &Command, cmd: Cmd) -> Result<Value, RedisError> {
+        let name = String::from_utf8_lossy(command.name()).to_ascii_uppercase();
+        if crate::commands::is_read_only(&name) {
+            let mut conn = self.reads.get().await?;
+            return as_result(conn.req_packed_command(&cmd).await);
+        }
+        let mut wait = Duration::from_millis(50);
+        let mut attempt = 1;
+        loop {
+            let mut conn = self.writes.get().await?;
+            let result = as_result(conn.req_packed_command(&cmd).await);
+            match result {
+                Err(e) if attempt < WRITE_ATTEMPTS && did_not_run(&e) => {
+                    tokio::time::sleep(wait.min(self.timeout)).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Parts of a client script over keys in several slots: each part's command and the
+    /// indexes of its keys in the original.
+    fn split_script(&self, name: &[u8], command: &Command) -> Option<(Shape, Vec<Part>)> {
+        if !matches!(name, b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO") {
+            return None;
+        }
+        let script = command.get(1)?;
+        let known = self.key_wise.iter().find(|k| {
+            if name.starts_with(b"EVALSHA") {
+                script.eq_ignore_ascii_case(k.sha1.as_bytes())
+            } else {
+                script == k.text.as_bytes()
+            }
+        })?;
+        let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
+        let keys: Vec<&[u8]> = (0..count)
+            .map(|i| command.get(3 + i))
+            .collect::<Option<_>>()?;
+        let argv: Vec<&[u8]> = (3 + count..command.len())
+            .filter_map(|i| command.get(i))
+            .collect();
+        if matches!(known.shape, Shape::ValuePerKeyThenShared) && argv.len() != count + 1 {
+            return None; // not as the client sends it: Redis answers whatever it answers
+        }
+        let mut slots: HashMap<Slot, Vec<usize>> = HashMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            slots.entry(Slot::for_key(key)).or_default().push(i);
+        }
+        if slots.len() < 2 {
+            return None;
+        }
+        let mut parts: Vec<Part> = slots
+            .into_values()
+            .map(|indexes| {
+                let mut cmd = redis::cmd(std::str::from_utf8(name).unwrap_or("EVAL"));
+                cmd.arg(script).arg(indexes.len());
+                for &i in &indexes {
+                    cmd.arg(keys[i]);
+                }
+                if let Shape::ValuePerKeyThenShared = known.shape {
+                    for &i in &indexes {
+                        cmd.arg(argv[i]);
+                    }
+                    cmd.arg(argv[count]);
+                }
+                (cmd, indexes)
+            })
+            .collect();
+        parts.sort_by_key(|(_, indexes)| indexes[0]);
+        Some((known.shape, parts))
+    }
+
+    async fn run_split(
+        &self,
+        command: &Command,
+        shape: Shape,
+        parts: Vec<Part>,
+    ) -> Result<Value, RedisError> {
+        let count: usize = parts.iter().map(|(_, idx)| idx.len()).sum();
+        let results = join_all(parts.iter().map(|(cmd, _)| self.send(command, cmd.clone()))).await;
+        let two_per_key = matches!(shape, Shape::TwoRepliesPerKey);
+        let mut total = 0i64;
+        let mut joined = vec![Value::Nil; if two_per_key { 2 * count } else { 0 }];
+        for ((_, indexes), result) in parts.iter().zip(results) {
+            match result? {
+                Value::Int(n) => total += n,
+                Value::Array(values) if two_per_key && values.len() == 2 * indexes.len() => {
+                    let mut values = values.into_iter();
+                    for &i in indexes {
+                        joined[2 * i] = values.next().unwrap_or(Value::Nil);
+                        joined[2 * i + 1] = values.next().unwrap_or(Value::Nil);
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(if two_per_key {
+            Value::Array(joined)
+        } else {
+            Value::Int(total)
+        })
+    }
+
+    /// SCAN over every master in turn (sorted by address, so the order holds between calls).
+    async fn scan(&self, command: &Command) -> Result<Value, RedisError> {
+        let invalid = || {
+            RedisError::from((
+                ErrorKind::Server(ServerErrorKind::ResponseError),
+                "invalid cursor",
+            ))
+        };
+        let cursor: u128 = std::str::from_utf8(command.get(1).ok_or_else(invalid)?)
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(invalid)?;
+        let masters = self.masters().await?;
+        let (index, inner) = ((cursor % MAX_MASTERS) as usize, cursor / MAX_MASTERS);
+        let Some((host, port)) = masters.get(index).cloned() else {
+            return Err(invalid());
+        };
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(inner.to_string());
+        for i in 2..command.len() {
+            cmd.arg(command.get(i).unwrap_or_default());
+        }
+        let mut conn = self.reads.get().await?;
+        let reply = conn
+            .route_command(
+                cmd,
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }),
+            )
+            .await?;
+        let Value::Array(mut parts) = reply else {
+            return Ok(reply);
+        };
+        let next: u128 = match parts.first() {
+            Some(Value::BulkString(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
+            Some(Value::SimpleString(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or(0);
+        let out = if next != 0 {
+            next * MAX_MASTERS + index as u128
+        } else if index + 1 < masters.len() {
+            (index + 1) as u128
+        } else {
+            0
+        };
+        parts[0] = Value::BulkString(out.to_string().into_bytes());
+        Ok(Value::Array(parts))
+    }
+
+    /// The masters' addresses, from CLUSTER SLOTS, sorted.
+    async fn masters(&self) -> Result<Vec<(String, u16)>, RedisError> {
+        let mut conn = self.reads.get().await?;
+        let slots = conn
+            .route_command(
+                redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?;
+        let mut masters = Vec::new();
+        if let Value::Array(ranges) = slots {
+            for range in ranges {
+                let Value::Array(fields) = range else {
+                    continue;
+                };
+                let Some(Value::Array(master)) = fields.get(2) else {
+                    continue;
+                };
+                let host = match master.first() {
+                    Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    Some(Value::SimpleString(s)) => s.clone(),
+                    _ => continue,
+                };
+                let Some(Value::Int(port)) = master.get(1) else {
+                    continue;
+                };
+                let Ok(port) = u16::try_from(*port) else {
+                    continue;
+                };
+                masters.push((host, port));
+            }
+        }
+        masters.sort();
+        masters.dedup();
+        if masters.is_empty() || masters.len() as u128 > MAX_MASTERS {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "the cluster has no masters to scan",
+            )));
+        }
+        Ok(masters)
+    }
+}
+
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// Whether Redis refused a command without running it, so that sending it again is safe.
+fn did_not_run(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::BusyLoading
+                | ServerErrorKind::ReadOnly
+        )
+    ) || e.kind() == ErrorKind::ClusterConnectionNotFound
+}
+
+/// The cluster client answers some error replies as values and some as errors: one way.
+fn as_result(result: Result<Value, RedisError>) -> Result<Value, RedisError> {
+    match result {
+        Ok(Value::ServerError(e)) => Err(RedisError::from(e)),
+        other => other,
+    }
+}
+
+fn to_cmd(command: &Command) -> Cmd {
+    let mut cmd = Cmd::with_capacity(command.len(), command.data_len());
+    for arg in command.args() {
+        cmd.arg(arg);
+    }
+    cmd
+}

@@ -1,0 +1,1 @@
+for i,k in ipairs(KEYS) do redis.call('SET',k,ARGV[i],'PX',ARGV[#ARGV]) end return #KEYS
