@@ -75,6 +75,16 @@ export class Cache {
   }
 
   /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
+  /** Upstash's read-your-writes token ("" until a response carries one); see the README. */
+  get syncToken() {
+    return this.#transport?.syncToken ?? "";
+  }
+
+  set syncToken(token) {
+    if (typeof token !== "string") throw new TypeError("syncToken must be a string");
+    if (this.#transport) this.#transport.syncToken = token;
+  }
+
   get stats() {
     const engine = this.#engine;
     return { nearHits: engine.nearHits, nearMisses: engine.nearMisses, staleServed: engine.staleServed, requests: this.#transport?.requests ?? 0 };

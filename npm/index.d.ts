@@ -130,6 +130,11 @@ export declare class Cache {
 
   /** Counters since construction (near tier and requests). */
   readonly stats: CacheStats;
+  /**
+   * Upstash's read-your-writes token: the newest a response carried, sent on every request.
+   * Set it to carry it to another `Cache` or instance. `""` until a response carries one.
+   */
+  syncToken: string;
 
   /** The cached value, or `null` when the key is missing or expired. */
   get<T = unknown>(key: string): Promise<T | null>;

@@ -7,7 +7,7 @@ import { FetchFailure } from "./engine.js";
 // Most commands in one pipeline request: the gateway's own default limit.
 const MAX_BATCH = 1000;
 // Most characters of commands in one pipeline request. A UTF-16 unit is at most 3 bytes of
-// UTF-8, so a request stays under 768 KiB: below the gateway's default 1 MiB and Upstash's 1 MB.
+// UTF-8, so a request stays under 768 KiB: below Upstash's 1 MB (and the gateway's 8 MiB).
 const MAX_BATCH_CHARS = 256 * 1024;
 
 export class Transport {
@@ -21,6 +21,8 @@ export class Transport {
   #flush = () => this.#sendQueued();
   /** HTTP requests sent (retries included), for `cache.stats`. */
   requests = 0;
+  /** Upstash's read-your-writes token: the last one a response carried, sent on each request. */
+  syncToken = "";
 
   // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js).
   constructor(engine, options) {
@@ -114,10 +116,14 @@ export class Transport {
       post(
         this.#fetch,
         this.#url + path,
-        this.#headers,
+        // The newest token as the request leaves, not as it was queued.
+        this.syncToken === "" ? this.#headers : { ...this.#headers, "Upstash-Sync-Token": this.syncToken },
         body,
         this.#timeout,
-        (answer) => (answer[0] < 500 ? answered(answer) : retry(n, FetchFailure.Status5xx, answer)),
+        (answer) => {
+          if (answer[2]) this.syncToken = answer[2];
+          answer[0] < 500 ? answered(answer) : retry(n, FetchFailure.Status5xx, answer);
+        },
         (thrown) => {
           let how;
           let outcome;
@@ -202,9 +208,10 @@ function post(fetchFn, url, headers, body, timeoutMs, answered, failed) {
   // adopted in two more turns of the queue. Whatever a given fetch resolves with, a throw here
   // fails the request (nothing may escape as an unhandled rejection).
   Promise.resolve(answer).then((response) => {
-    let status, reading;
+    let status, reading, token;
     try {
       status = response.status;
+      token = response.headers?.get("upstash-sync-token");
       reading = response.arrayBuffer();
     } catch (error) {
       return fail(error);
@@ -212,7 +219,7 @@ function post(fetchFn, url, headers, body, timeoutMs, answered, failed) {
     Promise.resolve(reading).then((bytes) => {
       let reply;
       try {
-        reply = [status, new Uint8Array(bytes)];
+        reply = [status, new Uint8Array(bytes), token];
       } catch (error) {
         return fail(error);
       }

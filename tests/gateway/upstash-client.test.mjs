@@ -120,3 +120,59 @@ for (const mode of modes) {
     });
   });
 }
+
+describe("what the gateway takes as Upstash does", { skip }, () => {
+  const redis = new Redis({ url, token, retry: false, enableTelemetry: false });
+  const key = (name) => `upstash:${process.pid}:x:${name}`;
+  const raw = async (command) => {
+    const response = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(command) });
+    return [response.status, await response.json()];
+  };
+
+  test("JSON booleans as arguments, as their JSON text", async () => {
+    assert.deepEqual(await raw(["HSET", key("b"), "yes", true, "no", false]), [200, { result: 2 }]);
+    assert.deepEqual(await raw(["HMGET", key("b"), "yes", "no"]), [200, { result: ["true", "false"] }]);
+    await redis.hset(key("c"), { on: true, off: false });
+    assert.equal(await redis.hget(key("c"), "on"), true);
+    assert.equal(await redis.hget(key("c"), "off"), false);
+  });
+
+  test("a value of several MiB with the default --max-body", async () => {
+    const big = "x".repeat(6 * 1024 * 1024);
+    assert.equal(await redis.set(key("big"), big), "OK");
+    assert.equal((await redis.get(key("big"))).length, big.length);
+  });
+
+  test("SUBSCRIBE and PSUBSCRIBE as a stream of events, for any token", async () => {
+    for (const t of [token, readonlyToken].filter(Boolean)) {
+      const listener = new Redis({ url, token: t, retry: false, enableTelemetry: false });
+      const channel = `upstash:${process.pid}:ch:${t === token ? "rw" : "ro"}`;
+      const plain = listener.subscribe([channel]);
+      const patterns = listener.psubscribe([`${channel}*`]);
+      const seen = [];
+      const patternSeen = [];
+      plain.on("message", (m) => seen.push(m));
+      patterns.on("pmessage", (m) => patternSeen.push(m));
+      // Subscribed once PUBLISH reaches both streams.
+      for (let i = 0; i < 100 && (await redis.publish(channel, "ready")) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      await redis.publish(channel, { a: 1 });
+      // (@upstash/redis reads pattern messages as JSON only.)
+      await redis.publish(`${channel}:more`, ["hi"]);
+      const last = () => [seen.at(-1), patternSeen.at(-1)];
+      for (let i = 0; i < 100 && last()[1]?.message?.[0] !== "hi"; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(last(), [
+        { channel, message: { a: 1 } },
+        { pattern: `${channel}*`, channel: `${channel}:more`, message: ["hi"] },
+      ]);
+      await plain.unsubscribe();
+      await patterns.unsubscribe();
+      // The gateway lets go of Redis when the client goes away.
+      let left = -1;
+      for (let i = 0; i < 100 && left !== 0; i++) {
+        left = (await raw(["PUBSUB", "NUMSUB", channel]))[1].result[1];
+        if (left !== 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(left, 0, "the subscription's Redis connection is closed");
+    }
+  });
+});

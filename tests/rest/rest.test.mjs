@@ -150,6 +150,25 @@ describe("requests per call", () => {
     assert.equal(init.method, "POST");
     assert.equal(init.headers.Authorization, `Bearer ${GATEWAY_TOKEN}`);
   });
+
+  it("keeps the newest upstash-sync-token and sends it on the next request, as @upstash/redis does", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch });
+    assert.equal(cache.syncToken, "");
+    await cache.set("k", 1);
+    assert.equal(recorder.requests[0].init.headers["Upstash-Sync-Token"], undefined);
+    const first = cache.syncToken;
+    assert.match(first, /^[0-9]+$/);
+    await cache.get("k");
+    assert.equal(recorder.requests[1].init.headers["Upstash-Sync-Token"], first);
+    assert.ok(BigInt(cache.syncToken) > BigInt(first), `${cache.syncToken} after ${first}`);
+    // Carried to another instance by hand.
+    const other = await open({ fetch: recorder.fetch });
+    other.syncToken = cache.syncToken;
+    await other.get("k");
+    assert.equal(recorder.requests[2].init.headers["Upstash-Sync-Token"], cache.syncToken);
+    assert.throws(() => (other.syncToken = 5), TypeError);
+  });
 });
 
 describe("clear()", () => {

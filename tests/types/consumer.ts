@@ -13,6 +13,8 @@ export async function use(env: Record<string, string>): Promise<void> {
   const cache = new Cache("memory://", options);
   const remote = Cache.fromEnv(env, { timeout: 2000 });
   await cache.connect();
+  const token: string = remote.syncToken;
+  cache.syncToken = token;
 
   await cache.set("user:1", { name: "Ada" }, { ttl: 60, version: "v2" });
   const user: User | null = await cache.get<User>("user:1");
