@@ -122,7 +122,11 @@ export class Transport {
         this.#timeout,
         (answer) => {
           if (answer[2]) this.syncToken = answer[2];
-          answer[0] < 500 ? answered(answer) : retry(n, FetchFailure.Status5xx, answer);
+          if (answer[0] < 500) answered(answer);
+          // 502/504: the request reached the server, whose answer from Redis never came (the
+          // gateway says so): it may have run, as after a network failure.
+          else if (answer[0] === 502 || answer[0] === 504) retry(n, FetchFailure.Network, lostAnswer(answer));
+          else retry(n, FetchFailure.Status5xx, answer);
         },
         (thrown) => {
           let how;
@@ -146,6 +150,15 @@ export class Transport {
     };
     attempt(0);
   }
+}
+
+// What a 502 or 504 said, as a network failure's detail.
+function lostAnswer([status, bytes]) {
+  let text = "";
+  try {
+    text = new TextDecoder().decode(bytes.subarray(0, 300));
+  } catch {}
+  return `HTTP ${status} ${text}`.trim();
 }
 
 // One HTTP request: `answered` gets [status, body bytes], `failed` the error; exactly one of

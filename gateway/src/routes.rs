@@ -401,34 +401,35 @@ async fn own_connection(app: &App) -> Result<Conn, Failure> {
     })
 }
 
-/// A Redis error reply is the caller's (400); anything else means the connection failed (503).
+/// A Redis error reply is the caller's (400), or says the command did not run (503); a command
+/// that never reached Redis is a 503 (retrying is safe); one that was sent and then got no
+/// answer may have run: 504 when Redis was too slow, 502 when the connection was lost. Clients
+/// read 502 and 504 as "may have run" (edge-caches does), not as "retry at will".
 fn redis_failure(err: redis::RedisError) -> Failure {
     if err.kind() == redis::ErrorKind::Parse {
         // The redis crate reads error and status lines as UTF-8 only, and Redis quotes arguments
         // in some errors ("unknown command 'x', with args beginning with: ..."): a caller's bytes.
         // It also refuses replies nested more than 100 deep, which a Lua script can return.
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "ERR Redis answered with what the gateway cannot read: an error that is not valid \
-             UTF-8 (it may quote an argument), or a reply nested more than 100 deep",
-        );
+        return fail(StatusCode::BAD_REQUEST, execute::UNREADABLE);
     }
     match err.code() {
         Some(code) if did_not_run(code) => {
             fail(StatusCode::SERVICE_UNAVAILABLE, reply::failure_text(&err))
         }
-        Some(code) => fail(
-            StatusCode::BAD_REQUEST,
-            match err.detail() {
-                Some(detail) => format!("{code} {detail}"),
-                None => code.to_string(),
-            },
-        ),
+        Some(_) => fail(StatusCode::BAD_REQUEST, reply::failure_text(&err)),
+        None if err.is_connection_refusal()
+            || err.kind() == redis::ErrorKind::ClusterConnectionNotFound =>
+        {
+            fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable")
+        }
         None if err.is_timeout() => fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ERR Redis did not answer in time",
+            StatusCode::GATEWAY_TIMEOUT,
+            "ERR Redis did not answer in time: the command may have run",
         ),
-        None => fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable"),
+        None => fail(
+            StatusCode::BAD_GATEWAY,
+            "ERR the connection to Redis ended before it answered: the command may have run",
+        ),
     }
 }
 

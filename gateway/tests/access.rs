@@ -508,7 +508,12 @@ async fn tokens_and_the_redis_password_never_reach_stderr_or_answers() {
     redis.restart();
     replies.extend(every_answer(&g).await);
 
-    let statuses: BTreeSet<u16> = replies.iter().map(|(s, _)| s.as_u16()).collect();
+    // A request already on the connection when Redis stopped may be told it may have run (502).
+    let statuses: BTreeSet<u16> = replies
+        .iter()
+        .map(|(s, _)| s.as_u16())
+        .filter(|s| *s != 502)
+        .collect();
     assert_eq!(
         statuses,
         [200, 400, 401, 405, 413, 503]

@@ -92,7 +92,7 @@ fn signal(pid: u32, name: &str) {
 }
 
 #[tokio::test]
-async fn a_redis_that_hangs_is_503_within_the_redis_timeout() {
+async fn a_redis_that_hangs_is_answered_within_the_redis_timeout() {
     let redis = Redis::start();
     let g = Gateway::start(&redis.url(), &["--redis-timeout-ms", "300"]);
     assert_eq!(
@@ -102,19 +102,21 @@ async fn a_redis_that_hangs_is_503_within_the_redis_timeout() {
 
     // Stopped, Redis still accepts connections (the kernel does) but answers nothing.
     signal(redis.pid(), "STOP");
-    for (path, body) in [
-        ("/", r#"["GET","r:hang:k"]"#),
-        ("/pipeline", r#"[["GET","r:hang:k"]]"#),
-        ("/multi-exec", r#"[["GET","r:hang:k"]]"#),
-        ("/", r#"["GET","r:hang:k"]"#),
+    // Sent and unanswered, a command may yet run (it does, once Redis goes on): 504, not 503.
+    // That connection is then dropped, and a new one cannot be made: nothing is sent, 503.
+    for (path, body, status) in [
+        ("/", r#"["GET","r:hang:k"]"#, StatusCode::GATEWAY_TIMEOUT),
+        ("/pipeline", r#"[["GET","r:hang:k"]]"#, StatusCode::SERVICE_UNAVAILABLE),
+        ("/multi-exec", r#"[["GET","r:hang:k"]]"#, StatusCode::SERVICE_UNAVAILABLE),
+        ("/", r#"["GET","r:hang:k"]"#, StatusCode::SERVICE_UNAVAILABLE),
     ] {
         let start = Instant::now();
         let reply = g.post(path, body).await;
         let took = start.elapsed();
-        signal_on_failure(&redis, || reply.error(StatusCode::SERVICE_UNAVAILABLE));
+        signal_on_failure(&redis, || reply.error(status));
         assert!(
             took >= Duration::from_millis(250) && took < Duration::from_secs(1),
-            "503 after {took:?}"
+            "{status} after {took:?}"
         );
     }
     signal(redis.pid(), "CONT");
