@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults clean
+.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
 all: build
 
 setup:
@@ -45,7 +45,7 @@ FUZZ_CASES ?= 20000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p edge-caches --test fuzz
 
-test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults
+test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies
 
 test-core:
 	cargo test -p edge-caches
@@ -73,6 +73,13 @@ test-gateway:
 test-faults:
 	cargo build --quiet --profile gateway -p edge-caches-gateway
 	node --test tests/faults/
+
+# The gateway over a real Redis Cluster (3 masters, 3 replicas) and over Sentinel (a primary, a
+# replica, 3 sentinels), each started once by its suite: the conformance suite, @upstash/redis,
+# a master killed under load. Once, in Node: the runtimes add nothing the cluster changes.
+test-topologies:
+	cargo build --quiet --profile gateway -p edge-caches-gateway
+	node --test --test-concurrency=1 tests/topologies/
 
 # One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them.
 test-servers:

@@ -50,11 +50,18 @@ struct Lazy {
 }
 
 impl Lazy {
+    /// Fails only before anything is sent: as a node that cannot be reached (503).
     async fn get(&self) -> Result<ClusterConnection, RedisError> {
         self.conn
             .get_or_try_init(|| self.client.get_async_connection())
             .await
             .cloned()
+            .map_err(|_| {
+                RedisError::from((
+                    ErrorKind::ClusterConnectionNotFound,
+                    "cannot reach the cluster",
+                ))
+            })
     }
 }
 
@@ -128,6 +135,13 @@ impl Cluster {
 
     /// One command; a server error reply is an `Err` whose `code()` is set.
     pub async fn single(&self, command: &Command) -> Result<Value, RedisError> {
+        // Both connections learn the whole cluster from the seeds while they answer: made
+        // together, so that seeds that die later do not keep the second from being made.
+        if self.reads.conn.get().is_none() || self.writes.conn.get().is_none() {
+            let (reads, writes) = tokio::join!(self.reads.get(), self.writes.get());
+            reads?;
+            writes?;
+        }
         let name = command.name().to_ascii_uppercase();
         if name == b"SCAN" {
             return self.scan(command).await;
@@ -274,6 +288,7 @@ impl Cluster {
             RedisError::from((
                 ErrorKind::Server(ServerErrorKind::ResponseError),
                 "invalid cursor",
+                "invalid cursor".to_string(),
             ))
         };
         let cursor: u128 = std::str::from_utf8(command.get(1).ok_or_else(invalid)?)

@@ -259,14 +259,17 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
                 }
                 Backend::Cluster(cluster) => {
                     let results = cluster.pipeline(&commands).await;
-                    // Nothing answered at all: the cluster is unreachable.
-                    if let Some(Err(e)) = results.first() {
-                        if results
-                            .iter()
-                            .all(|r| r.as_ref().is_err_and(|e| e.code().is_none()))
-                        {
-                            return Err(redis_failure(e.clone()));
+                    // A command whose node failed is not an entry a client could take for
+                    // Redis's error: the request fails, 503 only if none of it was sent.
+                    if let Some(Err(e)) = results.iter().find(|r| lost(r)) {
+                        if !results.iter().all(unsent) {
+                            return Err(fail(
+                                StatusCode::BAD_GATEWAY,
+                                "ERR a Redis node failed before answering some commands of this \
+                                 request: they may have run",
+                            ));
                         }
+                        return Err(redis_failure(e.clone()));
                     }
                     results
                         .into_iter()
@@ -339,6 +342,18 @@ fn entries(results: Vec<Result<redis::Value, String>>, encoding: Encoding) -> Re
         .map(|r| reply::result_entry(r, encoding))
         .collect();
     json_response(StatusCode::OK, &Json::Array(entries))
+}
+
+/// A command's failure that is not Redis's answer: the connection or the node failed.
+fn lost(result: &Result<redis::Value, redis::RedisError>) -> bool {
+    result.as_ref().is_err_and(|e| e.code().is_none())
+}
+
+/// A failure that happened before the command was sent.
+fn unsent(result: &Result<redis::Value, redis::RedisError>) -> bool {
+    result.as_ref().is_err_and(|e| {
+        e.is_connection_refusal() || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+    })
 }
 
 /// Refuses the whole request if any command is refused, before anything runs.

@@ -201,6 +201,12 @@ pub fn result(reply: Json) -> Result<Reply> {
 }
 
 /// A reply's result, or its Redis error as a `SERVER` error.
+/// Whether an error reply says the command did not run because of where it was sent.
+fn not_run(message: &str) -> bool {
+    let code = message.split(' ').next().unwrap_or_default();
+    matches!(code, "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY")
+}
+
 pub fn value(reply: Reply) -> Result<Json> {
     reply.map_err(|message| Error::cache(Code::Server, &["the server answered: ", &message]))
 }
@@ -275,6 +281,8 @@ pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
             Ok(Json::Str(number)) => Ok(Outcome::Value(Some(number.text()))),
             Ok(Json::Number(number)) => Ok(Outcome::Value(Some(number))),
             Ok(_) => Err(protocol_error()),
+            // Refused where it was sent (a cluster's redirect, a failover): not about the value.
+            Err(message) if not_run(&message) => value(Err(message)).map(|_| Outcome::Done),
             Err(message) => Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &message, ")"])),
         };
     }
@@ -377,6 +385,7 @@ mod tests {
         let incr = || Op::Incr { key: s("k"), delta: 1.0 };
         assert_eq!(decoded(incr(), r#"{"result":"6"}"#), Ok(Outcome::Value(Some(s("6")))));
         assert_eq!(decoded(incr(), r#"{"error":"ERR value is not a valid float"}"#).unwrap_err().code(), Some(Code::NotANumber));
+        assert_eq!(decoded(incr(), r#"{"error":"MOVED 208 127.0.0.1:7002"}"#).unwrap_err().code(), Some(Code::Server));
     }
 
     #[test]

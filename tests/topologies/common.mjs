@@ -1,0 +1,97 @@
+// What the cluster and sentinel suites share: the gateway binary, a raw command, running another
+// suite against a gateway, and 64 callers incrementing counters through a fault.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Cache } from "edge-caches";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const GATEWAY_BIN = process.env.GATEWAY_BIN ?? resolve(root, "target/gateway/edge-caches-gateway");
+
+/** One command through the gateway at `url`; rejects with Redis's error. */
+export async function raw(url, token, command) {
+  const response = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(command) });
+  const reply = await response.json();
+  if (reply.error) throw new Error(reply.error);
+  return reply.result;
+}
+
+/** Runs test files with `node --test` and `env`; fails with their output unless they all pass. */
+export function runSuite(files, env) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-reporter=dot", ...files], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolvePromise() : reject(new Error(`${files.join(" ")} failed:\n${out.slice(-6000)}`))));
+  });
+}
+
+const CALLERS = 64;
+const ALLOWED = new Set(["SERVER", "NETWORK", "TIMEOUT"]);
+const MAY_HAVE_RUN = new Set(["NETWORK", "TIMEOUT"]); // SERVER (503) says it did not run
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * 64 callers, each incrementing its own counter through the gateway, while `fault()` runs
+ * (resolving once the topology has recovered); then 1.5 s more. Checks that every failure has
+ * an allowed code, that no counter ends above what was acknowledged plus what may have run (no
+ * increment applied twice, none applied after a 503), that no call resolved with a count it
+ * cannot have, and that every caller is served again after the fault.
+ */
+export async function hammer(url, token, { fault }) {
+  const cache = new Cache(url, { token, keyPrefix: "fo", timeout: 2000 });
+  await cache.connect();
+  const callers = Array.from({ length: CALLERS }, (_, i) => ({ key: `c${i}`, attempts: 0, acked: 0, mayHaveRun: 0, records: [] }));
+  let phase = "before";
+  let running = true;
+  const loops = callers.map(async (c) => {
+    while (running) {
+      const start = performance.now();
+      const during = phase;
+      c.attempts++;
+      try {
+        const value = await cache.incr(c.key);
+        c.acked++;
+        c.records.push({ ok: true, value, during, start, attempts: c.attempts });
+      } catch (e) {
+        if (MAY_HAVE_RUN.has(e.code)) c.mayHaveRun++;
+        c.records.push({ ok: false, code: e.code, message: e.message, during, start });
+        await sleep(20);
+      }
+    }
+  });
+  await sleep(400);
+  phase = "fault";
+  await fault();
+  phase = "after";
+  const recovered = performance.now();
+  await sleep(1500);
+  running = false;
+  await Promise.all(loops);
+
+  const finals = await raw(url, token, ["MGET", ...callers.map((c) => `fo::${c.key}`)]);
+  let failedDuringFault = 0;
+  callers.forEach((c, i) => {
+    const final = Number(finals[i] ?? 0);
+    const where = `${c.key}: attempts ${c.attempts}, acked ${c.acked}, may have run ${c.mayHaveRun}, final ${final}`;
+    for (const r of c.records) {
+      if (!r.ok) {
+        assert.ok(ALLOWED.has(r.code), `${where}: failed with ${r.code} ${r.message}`);
+        if (r.during === "fault") failedDuringFault++;
+      } else {
+        assert.ok(Number.isInteger(r.value) && r.value >= 1 && r.value <= r.attempts, `${where}: resolved ${r.value} on attempt ${r.attempts}`);
+      }
+    }
+    assert.ok(final <= c.acked + c.mayHaveRun, `applied more than acknowledged + may have run: ${where}`);
+    const late = c.records.filter((r) => r.start > recovered + 500);
+    assert.ok(late.length > 0 && late.every((r) => r.ok), `${where}: not served again after recovery: ${JSON.stringify(late.filter((r) => !r.ok).slice(0, 2))}`);
+  });
+  return { failedDuringFault, callers };
+}
