@@ -337,6 +337,20 @@ function render(results) {
     target("near hit ≤ 2 µs of client CPU", `${fix(nr.nearHitUs, 2)} µs`, nr.nearHitUs <= 2);
   }
 
+  // 8. cluster
+  out.push("", "## 8. The gateway over one Redis and over a Redis Cluster", "");
+  if (S.cluster?.error) failed("cluster", S.cluster);
+  else if (S.cluster) {
+    const c = S.cluster;
+    out.push(`${c.description}.`, "");
+    const rows = Object.keys(c.single).flatMap((name) => [
+      ["one Redis", name, int(c.single[name].rps), int(c.single[name].commandsPerSecond), fix(c.single[name].p50Ms, 2), fix(c.single[name].p99Ms, 2)],
+      ["3-master cluster", name, int(c.cluster[name].rps), int(c.cluster[name].commandsPerSecond), fix(c.cluster[name].p50Ms, 2), fix(c.cluster[name].p99Ms, 2)],
+    ]);
+    out.push(table(["behind the gateway", "request", "requests/s", "commands/s", "p50 ms", "p99 ms"], rows));
+    out.push("", `One caller's MGET of 10 keys on the cluster: in 10 slots p50 ${fix(c.split.tenSlots.p50Ms, 3)} ms, in one slot ${fix(c.split.oneSlot.p50Ms, 3)} ms: the split adds ${fix((c.split.tenSlots.p50Ms - c.split.oneSlot.p50Ms) * 1000, 0)} µs.`);
+  }
+
   out.push("", "## Targets", "");
   out.push(table(["target", "measured", ""], targets));
   const met = targets.filter((t) => t[2] === "✓").length;

@@ -12,6 +12,7 @@
 #   5 cold start      bench/coldstart.mjs   process start -> first get
 #   6 gateway         bench/gateway.mjs     wrk vs webdis; /pipeline vs redis-benchmark -P 100
 #   7 near tier       bench/near.mjs        64 callers through a 20 ms proxy; bench/near-latency.svg
+#   8 cluster         bench/cluster.mjs     the gateway over one Redis and over a 3-master cluster
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
 # (installed here with apt-get when missing, as root). Sections 2, 3, 6 and 7 run inside
@@ -40,6 +41,7 @@ if [ "${1:-}" = "--server-sections" ]; then
     run_section near node bench/near.mjs
     run_section requests node bench/requests.mjs
     run_section gateway node bench/gateway.mjs
+    run_section cluster node bench/cluster.mjs
     exit "$status"
 fi
 

@@ -2,6 +2,7 @@
 --   WRK_AUTH      Authorization header value (none for webdis)
 --   WRK_PIPELINE  N > 0: POST a body of N ["GET", key] commands (the /pipeline endpoint)
 --   WRK_KEY       the key (default benchkey)
+--   WRK_BODY      a body to POST as it is (a command for `/`, or a pipeline)
 -- Prints one line "WRK_JSON {...}" with the totals, which gateway.mjs parses.
 local auth = os.getenv("WRK_AUTH")
 local n = tonumber(os.getenv("WRK_PIPELINE") or "0") or 0
@@ -9,7 +10,12 @@ local key = os.getenv("WRK_KEY") or "benchkey"
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
 end
-if n > 0 then
+local body = os.getenv("WRK_BODY")
+if body and body ~= "" then
+  wrk.method = "POST"
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+elseif n > 0 then
   local cmds = {}
   for i = 1, n do
     cmds[i] = '["GET","' .. key .. '"]'
