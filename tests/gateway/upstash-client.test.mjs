@@ -79,13 +79,14 @@ for (const mode of modes) {
       assert.deepEqual(await p.exec(), ["OK", 2, 2, 2, ["x", "y"]]);
     });
 
+    // (Keys with one hash tag: a transaction stays in one slot on a Redis Cluster.)
     test("a transaction", async () => {
       const redis = client();
       const tx = redis.multi();
-      tx.set(key("t"), "10");
-      tx.incrby(key("t"), 5);
-      tx.hset(key("th"), { f: "v" });
-      tx.hget(key("th"), "f");
+      tx.set(key("{t}"), "10");
+      tx.incrby(key("{t}"), 5);
+      tx.hset(key("{t}h"), { f: "v" });
+      tx.hget(key("{t}h"), "f");
       assert.deepEqual(await tx.exec(), ["OK", 15, 1, "v"]);
 
       // Concurrent transactions and plain commands do not interfere.

@@ -1,7 +1,7 @@
 // The gateway in front of a real Redis Cluster: 3 masters and 3 replicas on loopback, made with
 // `redis-server --cluster-enabled yes` and `redis-cli --cluster create`, started and stopped by
-// this file (also when a test fails). Runs the REST conformance suite, the near tier's variant,
-// the REST backend's tests and @upstash/redis's against it, then what only a cluster has:
+// this file (also when a test fails). Runs the REST conformance suite, the near tier's variant
+// and @upstash/redis's suite against it, then what only a cluster has:
 // keys in many slots, SCAN over every master, CROSSSLOT refusals, and a master killed under 64
 // callers until its replica is promoted.
 //
@@ -51,8 +51,8 @@ test("... and with the near tier on (its reads are a script over many keys)", as
   await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
 });
 
-test("the REST backend's tests and @upstash/redis's pass on the cluster", async () => {
-  await runSuite(["tests/rest/rest.test.mjs", "tests/gateway/upstash-client.test.mjs"], env());
+test("@upstash/redis's suite passes on the cluster", async () => {
+  await runSuite(["tests/gateway/upstash-client.test.mjs"], env());
 });
 
 /** `n` keys starting with `prefix`, each in a slot of its own. */

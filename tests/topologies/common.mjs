@@ -19,10 +19,13 @@ export async function raw(url, token, command) {
 
 /** Runs test files with `node --test` and `env`; fails with their output unless they all pass. */
 export function runSuite(files, env) {
+  // Without the parent's NODE_TEST_CONTEXT: with it, node --test runs as the parent's reporter
+  // child and reports success without running the files.
+  const { NODE_TEST_CONTEXT, ...inherited } = process.env;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-reporter=dot", ...files], {
       cwd: root,
-      env: { ...process.env, ...env },
+      env: { ...inherited, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
