@@ -23,7 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
-use crate::execute::Transaction;
+use crate::execute::{to_cmd, Transaction};
 use crate::request::Command;
 
 /// Masters a SCAN cursor can name: the cursor is `redis_cursor * MAX_MASTERS + master`.
@@ -146,10 +146,11 @@ impl Cluster {
         if name == b"SCAN" {
             return self.scan(command).await;
         }
+        let read_only = crate::commands::is_read_only(&String::from_utf8_lossy(&name));
         if let Some((shape, parts)) = self.split_script(&name, command) {
-            return self.run_split(command, shape, parts).await;
+            return self.run_split(read_only, shape, parts).await;
         }
-        self.send(command, to_cmd(command)).await
+        self.send(read_only, to_cmd(command)).await
     }
 
     /// Commands in order, each to its own slot's master, all sent at once; one result each.
@@ -177,9 +178,8 @@ impl Cluster {
         Ok(crate::execute::transaction_outcome(&mut replies))
     }
 
-    async fn send(&self, command: &Command, cmd: Cmd) -> Result<Value, RedisError> {
-        let name = String::from_utf8_lossy(command.name()).to_ascii_uppercase();
-        if crate::commands::is_read_only(&name) {
+    async fn send(&self, read_only: bool, cmd: Cmd) -> Result<Value, RedisError> {
+        if read_only {
             let mut conn = self.reads.get().await?;
             return as_result(conn.req_packed_command(&cmd).await);
         }
@@ -253,12 +253,17 @@ impl Cluster {
 
     async fn run_split(
         &self,
-        command: &Command,
+        read_only: bool,
         shape: Shape,
         parts: Vec<Part>,
     ) -> Result<Value, RedisError> {
         let count: usize = parts.iter().map(|(_, idx)| idx.len()).sum();
-        let results = join_all(parts.iter().map(|(cmd, _)| self.send(command, cmd.clone()))).await;
+        let results = join_all(
+            parts
+                .iter()
+                .map(|(cmd, _)| self.send(read_only, cmd.clone())),
+        )
+        .await;
         let two_per_key = matches!(shape, Shape::TwoRepliesPerKey);
         let mut total = 0i64;
         let mut joined = vec![Value::Nil; if two_per_key { 2 * count } else { 0 }];
@@ -380,18 +385,8 @@ pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same sl
 
 /// Whether Redis refused a command without running it, so that sending it again is safe.
 fn did_not_run(e: &RedisError) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Server(
-            ServerErrorKind::Moved
-                | ServerErrorKind::Ask
-                | ServerErrorKind::TryAgain
-                | ServerErrorKind::ClusterDown
-                | ServerErrorKind::MasterDown
-                | ServerErrorKind::BusyLoading
-                | ServerErrorKind::ReadOnly
-        )
-    ) || e.kind() == ErrorKind::ClusterConnectionNotFound
+    e.code().is_some_and(crate::reply::did_not_run)
+        || e.kind() == ErrorKind::ClusterConnectionNotFound
 }
 
 /// The cluster client answers some error replies as values and some as errors: one way.
@@ -400,12 +395,4 @@ fn as_result(result: Result<Value, RedisError>) -> Result<Value, RedisError> {
         Ok(Value::ServerError(e)) => Err(RedisError::from(e)),
         other => other,
     }
-}
-
-fn to_cmd(command: &Command) -> Cmd {
-    let mut cmd = Cmd::with_capacity(command.len(), command.data_len());
-    for arg in command.args() {
-        cmd.arg(arg);
-    }
-    cmd
 }

@@ -49,7 +49,7 @@ pub enum Transaction {
     Unreadable,
 }
 
-fn to_cmd(command: &Command) -> Cmd {
+pub fn to_cmd(command: &Command) -> Cmd {
     let mut cmd = Cmd::with_capacity(command.len(), command.data_len());
     for arg in command.args() {
         cmd.arg(arg);

@@ -44,6 +44,17 @@ pub fn failure_text(err: &redis::RedisError) -> String {
     }
 }
 
+/// Whether an error (its code, or its whole text) says Redis refused the command without running
+/// it because of where the cluster or the primary is (a failover, a redirect): 503, retrying is
+/// safe.
+pub fn did_not_run(error: &str) -> bool {
+    let code = error.split(' ').next().unwrap_or_default();
+    matches!(
+        code,
+        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY"
+    )
+}
+
 /// A pipeline entry: a value, or an error text.
 pub fn result_entry(result: Result<Value, String>, encoding: Encoding) -> Json {
     match result {

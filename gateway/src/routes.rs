@@ -293,7 +293,7 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
                 Transaction::Executed(values) => {
                     Ok(entries(values.into_iter().map(Ok).collect(), encoding))
                 }
-                Transaction::Discarded(error) if did_not_run(&error) => {
+                Transaction::Discarded(error) if reply::did_not_run(&error) => {
                     Err(fail(StatusCode::SERVICE_UNAVAILABLE, error))
                 }
                 Transaction::Discarded(error) => Err(fail(StatusCode::BAD_REQUEST, error)),
@@ -326,7 +326,7 @@ async fn run_single(
     };
     let status = match &value {
         // A replica (a demoted primary) refused a write: it did not run.
-        redis::Value::ServerError(e) if did_not_run(e.code()) => {
+        redis::Value::ServerError(e) if reply::did_not_run(e.code()) => {
             return Err(fail(StatusCode::SERVICE_UNAVAILABLE, reply::error_text(e)));
         }
         redis::Value::ServerError(_) => StatusCode::BAD_REQUEST,
@@ -428,7 +428,7 @@ fn redis_failure(err: redis::RedisError) -> Failure {
         return fail(StatusCode::BAD_REQUEST, execute::UNREADABLE);
     }
     match err.code() {
-        Some(code) if did_not_run(code) => {
+        Some(code) if reply::did_not_run(code) => {
             fail(StatusCode::SERVICE_UNAVAILABLE, reply::failure_text(&err))
         }
         Some(_) => fail(StatusCode::BAD_REQUEST, reply::failure_text(&err)),
@@ -502,17 +502,6 @@ async fn subscribe(app: &App, names: Vec<Vec<u8>>, pattern: bool) -> Result<Resp
         || fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable"),
         redis_failure,
     ))
-}
-
-/// Error codes by which Redis says it refused a command without running it because of where
-/// the cluster or the primary is (a failover, a redirect): 503, retrying is safe. Takes a code
-/// or a whole error text.
-fn did_not_run(error: impl AsRef<str>) -> bool {
-    let code = error.as_ref().split(' ').next().unwrap_or_default();
-    matches!(
-        code,
-        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY"
-    )
 }
 
 fn encoding(headers: &HeaderMap) -> Encoding {

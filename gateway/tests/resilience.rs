@@ -106,9 +106,21 @@ async fn a_redis_that_hangs_is_answered_within_the_redis_timeout() {
     // That connection is then dropped, and a new one cannot be made: nothing is sent, 503.
     for (path, body, status) in [
         ("/", r#"["GET","r:hang:k"]"#, StatusCode::GATEWAY_TIMEOUT),
-        ("/pipeline", r#"[["GET","r:hang:k"]]"#, StatusCode::SERVICE_UNAVAILABLE),
-        ("/multi-exec", r#"[["GET","r:hang:k"]]"#, StatusCode::SERVICE_UNAVAILABLE),
-        ("/", r#"["GET","r:hang:k"]"#, StatusCode::SERVICE_UNAVAILABLE),
+        (
+            "/pipeline",
+            r#"[["GET","r:hang:k"]]"#,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "/multi-exec",
+            r#"[["GET","r:hang:k"]]"#,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "/",
+            r#"["GET","r:hang:k"]"#,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
     ] {
         let start = Instant::now();
         let reply = g.post(path, body).await;
