@@ -93,16 +93,46 @@ function b64(result) {
 }
 
 /** Runs one command on `store` (a Map of strings) as Redis would; supports what the bench sends. */
-// edge-caches' incr script and its SHA-1 (src/backend/rest/commands.rs, INCR_JSON_NUMBER): the
-// model runs it as INCRBYFLOAT on a JSON number.
-export const INCR_SCRIPT =
-  "local v=redis.call('GET',KEYS[1]) if v then local i=(v:sub(1,1)=='-') and 2 or 1 local e=select(2,v:find('^0',i)) or select(2,v:find('^[1-9]%d*',i)) if e then e=select(2,v:find('^%.%d+',e+1)) or e e=select(2,v:find('^[eE][+-]?%d+',e+1)) or e end if e~=#v then return redis.error_reply('ERR the stored value is not a JSON number') end end return redis.call('INCRBYFLOAT',KEYS[1],ARGV[1])";
-const INCR_SHA1 = createHash("sha1").update(INCR_SCRIPT).digest("hex");
+// edge-caches' scripts, as `Script::text` in src/backend/rest/commands.rs builds them from the
+// files in src/backend/rest/lua, with the command each stands for in the model (which stores no
+// tagged entries: a tagged entry's checks are Redis's to run).
+const LUA = new URL("../src/backend/rest/lua/", import.meta.url);
+const lua = (...names) => names.map((n) => readFileSync(new URL(`${n}.lua`, LUA), "utf8")).join("");
+export const SCRIPTS = {
+  incr: lua("live", "incr"),
+  get: lua("live", "get"),
+  getMany: lua("live", "get_many"),
+  getWithPttl: lua("live", "get_with_pttl"),
+  add: lua("live", "stamp", "add"),
+  setTagged: lua("stamp", "set_tagged"),
+  invalidate: lua("stamp", "invalidate"),
+};
+const BY_SHA1 = new Map(Object.entries(SCRIPTS).flatMap(([name, text]) => [[createHash("sha1").update(text).digest("hex"), name], [text, name]]));
+
+// A script of edge-caches' as the plain commands it amounts to on untagged entries.
+function runScript(store, script, keys, argv) {
+  switch (script) {
+    case "incr":
+      return runCommand(store, ["INCRBYFLOAT", keys[0], argv[0]]);
+    case "get":
+      return runCommand(store, ["GET", keys[0]]);
+    case "getMany":
+      return runCommand(store, ["MGET", ...keys]);
+    case "getWithPttl":
+      return keys.flatMap((k) => [store.get(k) ?? null, store.has(k) ? -1 : -2]);
+    case "add":
+      return runCommand(store, ["SET", keys[0], argv[1], "NX", ...(argv[0] === "get" ? ["GET"] : [])]);
+    default:
+      throw new Error(`the benchmark's model does not run the ${script} script`);
+  }
+}
 
 export function runCommand(store, command) {
   const [name, ...args] = command.map(String);
-  if (/^EVAL(SHA)?$/i.test(name) && (args[0] === INCR_SHA1 || args[0] === INCR_SCRIPT) && args[1] === "1") {
-    return runCommand(store, ["INCRBYFLOAT", args[2], args[3]]);
+  const script = /^EVAL(SHA)?(_RO)?$/i.test(name) ? BY_SHA1.get(args[0]) : undefined;
+  if (script !== undefined) {
+    const n = Number(args[1]);
+    return runScript(store, script, args.slice(2, 2 + n), args.slice(2 + n));
   }
   switch (name.toUpperCase()) {
     case "GET":

@@ -23,6 +23,13 @@ export function keyList(keys) {
   return JSON.stringify(keys);
 }
 
+// A list of tags, checked like keys: one JSON text.
+export function tagList(tags) {
+  if (!Array.isArray(tags)) throw new TypeError("tags must be an array of strings");
+  for (let i = 0; i < tags.length; i++) checkString(tags[i], "tag");
+  return JSON.stringify(tags);
+}
+
 // setMany's mapping (a plain object or a Map) as the engine takes it: the JSON texts of its
 // keys and of its values' texts.
 export function entryLists(mapping) {
@@ -50,24 +57,25 @@ function checkOptions(options, allowed) {
 
 // The options each method takes. Reads through the near tier also take `fresh` (skip it) and
 // `waitUntil` (given the promise of a background refresh: a Worker's ctx.waitUntil).
-export const WRITE = ["ttl", "version", "signal"];
+// The writes that store a value also take `tags`.
+export const TAGGED_WRITE = ["ttl", "version", "signal", "tags"];
 export const READ = ["version", "signal"];
 export const NEAR_READ = ["version", "signal", "fresh", "waitUntil"];
-export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil"];
+export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil", "tags"];
 export const SIGNAL_ONLY = ["signal"];
 
-const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined, fresh: false, waitUntil: undefined });
+const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined, fresh: false, waitUntil: undefined, tags: undefined });
 
-// A call's options, each read once: `{ ttl, version, signal, fresh, waitUntil }` with their
-// types checked.
+// A call's options, each read once: `{ ttl, version, signal, fresh, waitUntil, tags }` with
+// their types checked (`tags` as the JSON text of the list).
 export function callOptions(options, allowed) {
   if (options === undefined || options === null) return NO_OPTIONS;
   checkOptions(options, allowed);
-  const { ttl, version, signal, fresh = false, waitUntil } = options;
+  const { ttl, version, signal, fresh = false, waitUntil, tags } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
   if (typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
   if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
-  return { ttl: checkTtl(ttl), version: checkVersion(version), signal, fresh, waitUntil };
+  return { ttl: checkTtl(ttl), version: checkVersion(version), signal, fresh, waitUntil, tags: tags === undefined ? undefined : tagList(tags) };
 }
 
 // undefined (the default), null (never) or a number of seconds.

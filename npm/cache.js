@@ -9,7 +9,7 @@ import {
   NEAR_WRITE,
   READ,
   SIGNAL_ONLY,
-  WRITE,
+  TAGGED_WRITE,
   abortReason,
   cacheOptions,
   callOptions,
@@ -22,6 +22,7 @@ import {
   envValue,
   keyList,
   manyResult,
+  tagList,
 } from "./arguments.js";
 import { Transport } from "./transport.js";
 
@@ -144,11 +145,11 @@ export class Cache {
   }
 
   set(key, val, options) {
-    return this.#call(options, WRITE, (o, aborted) => this.#engine.set(checked(key), encodeValue(val), o.ttl, o.version, aborted), same);
+    return this.#call(options, TAGGED_WRITE, (o, aborted) => this.#engine.set(checked(key), encodeValue(val), o.ttl, o.version, o.tags, aborted), same);
   }
 
   add(key, val, options) {
-    return this.#call(options, WRITE, (o, aborted) => this.#engine.add(checked(key), encodeValue(val), o.ttl, o.version, aborted), same);
+    return this.#call(options, TAGGED_WRITE, (o, aborted) => this.#engine.add(checked(key), encodeValue(val), o.ttl, o.version, o.tags, aborted), same);
   }
 
   /**
@@ -159,13 +160,13 @@ export class Cache {
    */
   getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(options, NEAR_WRITE, (o, aborted) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o.ttl, o.version, aborted, o.fresh), value(dflt));
+      return this.#call(options, NEAR_WRITE, (o, aborted) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o.ttl, o.version, o.tags, aborted, o.fresh), value(dflt));
     }
     let o;
     let stored;
     try {
       o = callOptions(options, NEAR_WRITE);
-      stored = this.#engine.getOrSetKey(checked(key), o.ttl, o.version, abortReason(o.signal));
+      stored = this.#engine.getOrSetKey(checked(key), o.ttl, o.version, o.tags, abortReason(o.signal));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -195,9 +196,14 @@ export class Cache {
   setMany(mapping, options) {
     const plan = (o, aborted) => {
       const [keys, values] = entryLists(mapping);
-      return this.#engine.setMany(keys, values, o.ttl, o.version, aborted);
+      return this.#engine.setMany(keys, values, o.ttl, o.version, o.tags, aborted);
     };
-    return this.#call(options, WRITE, plan, same);
+    return this.#call(options, TAGGED_WRITE, plan, same);
+  }
+
+  /** Every entry written with one of `tags` before now reads as missing, through any instance. */
+  invalidateTags(tags, options) {
+    return this.#call(options, SIGNAL_ONLY, (o, aborted) => this.#engine.invalidateTags(tagList(tags), aborted), same);
   }
 
   delete(key, options) {
@@ -321,11 +327,11 @@ export class Cache {
   }
 
   // getOrSet with a function default, once per stored key: the stored text it resolves with.
-  async #compute(stored, produce, { ttl, fresh, waitUntil }) {
+  async #compute(stored, produce, { ttl, fresh, waitUntil, tags }) {
     const hit = await this.#step(this.#engine.getStored(stored, fresh), waitUntil);
     if (hit !== null) return hit;
     const text = encodeValue(await produce());
-    if (await this.#step(this.#engine.addStored(stored, text, ttl))) return text;
+    if (await this.#step(this.#engine.addStored(stored, text, ttl, tags))) return text;
     // Another writer stored the key meanwhile: its value wins.
     const now = await this.#step(this.#engine.getStored(stored, true));
     return now === null ? text : now;

@@ -33,6 +33,7 @@ pub mod lru;
 pub mod near;
 pub mod number;
 pub mod ops;
+pub mod tags;
 pub mod ttl;
 pub mod url;
 

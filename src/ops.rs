@@ -11,17 +11,18 @@ use crate::prelude::*;
 pub enum Op {
     /// -> `Value`
     Get { key: String },
-    /// -> `Done`
-    Set { key: String, value: String, ttl_ms: Option<u64> },
-    /// Store only when missing or expired. -> `Bool` (stored)
-    Add { key: String, value: String, ttl_ms: Option<u64> },
+    /// -> `Done`. `stamps`, here and below: the stamp keys of the entry's tags (`crate::tags`),
+    /// empty for an untagged entry.
+    Set { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
+    /// Store only when missing, expired or dead (a tag invalidated). -> `Bool` (stored)
+    Add { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
     /// `getOrSet` with a plain value, in one step: store when missing, else keep what is there.
     /// -> `Value` (the value that was already there; `None` when this one was stored)
-    GetOrAdd { key: String, value: String, ttl_ms: Option<u64> },
+    GetOrAdd { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
     /// -> `Values`, in the order of `keys`
     GetMany { keys: Vec<String> },
     /// -> `Done`
-    SetMany { entries: Vec<(String, String)>, ttl_ms: Option<u64> },
+    SetMany { entries: Vec<(String, String)>, ttl_ms: Option<u64>, stamps: Vec<String> },
     /// -> `Done`
     DeleteMany { keys: Vec<String> },
     /// Delete every key that starts with `prefix`, or everything without one. -> `Done`
@@ -30,6 +31,9 @@ pub enum Op {
     Touch { key: String, ttl_ms: Option<u64> },
     /// Add `delta` (a missing key counts as 0), keeping the expiry. -> `Value` (the new number)
     Incr { key: String, delta: f64 },
+    /// Every entry written with one of these stamp keys' tags before now reads as missing.
+    /// -> `Done`
+    Invalidate { stamps: Vec<String> },
 }
 
 impl Op {

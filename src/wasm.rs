@@ -261,21 +261,23 @@ impl Engine {
     pub fn get(&self, key: &str, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
         step(self.0.get(key, version_given(version), aborted.as_deref(), fresh))
     }
-    /// `value`: its JSON text.
-    pub fn set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    /// `value`: its JSON text. `tags`, here and below: undefined, or the JSON text of an array
+    /// of strings.
+    pub fn set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
+        step(self.0.set(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
     }
-    pub fn add(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.add(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    pub fn add(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
+        step(self.0.add(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
     }
     #[wasm_bindgen(js_name = getOrSet)]
-    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
-        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), aborted.as_deref(), fresh))
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>, fresh: bool) -> JsValue {
+        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref(), fresh))
     }
     /// The stored key, or a `Failure`.
     #[wasm_bindgen(js_name = getOrSetKey)]
-    pub fn get_or_set_key(&self, key: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        match self.0.get_or_set_key(key, ttl_given(&ttl), version_given(version), aborted.as_deref()) {
+    pub fn get_or_set_key(&self, key: &str, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
+        match self.0.get_or_set_key(key, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()) {
             Ok(stored) => stored.into(),
             Err(error) => Failure::from(error).into(),
         }
@@ -285,8 +287,8 @@ impl Engine {
         step(self.0.get_stored(stored_key, fresh))
     }
     #[wasm_bindgen(js_name = addStored)]
-    pub fn add_stored(&self, stored_key: String, value: String, ttl: JsValue) -> JsValue {
-        step(self.0.add_stored(stored_key, value, ttl_given(&ttl)))
+    pub fn add_stored(&self, stored_key: String, value: String, ttl: JsValue, tags: Option<String>) -> JsValue {
+        step(self.0.add_stored(stored_key, value, ttl_given(&ttl), tags.as_deref()))
     }
     /// `keys`: the JSON text of an array of strings.
     #[wasm_bindgen(js_name = getMany)]
@@ -295,8 +297,13 @@ impl Engine {
     }
     /// `keys`, `values`: the JSON texts of two arrays of strings (the keys, each value's text).
     #[wasm_bindgen(js_name = setMany)]
-    pub fn set_many(&self, keys: &str, values: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.set_many(keys, values, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    pub fn set_many(&self, keys: &str, values: &str, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
+        step(self.0.set_many(keys, values, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
+    }
+    /// `tags`: the JSON text of an array of strings.
+    #[wasm_bindgen(js_name = invalidateTags)]
+    pub fn invalidate_tags(&self, tags: &str, aborted: Option<String>) -> JsValue {
+        step(self.0.invalidate_tags(tags, aborted.as_deref()))
     }
     pub fn delete(&self, key: &str, version: JsValue, aborted: Option<String>) -> JsValue {
         step(self.0.delete(key, version_given(version), aborted.as_deref()))
@@ -384,8 +391,6 @@ fn outcome(outcome: Outcome) -> JsValue {
         Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
         // The REST backend's stored texts, still escaped as the answer had them: the engine's
         // JSON.parse unescapes far faster than wasm could. The reader checked the text.
-        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| {
-            Failure::from(crate::backend::rest::commands::protocol_error()).into()
-        }),
+        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| Failure::from(crate::backend::rest::commands::protocol_error()).into()),
     }
 }

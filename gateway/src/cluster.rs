@@ -37,7 +37,7 @@ pub struct Cluster {
     seeds: Vec<redis::Client>,
     reads: Lazy,
     writes: Lazy,
-    key_wise: [KeyWise; 2],
+    key_wise: [KeyWise; 3],
     /// For waits between sends of a write.
     timeout: Duration,
 }
@@ -80,8 +80,8 @@ type Part = (Cmd, Vec<usize>);
 enum Shape {
     /// ARGV holds one value per key, then one argument for all; the reply is a count.
     ValuePerKeyThenShared,
-    /// No ARGV; the reply holds two values per key, in the keys' order.
-    TwoRepliesPerKey,
+    /// No ARGV; the reply holds this many values per key, in the keys' order.
+    RepliesPerKey(usize),
 }
 
 impl Cluster {
@@ -119,9 +119,20 @@ impl Cluster {
                     include_str!("../../src/backend/rest/lua/set_many_px.lua"),
                     Shape::ValuePerKeyThenShared,
                 ),
+                // The same texts as the client's `Script::GetWithPttl` and `Script::GetMany`.
                 key_wise(
-                    include_str!("../../src/backend/rest/lua/get_with_pttl.lua"),
-                    Shape::TwoRepliesPerKey,
+                    concat!(
+                        include_str!("../../src/backend/rest/lua/live.lua"),
+                        include_str!("../../src/backend/rest/lua/get_with_pttl.lua")
+                    ),
+                    Shape::RepliesPerKey(2),
+                ),
+                key_wise(
+                    concat!(
+                        include_str!("../../src/backend/rest/lua/live.lua"),
+                        include_str!("../../src/backend/rest/lua/get_many.lua")
+                    ),
+                    Shape::RepliesPerKey(1),
                 ),
             ],
             timeout,
@@ -264,23 +275,27 @@ impl Cluster {
                 .map(|(cmd, _)| self.send(read_only, cmd.clone())),
         )
         .await;
-        let two_per_key = matches!(shape, Shape::TwoRepliesPerKey);
+        let per_key = match shape {
+            Shape::RepliesPerKey(n) => n,
+            Shape::ValuePerKeyThenShared => 0,
+        };
         let mut total = 0i64;
-        let mut joined = vec![Value::Nil; if two_per_key { 2 * count } else { 0 }];
+        let mut joined = vec![Value::Nil; per_key * count];
         for ((_, indexes), result) in parts.iter().zip(results) {
             match result? {
                 Value::Int(n) => total += n,
-                Value::Array(values) if two_per_key && values.len() == 2 * indexes.len() => {
+                Value::Array(values) if per_key > 0 && values.len() == per_key * indexes.len() => {
                     let mut values = values.into_iter();
                     for &i in indexes {
-                        joined[2 * i] = values.next().unwrap_or(Value::Nil);
-                        joined[2 * i + 1] = values.next().unwrap_or(Value::Nil);
+                        for slot in &mut joined[per_key * i..per_key * (i + 1)] {
+                            *slot = values.next().unwrap_or(Value::Nil);
+                        }
                     }
                 }
                 other => return Ok(other),
             }
         }
-        Ok(if two_per_key {
+        Ok(if per_key > 0 {
             Value::Array(joined)
         } else {
             Value::Int(total)

@@ -11,12 +11,8 @@ pub fn execute(op: Op) -> Result<Outcome> {
         Op::Get { .. } | Op::GetOrAdd { .. } => Outcome::Value(None),
         Op::GetMany { keys } => Outcome::Values(vec![None; keys.len()]),
         Op::Add { .. } | Op::Touch { .. } => Outcome::Bool(false),
-        Op::Set { .. } | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } => Outcome::Done,
-        Op::Incr { .. } => {
-            return Err(Error::cache(
-                Code::Unsupported,
-                &["the dummy backend stores nothing, so it has no value to increment"],
-            ))
-        }
+        // Tags are accepted and ignored, as everything else is.
+        Op::Set { .. } | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } | Op::Invalidate { .. } => Outcome::Done,
+        Op::Incr { .. } => return Err(Error::cache(Code::Unsupported, &["the dummy backend stores nothing, so it has no value to increment"])),
     })
 }

@@ -7,7 +7,10 @@
 
 use crate::prelude::*;
 
-use crate::error::Result;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+
+use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
 use crate::number::{self, Numbers};
 use crate::ops::{Op, Outcome};
@@ -20,16 +23,22 @@ struct Entry {
     value: String,
     /// Milliseconds since the epoch; `None` for never.
     expires_at: Option<f64>,
+    /// A tagged entry's stamp keys with the stamps they had when it was written (`crate::tags`).
+    tags: Option<Box<[(String, u64)]>>,
 }
 
 pub struct MemoryStore {
     entries: Lru<Entry>,
+    /// Tag stamps, outside the LRU bound: evicting one would revive the entries it invalidated.
+    stamps: BTreeMap<String, u64>,
+    /// The last stamp given: every stamp is new.
+    last_stamp: u64,
 }
 
 impl MemoryStore {
     /// `hash_key` should be random (see `Lru::new`).
     pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
-        MemoryStore { entries: Lru::new(max_entries, hash_key) }
+        MemoryStore { entries: Lru::new(max_entries, hash_key), stamps: BTreeMap::new(), last_stamp: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -44,28 +53,32 @@ impl MemoryStore {
         let expiry = |ttl_ms: Option<u64>| ttl_ms.map(|ms| now + ms as f64);
         Ok(match op {
             Op::Get { key } => Outcome::Value(self.live(&key, now).map(|e| e.value.clone())),
-            Op::Set { key, value, ttl_ms } => {
-                self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms) });
+            Op::Set { key, value, ttl_ms, stamps } => {
+                let tags = self.tags(&stamps);
+                self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
                 Outcome::Done
             }
-            Op::Add { key, value, ttl_ms } => {
+            Op::Add { key, value, ttl_ms, stamps } => {
                 let missing = self.live(&key, now).is_none();
                 if missing {
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms) });
+                    let tags = self.tags(&stamps);
+                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
                 }
                 Outcome::Bool(missing)
             }
-            Op::GetOrAdd { key, value, ttl_ms } => match self.live(&key, now) {
+            Op::GetOrAdd { key, value, ttl_ms, stamps } => match self.live(&key, now) {
                 Some(e) => Outcome::Value(Some(e.value.clone())),
                 None => {
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms) });
+                    let tags = self.tags(&stamps);
+                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
                     Outcome::Value(None)
                 }
             },
             Op::GetMany { keys } => Outcome::Values(keys.iter().map(|k| self.live(k, now).map(|e| e.value.clone())).collect()),
-            Op::SetMany { entries, ttl_ms } => {
+            Op::SetMany { entries, ttl_ms, stamps } => {
+                let tags = self.tags(&stamps);
                 for (key, value) in entries {
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms) });
+                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags: tags.clone() });
                 }
                 Outcome::Done
             }
@@ -77,10 +90,12 @@ impl MemoryStore {
             }
             Op::Clear { prefix: None } => {
                 self.entries.clear();
+                self.stamps.clear();
                 Outcome::Done
             }
             Op::Clear { prefix: Some(prefix) } => {
                 self.entries.remove_where(|k| k.starts_with(&prefix));
+                self.stamps.retain(|k, _| !k.starts_with(&prefix));
                 Outcome::Done
             }
             Op::Touch { key, ttl_ms } => match self.live(&key, now) {
@@ -92,6 +107,7 @@ impl MemoryStore {
             },
             Op::Incr { key, delta } => {
                 let value = match self.live(&key, now) {
+                    Some(e) if e.tags.is_some() => return Err(tagged_not_a_number()),
                     // In place: an existing key keeps its expiry.
                     Some(e) => {
                         let value = number::add(Some(&e.value), delta, numbers)?;
@@ -100,24 +116,65 @@ impl MemoryStore {
                     }
                     None => {
                         let value = number::add(None, delta, numbers)?;
-                        self.entries.insert(key, Entry { value: value.clone(), expires_at: None });
+                        self.entries.insert(key, Entry { value: value.clone(), expires_at: None, tags: None });
                         value
                     }
                 };
                 Outcome::Value(Some(value))
             }
+            Op::Invalidate { stamps } => {
+                for key in stamps {
+                    let stamp = self.next_stamp();
+                    self.stamps.insert(key, stamp);
+                }
+                Outcome::Done
+            }
         })
+    }
+
+    /// A new entry's tags: each stamp key with its stamp now (made if it has none).
+    fn tags(&mut self, stamps: &[String]) -> Option<Box<[(String, u64)]>> {
+        if stamps.is_empty() {
+            return None;
+        }
+        let mut tags = Vec::with_capacity(stamps.len());
+        for key in stamps {
+            let stamp = match self.stamps.get(key) {
+                Some(&stamp) => stamp,
+                None => {
+                    let stamp = self.next_stamp();
+                    self.stamps.insert(key.clone(), stamp);
+                    stamp
+                }
+            };
+            tags.push((key.clone(), stamp));
+        }
+        Some(tags.into_boxed_slice())
+    }
+
+    fn next_stamp(&mut self) -> u64 {
+        self.last_stamp += 1;
+        self.last_stamp
     }
 
     /// The entry of a key that has not expired, marked as most recently used. Expired entries
     /// are dropped when touched, and otherwise age out of the LRU order like any other.
+    /// A tagged entry one of whose tags was invalidated since it was written is dead: dropped
+    /// the same way.
     fn live(&mut self, key: &str, now: f64) -> Option<&mut Entry> {
-        if self.entries.peek(key)?.expires_at.is_some_and(|at| at <= now) {
+        let entry = self.entries.peek(key)?;
+        let dead = |tags: &[(String, u64)]| tags.iter().any(|(k, stamp)| self.stamps.get(k) != Some(stamp));
+        if entry.expires_at.is_some_and(|at| at <= now) || entry.tags.as_deref().is_some_and(dead) {
             self.entries.remove(key);
             return None;
         }
         self.entries.get(key)
     }
+}
+
+/// As the REST backend's incr script answers: a tagged entry's text is not a number.
+fn tagged_not_a_number() -> Error {
+    Error::cache(Code::NotANumber, &["the stored value is not a number (it was written with tags)"])
 }
 
 #[cfg(test)]
@@ -136,7 +193,7 @@ mod tests {
         }
     }
     fn set(store: &mut MemoryStore, key: &str, value: &str, ttl_ms: Option<u64>, now: f64) {
-        run(store, Op::Set { key: key.into(), value: value.into(), ttl_ms }, now);
+        run(store, Op::Set { key: key.into(), value: value.into(), ttl_ms, stamps: Vec::new() }, now);
     }
 
     #[test]
@@ -166,13 +223,13 @@ mod tests {
     #[test]
     fn add_and_get_or_add_respect_live_keys_only() {
         let mut s = MemoryStore::new(10, [7, 11]);
-        let add = |s: &mut MemoryStore, v: &str, now| run(s, Op::Add { key: "k".into(), value: v.into(), ttl_ms: Some(10) }, now);
+        let add = |s: &mut MemoryStore, v: &str, now| run(s, Op::Add { key: "k".into(), value: v.into(), ttl_ms: Some(10), stamps: Vec::new() }, now);
         assert_eq!(add(&mut s, "1", 0.0), Outcome::Bool(true));
         assert_eq!(add(&mut s, "2", 5.0), Outcome::Bool(false));
         assert_eq!(add(&mut s, "3", 10.0), Outcome::Bool(true), "expired counts as missing");
-        let goa = run(&mut s, Op::GetOrAdd { key: "k".into(), value: "4".into(), ttl_ms: None }, 11.0);
+        let goa = run(&mut s, Op::GetOrAdd { key: "k".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }, 11.0);
         assert_eq!(goa, Outcome::Value(Some("3".into())));
-        let goa = run(&mut s, Op::GetOrAdd { key: "n".into(), value: "4".into(), ttl_ms: None }, 11.0);
+        let goa = run(&mut s, Op::GetOrAdd { key: "n".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }, 11.0);
         assert_eq!(goa, Outcome::Value(None));
         assert_eq!(get(&mut s, "n", 11.0).as_deref(), Some("4"));
     }
@@ -212,5 +269,29 @@ mod tests {
         assert!(get(&mut s, "apple::c", 0.0).is_some());
         run(&mut s, Op::Clear { prefix: None }, 0.0);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn an_invalidated_tag_kills_the_entries_written_with_it_before() {
+        let mut s = MemoryStore::new(10, [7, 11]);
+        let tagged =
+            |key: &str, tags: &[&str]| Op::Set { key: key.into(), value: "1".into(), ttl_ms: None, stamps: tags.iter().map(|t| (*t).to_owned()).collect() };
+        run(&mut s, tagged("a", &["t:u1"]), 0.0);
+        run(&mut s, tagged("b", &["t:u1", "t:u2"]), 0.0);
+        run(&mut s, tagged("c", &["t:u2"]), 0.0);
+        set(&mut s, "d", "1", None, 0.0);
+        run(&mut s, Op::Invalidate { stamps: vec!["t:u1".into()] }, 0.0);
+        assert_eq!((get(&mut s, "a", 0.0), get(&mut s, "b", 0.0)), (None, None));
+        assert!(get(&mut s, "c", 0.0).is_some() && get(&mut s, "d", 0.0).is_some());
+        run(&mut s, tagged("a", &["t:u1"]), 0.0);
+        assert!(get(&mut s, "a", 0.0).is_some(), "written after the invalidation");
+        let add = Op::Add { key: "c".into(), value: "2".into(), ttl_ms: None, stamps: Vec::new() };
+        run(&mut s, Op::Invalidate { stamps: vec!["t:u2".into()] }, 0.0);
+        assert_eq!(run(&mut s, add, 0.0), Outcome::Bool(true), "add stores over a dead entry");
+        assert_eq!(s.execute(Op::Incr { key: "a".into(), delta: 1.0 }, 0.0, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));
+        // Clearing a prefix removes its stamps: what was written before reads as missing.
+        run(&mut s, tagged("p:x", &["p:#tags:t"]), 0.0);
+        run(&mut s, Op::Clear { prefix: Some("p:".into()) }, 0.0);
+        assert!(s.stamps.keys().all(|k| !k.starts_with("p:")));
     }
 }

@@ -4,6 +4,7 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, CacheError } from "edge-caches";
+import { reply } from "./stub.mjs";
 
 const deep = "[".repeat(10_000) + "]".repeat(10_000);
 const ALL = ["get", "getMany", "incr", "touch"];
@@ -38,7 +39,7 @@ const BAD_ANSWERS = [
 it(`${BAD_ANSWERS.length} bad answers reject with a code and leave the instance serving`, async () => {
   let next = null;
   const fetch = async (url, init) => {
-    const [status, body] = next ?? [200, JSON.stringify({ result: JSON.stringify({ fine: true }) })];
+    const [status, body] = next ?? [200, reply(url, JSON.stringify({ result: JSON.stringify({ fine: true }) }))];
     next = null;
     return new Response(body, { status });
   };
@@ -74,7 +75,7 @@ it("a body that never ends is a TIMEOUT, and the next call is served", async () 
       });
       return new Response(body);
     }
-    return new Response('{"result":"1"}');
+    return new Response(reply(url, '{"result":"1"}'));
   };
   const cache = new Cache("https://stall.invalid", { token: "t", fetch, timeout: 100, retries: 0 });
   await cache.connect();
@@ -91,8 +92,8 @@ it("a request that times out is cancelled, without cutting short the requests be
     const n = signals.length;
     return new Promise((resolve, reject) => {
       init.signal.addEventListener("abort", () => reject(init.signal.reason));
-      if (n === 2) setTimeout(() => resolve(new Response('{"result":"2"}')), 150); // at 250 ms: after the first's deadline, before its own
-      if (n === 3) resolve(new Response('{"result":"3"}'));
+      if (n === 2) setTimeout(() => resolve(new Response(reply(url, '{"result":"2"}'))), 150); // at 250 ms: after the first's deadline, before its own
+      if (n === 3) resolve(new Response(reply(url, '{"result":"3"}')));
     });
   };
   const cache = new Cache("https://stall.invalid", { token: "t", fetch, timeout: 200, retries: 0, autoPipeline: false });
@@ -113,7 +114,7 @@ it("a fetch that throws instead of rejecting is a NETWORK error, and leaves no t
   const fetch = (url, init) => {
     signals.push(init.signal);
     if (signals.length === 1) throw new TypeError("not a fetch this time");
-    return Promise.resolve(new Response('{"result":"2"}'));
+    return Promise.resolve(new Response(reply(url, '{"result":"2"}')));
   };
   const cache = new Cache("https://throws.invalid", { token: "t", fetch, timeout: 100, retries: 0 });
   await cache.connect();
@@ -128,10 +129,10 @@ it("a fetch that throws instead of rejecting is a NETWORK error, and leaves no t
 
 it("a fetch that resolves with something else than a Response, or fails with something that cannot be described, fails the call and leaves the instance serving", async () => {
   let next;
-  const fetch = async () => next();
+  const fetch = async (url) => next(url);
   const cache = new Cache("https://odd.invalid", { token: "t", fetch, timeout: 1000, retries: 0 });
   await cache.connect();
-  const fine = () => new Response('{"result":"7"}');
+  const fine = (url) => new Response(reply(url, '{"result":"7"}'));
   for (const [what, odd, expected] of [
     ["undefined", () => undefined, (e) => e instanceof CacheError && e.code === "NETWORK"],
     ["an object whose arrayBuffer throws", () => ({ status: 200, arrayBuffer() { throw new Error("no body"); } }), (e) => e instanceof CacheError && e.code === "NETWORK"],

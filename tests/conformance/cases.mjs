@@ -481,6 +481,79 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
     });
   });
 
+  describe(`tags (${LABEL})`, () => {
+    it("invalidateTags makes every entry written with the tag before it a miss, and only those", async () => {
+      const cache = await open();
+      await cache.set("profile", { name: "Ada" }, { tags: ["user:1"] });
+      await cache.add("avatar", "a.png", { tags: ["user:1", "images"] });
+      assert.deepEqual(await cache.getOrSet("feed", () => [1, 2], { tags: ["user:1", "user:2"] }), [1, 2]);
+      await cache.getOrSet("home", "plain", { tags: ["user:1"] });
+      await cache.setMany({ a: 1, b: 2 }, { tags: ["user:1"], ttl: 60 });
+      await cache.set("other", 2, { tags: ["user:2"] });
+      await cache.set("untagged", 3);
+      await cache.invalidateTags(["user:1"]);
+      for (const key of ["profile", "avatar", "feed", "home", "a", "b"]) assert.equal(await cache.get(key), null, key);
+      assert.deepEqual(await cache.getMany(["profile", "a", "other", "untagged"]), { profile: null, a: null, other: 2, untagged: 3 });
+      // A dead entry is missing for add and getOrSet too; a write after the invalidation is seen.
+      assert.equal(await cache.add("avatar", "b.png", { tags: ["user:1"] }), true);
+      assert.equal(await cache.getOrSet("home", "new"), "new");
+      assert.equal(await cache.getOrSet("feed", () => "computed"), "computed");
+      assert.equal(await cache.get("avatar"), "b.png");
+      await cache.set("profile", { name: "Ada L." }, { tags: ["user:1"] });
+      assert.deepEqual(await cache.get("profile"), { name: "Ada L." });
+      await cache.invalidateTags(["user:1", "user:2"]);
+      assert.deepEqual(await cache.getMany(["profile", "other", "untagged"]), { profile: null, other: null, untagged: 3 });
+      await cache.invalidateTags([]);
+    });
+
+    it("is seen by other caches on the same store, and scoped by the key prefix", async () => {
+      const name = uniquePrefix();
+      const url = isMemory ? `memory://${name}` : URL;
+      const p = uniquePrefix();
+      const writer = await open({ keyPrefix: p }, url);
+      const reader = await open({ keyPrefix: p }, url);
+      const otherApp = await open({ keyPrefix: `${p}x` }, url);
+      await writer.set("k", 1, { tags: ["t"] });
+      await otherApp.set("k", 2, { tags: ["t"] });
+      assert.equal(await reader.get("k"), 1);
+      await reader.invalidateTags(["t"]);
+      // With the near tier on, another cache sees it after near.ttl, or at once when fresh.
+      assert.equal(await writer.get("k", null, near ? { fresh: true } : undefined), null);
+      assert.equal(await otherApp.get("k"), 2, "another prefix's tag of the same name is untouched");
+    });
+
+    it("keeps ttl and touch on tagged entries; incr counts a dead one from 0 and refuses a live one", async () => {
+      const cache = await open();
+      await cache.set("short", 1, { tags: ["t"], ttl: 0.05 });
+      await cache.set("n", 5, { tags: ["t"] });
+      await assert.rejects(cache.incr("n"), code("NOT_A_NUMBER"));
+      assert.equal(await cache.touch("n", 0.05), true);
+      await sleep(80);
+      assert.equal(await cache.get("short"), null);
+      assert.equal(await cache.get("n"), null, "touch set the tagged entry's expiry");
+      await cache.set("m", 5, { tags: ["u"] });
+      await cache.invalidateTags(["u"]);
+      assert.equal(await cache.incr("m", 2), 2);
+    });
+
+    it("rejects tags that are not an array of strings with TypeError, and more than 64 with RangeError, writing nothing", async () => {
+      const cache = await open();
+      for (const bad of ["t", [1], [null], ["\ud800"], {}, null]) {
+        await assert.rejects(cache.set("k", 1, { tags: bad }), TypeError, JSON.stringify(bad));
+        await assert.rejects(cache.setMany({ k: 1 }, { tags: bad }), TypeError);
+        await assert.rejects(cache.getOrSet("k", () => 1, { tags: bad }), TypeError);
+        await assert.rejects(cache.invalidateTags(bad), TypeError);
+      }
+      const many = Array.from({ length: 65 }, (_, i) => `t${i}`);
+      await assert.rejects(cache.set("k", 1, { tags: many }), RangeError);
+      await assert.rejects(cache.invalidateTags(many), RangeError);
+      await assert.rejects(cache.get("k", null, { tags: ["t"] }), TypeError, "reads take no tags");
+      assert.equal(await cache.get("k"), null);
+      await cache.set("k", 1, { tags: many.slice(0, 64) });
+      assert.equal(await cache.get("k"), 1);
+    });
+  });
+
   describe("memory backend", { skip: !isMemory }, () => {
     it("shares one store among caches of the same name, and disconnecting one leaves it", async () => {
       const name = uniquePrefix();

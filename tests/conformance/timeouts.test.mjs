@@ -6,6 +6,7 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, CacheError } from "edge-caches";
+import { reply } from "./stub.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const isTimeout = (e) => e instanceof CacheError && e.code === "TIMEOUT";
@@ -17,7 +18,7 @@ function slowFetch(delays) {
     const mine = ++n;
     return new Promise((resolve, reject) => {
       init.signal.addEventListener("abort", () => reject(init.signal.reason));
-      if (delays[mine] !== undefined) setTimeout(() => resolve(new Response(`{"result":"${mine}"}`)), delays[mine]);
+      if (delays[mine] !== undefined) setTimeout(() => resolve(new Response(reply(url, `{"result":"${mine}"}`))), delays[mine]);
     });
   };
 }
@@ -85,12 +86,13 @@ function runChild(source, limitMs) {
   });
 }
 
-const PRELUDE = `import { Cache } from "edge-caches";`;
+const PRELUDE = `import { Cache } from "edge-caches";
+const reply = (url, one) => (String(url).endsWith("/pipeline") ? "[" + one + "]" : one);`;
 
 it("a finished call does not keep the process alive until its timeout", { skip: !child }, async () => {
   const { code, out } = await runChild(
     `${PRELUDE}
-     const cache = new Cache("https://quick.invalid", { token: "t", timeout: 60000, fetch: async () => new Response('{"result":"7"}') });
+     const cache = new Cache("https://quick.invalid", { token: "t", timeout: 60000, fetch: async (url) => new Response(reply(url, '{"result":"7"}')) });
      await cache.connect();
      console.log(await cache.get("k"));`,
     20_000,
@@ -104,7 +106,7 @@ it("a stalled call times out even when nothing else keeps the process alive", { 
   const { code, out } = await runChild(
     `${PRELUDE}
      let calls = 0;
-     const fetch = () => (++calls === 1 ? Promise.resolve(new Response('{"result":"1"}')) : new Promise(() => {}));
+     const fetch = (url) => (++calls === 1 ? Promise.resolve(new Response(reply(url, '{"result":"1"}'))) : new Promise(() => {}));
      const cache = new Cache("https://stalled.invalid", { token: "t", timeout: 200, retries: 0, fetch });
      await cache.connect();
      console.log(await cache.get("a"));

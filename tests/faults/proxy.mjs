@@ -9,11 +9,16 @@
 // with a result (`ok`: ran exactly once). Its own answers carry `x-fault-proxy: self`, the
 // gateway's are passed on with `x-fault-proxy: pass`, so a client-side fetch wrapper can tell
 // who said 5xx.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-// The SHA-1 edge-caches sends its incr script by (INCR_SHA1 in src/backend/rest/commands.rs).
-const INCR_SHA1 = "9dc42e95c4f9934ed3ca32b89509b92e2b2995a2";
+// The SHA-1 edge-caches sends its incr script by: `Script::Incr` in
+// src/backend/rest/commands.rs, built from these files.
+const LUA = new URL("../../src/backend/rest/lua/", import.meta.url);
+const INCR_SCRIPT = ["live", "incr"].map((n) => readFileSync(new URL(`${n}.lua`, LUA), "utf8")).join("");
+const INCR_SHA1 = createHash("sha1").update(INCR_SCRIPT).digest("hex");
 
 /**
  * Mode fields (all optional; one random draw per request picks at most one fault, in this order):

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { createServer } from "node:net";
 import { Cache, CacheError } from "edge-caches";
+import { reply } from "../conformance/stub.mjs";
 
 const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
 assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with scripts/with-servers.sh");
@@ -33,6 +34,13 @@ function recordingFetch() {
     return fetch(url, init);
   };
   return { requests, fetch: record };
+}
+
+/** Has the server load each of edge-caches' scripts, as one that served it before would have:
+ * the first use of a script on a server may take one more request (NOSCRIPT, then in full). */
+async function warmScripts() {
+  const warm = await open();
+  await Promise.all([warm.get("w"), warm.getMany(["w", "x"]), warm.add("w", 1), warm.incr("n"), warm.set("w", 1, { tags: ["w"] }), warm.invalidateTags(["w"])]);
 }
 
 async function open(options = {}) {
@@ -118,6 +126,10 @@ describe("requests per call", () => {
     ["touch(key) (never expire)", 1, (c) => c.touch("present")],
     ["incr(key)", 1, (c) => c.incr("n")],
     ["decr(key, 2.5)", 1, (c) => c.decr("n", 2.5)],
+    ["set(key, value, { tags: [2 tags] })", 1, (c) => c.set("t", 1, { tags: ["a", "b"] })],
+    ["get(key) of a tagged entry", 1, (c) => c.get("t")],
+    ["setMany(10 entries, { tags })", 1, (c) => c.setMany(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`m${i}`, i])), { tags: ["a"] })],
+    ["invalidateTags([2 tags])", 1, (c) => c.invalidateTags(["a", "b"])],
     // One SCAN step per 1000 keys in the database; each step's DEL rides with the next SCAN.
     ["clear() with a prefix", "scan", (c) => c.clear()],
     ["disconnect()", 0, (c) => c.disconnect()],
@@ -126,6 +138,7 @@ describe("requests per call", () => {
   it("is one per call (two for a getOrSet miss with a function, SCAN steps for clear), none for empty lists", async () => {
     const recorder = recordingFetch();
     const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: prefix(), fetch: recorder.fetch });
+    await warmScripts();
     for (const [call, expected, run] of cases) {
       if (call === "get(key) hit") await cache.set("present", "here");
       recorder.requests.length = 0;
@@ -168,6 +181,75 @@ describe("requests per call", () => {
     await other.get("k");
     assert.equal(recorder.requests[2].init.headers["Upstash-Sync-Token"], cache.syncToken);
     assert.throws(() => (other.syncToken = 5), TypeError);
+  });
+});
+
+describe("tags over REST", () => {
+  it("keep untagged entries in the Python format and store tagged ones as documented", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await cache.set("plain", { a: 1 });
+    await cache.set("tagged", { a: 1 }, { tags: ["user:1", "org:7"] });
+    assert.equal(await redis("GET", `${p}::plain`), '{"a":1}', "byte for byte what async-caches reads");
+    const stored = await redis("GET", `${p}::tagged`);
+    assert.match(stored, new RegExp(`^#tags\\[\\["${p}:#tags:org:7","\\d+"\\],\\["${p}:#tags:user:1","\\d+"\\]\\]\n\\{"a":1\\}$`));
+    const stamp = await redis("GET", `${p}:#tags:user:1`);
+    assert.ok(stored.includes(`"${stamp}"`), "the entry holds the tag's stamp as it was written");
+  });
+
+  it("read in one request and invalidate in one request, scanning nothing", async () => {
+    const recorder = recordingFetch();
+    const cache = await open({ fetch: recorder.fetch });
+    await cache.set("k", 1, { tags: ["t"] });
+    await cache.get("k"); // the scripts' first use on a server may send them in full once
+    await cache.invalidateTags(["t"]);
+    await cache.set("k", 2, { tags: ["t"] });
+    recorder.requests.length = 0;
+    assert.equal(await cache.get("k"), 2);
+    assert.equal(recorder.requests.length, 1, "a tagged read is one request");
+    assert.deepEqual(await cache.getMany(["k", "x"]), { k: 2, x: null });
+    await cache.invalidateTags(["t", "u"]);
+    assert.equal(recorder.requests.length, 3, "getMany one, invalidateTags one");
+    const sent = recorder.requests.at(-1).body;
+    assert.deepEqual([sent.length, sent[0][0], sent[0][2]], [1, "EVALSHA", "2"], "one script over the two stamp keys");
+    assert.equal(await cache.get("k"), null);
+  });
+
+  it("count a stamp that is gone (evicted, deleted) as an invalidation", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p });
+    await cache.set("k", 1, { tags: ["t"] });
+    await redis("DEL", `${p}:#tags:t`);
+    assert.equal(await cache.get("k"), null);
+    await cache.set("k", 2, { tags: ["t"] });
+    assert.equal(await cache.get("k"), 2, "a write makes the stamp again");
+  });
+
+  it("are removed with their prefix by clear(), and another prefix's stay", async () => {
+    const p = prefix();
+    const mine = await open({ keyPrefix: p });
+    const other = await open({ keyPrefix: `${p}x` });
+    await mine.set("k", 1, { tags: ["t"] });
+    await other.set("k", 1, { tags: ["t"] });
+    await mine.clear();
+    assert.deepEqual(await redis("KEYS", `${p}:*`), []);
+    assert.deepEqual((await redis("KEYS", `${p}x:*`)).sort(), [`${p}x:#tags:t`, `${p}x::k`].sort());
+  });
+
+  it("work on a server that lost its scripts: each goes in full again, nothing runs twice", async () => {
+    const cache = await open();
+    await cache.set("n", 1);
+    await redis("SCRIPT", "FLUSH");
+    assert.equal(await cache.incr("n"), 2);
+    await redis("SCRIPT", "FLUSH");
+    await cache.set("k", 1, { tags: ["t"] });
+    await redis("SCRIPT", "FLUSH");
+    assert.equal(await cache.get("k"), 1);
+    await redis("SCRIPT", "FLUSH");
+    await cache.invalidateTags(["t"]);
+    assert.equal(await cache.add("k", 3), true);
+    assert.equal(await cache.incr("n"), 3);
+    await warmScripts(); // for the suites after this one
   });
 });
 
@@ -362,7 +444,7 @@ describe("request signals in Node", () => {
   it("a fetch of the caller's that listens on every request's signal gets no warning", async () => {
     const listening = (url, init) => {
       init.signal.addEventListener("abort", () => {});
-      return Promise.resolve(new Response('{"result":"1"}'));
+      return Promise.resolve(new Response(reply(url, '{"result":"1"}')));
     };
     const warnings = await warningsDuring(async () => {
       const cache = await open({ fetch: listening, autoPipeline: false });
@@ -384,7 +466,8 @@ describe("automatic pipelining", () => {
     assert.deepEqual(results, [1, 2, false, { a: 1, zz: null }, true]);
     assert.equal(recorder.requests.length, 1);
     assert.equal(recorder.requests[0].path, "/pipeline");
-    assert.deepEqual(recorder.requests[0].body.map((c) => c[0]), ["GET", "EVALSHA", "SET", "MGET", "PEXPIRE"]);
+    // Reads and add are scripts (a tagged entry whose tag was invalidated is missing to them).
+    assert.deepEqual(recorder.requests[0].body.map((c) => c[0]), ["EVALSHA_RO", "EVALSHA", "EVALSHA", "EVALSHA_RO", "PEXPIRE"]);
   });
 
   it("keeps call order: a write then a read of one key in one tick sees the write", async () => {
@@ -420,7 +503,8 @@ describe("automatic pipelining", () => {
     const cache = await open({ fetch: recorder.fetch, autoPipeline: false });
     await Promise.all([cache.get("a"), cache.get("b"), cache.set("c", 1)]);
     assert.equal(recorder.requests.length, 3);
-    assert.ok(recorder.requests.every((r) => r.path === "/"));
+    // A script sent by its SHA-1 goes as a pipeline of one, so that NOSCRIPT is not an HTTP 400.
+    assert.deepEqual(recorder.requests.map((r) => [r.path, r.body.length]), [["/pipeline", 1], ["/pipeline", 1], ["/", 3]]);
   });
 });
 

@@ -18,63 +18,90 @@ use crate::ops::{Op, Outcome};
 /// the gateway runs it once per hash slot: its own file, so the gateway can know it).
 const SET_MANY_PX: &str = include_str!("lua/set_many_px.lua");
 
-/// `incr`: INCRBYFLOAT, on a stored value that is a JSON number only. INCRBYFLOAT alone takes
-/// whatever C's strtold takes (`0x10`, `.5`, `5.`, `+5`), which the memory backend and the
-/// README's rule refuse; this checks the JSON number grammar first, in the same request. It is
-/// sent as EVALSHA (`INCR_SHA1`, 40 bytes instead of the script's 400), and as EVAL only when
-/// the server answers NOSCRIPT (`incr_eval`).
-pub const INCR_JSON_NUMBER: &str = "local v=redis.call('GET',KEYS[1]) if v then \
-local i=(v:sub(1,1)=='-') and 2 or 1 \
-local e=select(2,v:find('^0',i)) or select(2,v:find('^[1-9]%d*',i)) \
-if e then e=select(2,v:find('^%.%d+',e+1)) or e e=select(2,v:find('^[eE][+-]?%d+',e+1)) or e end \
-if e~=#v then return redis.error_reply('ERR the stored value is not a JSON number') end end \
-return redis.call('INCRBYFLOAT',KEYS[1],ARGV[1])";
-
-/// SHA-1 of `INCR_JSON_NUMBER` (a test checks it).
-pub const INCR_SHA1: &str = "9dc42e95c4f9934ed3ca32b89509b92e2b2995a2";
-
-/// The near tier's read: each key's value and remaining life (`PTTL`), in one request (split
-/// per hash slot by the gateway on a cluster, as `SET_MANY_PX`).
-pub const GET_WITH_PTTL: &str = include_str!("lua/get_with_pttl.lua");
-
-/// SHA-1 of `GET_WITH_PTTL` (a test checks it).
-pub const GET_WITH_PTTL_SHA1: &str = "0d3a5b686da82654b891328de6753dde7074f83f";
-
 /// The scripts sent by their SHA-1 (EVALSHA), and in full (EVAL) only to a server that answers
-/// NOSCRIPT: 40 bytes on the wire instead of hundreds.
+/// NOSCRIPT: 40 bytes on the wire instead of hundreds. Each text is built from the files in
+/// `lua/` (the gateway builds the same texts, to know them by SHA-1 on a cluster): `live.lua`
+/// reads a tagged entry as missing once one of its tags was invalidated, `stamp.lua` reads or
+/// bumps a tag's stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
+    /// `incr`: INCRBYFLOAT, on a stored value that is a JSON number only (INCRBYFLOAT alone
+    /// takes whatever C's strtold takes: `0x10`, `.5`, `+5`), a dead entry counting as missing.
     Incr,
+    /// `get`: one key, read through `live`.
+    Get,
+    /// `getMany`: each key through `live` (split per hash slot by the gateway on a cluster).
+    GetMany,
+    /// The near tier's read: each key's live value and remaining life (`PTTL`).
     GetWithPttl,
+    /// `add` (`ARGV[1]` "add") and `getOrSet` ("get"): stores only when the key is missing or
+    /// its entry is dead; with stamp keys after the key, a tagged entry.
+    Add,
+    /// `set`/`setMany` with tags: `KEYS` = entry keys then stamp keys, `ARGV` = count, ttl in
+    /// ms (or ""), values.
+    SetTagged,
+    /// `invalidateTags`: bumps each stamp key.
+    Invalidate,
 }
 
 impl Script {
+    const ALL: [Script; 7] = [Script::Incr, Script::Get, Script::GetMany, Script::GetWithPttl, Script::Add, Script::SetTagged, Script::Invalidate];
+
     pub fn text(self) -> &'static str {
         match self {
-            Script::Incr => INCR_JSON_NUMBER,
-            Script::GetWithPttl => GET_WITH_PTTL,
+            Script::Incr => concat!(include_str!("lua/live.lua"), include_str!("lua/incr.lua")),
+            Script::Get => concat!(include_str!("lua/live.lua"), include_str!("lua/get.lua")),
+            Script::GetMany => concat!(include_str!("lua/live.lua"), include_str!("lua/get_many.lua")),
+            Script::GetWithPttl => concat!(include_str!("lua/live.lua"), include_str!("lua/get_with_pttl.lua")),
+            Script::Add => concat!(include_str!("lua/live.lua"), include_str!("lua/stamp.lua"), include_str!("lua/add.lua")),
+            Script::SetTagged => concat!(include_str!("lua/stamp.lua"), include_str!("lua/set_tagged.lua")),
+            Script::Invalidate => concat!(include_str!("lua/stamp.lua"), include_str!("lua/invalidate.lua")),
         }
     }
 
+    /// The SHA-1 of `text` (a test checks each).
     pub fn sha1(self) -> &'static str {
         match self {
-            Script::Incr => INCR_SHA1,
-            Script::GetWithPttl => GET_WITH_PTTL_SHA1,
+            Script::Incr => "23483d2e0221385b8b4b46b27fdcc0ccf9e48f82",
+            Script::Get => "091323b08b42d6e54557583c497cfeaf43f7d2ff",
+            Script::GetMany => "f6f6f9691e7697b7e35efa42b478cbda804beb45",
+            Script::GetWithPttl => "333ddf8678e399811fbdedd81486c8628c014efd",
+            Script::Add => "83581fedd08bac4bc8a0362eb04a1d423d2b9589",
+            Script::SetTagged => "084c916497948da40399ecc971f05c5ce48dae2c",
+            Script::Invalidate => "9fbea869fea0d5fceea014c82041f2cb8bfdfa53",
         }
     }
 
-    /// `["EVALSHA", sha1, n, keys..., args...]`, or with `full` the script itself (EVAL). A
-    /// script that only reads goes as EVALSHA_RO / EVAL_RO, which read-only tokens may send.
+    /// Sent as EVALSHA_RO / EVAL_RO, which read-only tokens may send.
+    fn read_only(self) -> bool {
+        matches!(self, Script::Get | Script::GetMany | Script::GetWithPttl)
+    }
+
+    /// `["EVALSHA", sha1, n, keys..., args...]`, or with `full` the script itself (EVAL).
     pub fn command(self, full: bool, keys: &[String], args: &[&str]) -> String {
         let count = decimal(keys.len() as u64);
-        let (sha, text) = match self {
-            Script::Incr => ("EVALSHA", "EVAL"),
-            Script::GetWithPttl => ("EVALSHA_RO", "EVAL_RO"),
-        };
+        let (sha, text) = if self.read_only() { ("EVALSHA_RO", "EVAL_RO") } else { ("EVALSHA", "EVAL") };
         let mut parts = if full { vec![text, self.text(), &count] } else { vec![sha, self.sha1(), &count] };
         parts.extend(keys.iter().map(String::as_str));
         parts.extend_from_slice(args);
         command(&parts)
+    }
+
+    /// A body that sends one of these scripts by its SHA-1, with the script in full instead:
+    /// what to send again when the server answered NOSCRIPT (nothing ran). `None` for others.
+    pub fn in_full(body: &str) -> Option<String> {
+        let rest = body.strip_prefix(r#"["EVALSHA"#)?;
+        let (read_only, rest) = match rest.strip_prefix("_RO") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let rest = rest.strip_prefix(r#"",""#)?;
+        let script = Script::ALL.into_iter().find(|s| rest.starts_with(s.sha1()) && s.read_only() == read_only)?;
+        let mut out = String::with_capacity(body.len() + script.text().len() + 8);
+        out.push_str(if read_only { r#"["EVAL_RO","# } else { r#"["EVAL","# });
+        write_str(&mut out, script.text());
+        out.push_str(rest.get(41..)?);
+        Some(out)
     }
 }
 
@@ -133,36 +160,50 @@ pub fn decimal(mut n: u64) -> String {
 }
 
 /// Whether a command's reply is Redis's NOSCRIPT: the EVALSHA did not run.
-pub fn script_missing(reply: &Reply) -> bool {
-    matches!(reply, Err(message) if message.starts_with("NOSCRIPT"))
+/// Whether a command's answer (`{"error": "NOSCRIPT ..."}`) says the server lacks the script.
+pub fn script_missing(answer: &Json) -> bool {
+    let Json::Object(fields) = answer else {
+        return false;
+    };
+    fields.iter().any(|(name, value)| name == "error" && matches!(value, Json::Str(message) if message.text().starts_with("NOSCRIPT")))
 }
 
 /// The command for every op but `Clear` with a prefix, which walks the keyspace (`mod.rs`).
 pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
     match op {
-        Op::Get { key } => command(&["GET", key]),
-        Op::Set { key, value, ttl_ms } | Op::Add { key, value, ttl_ms } | Op::GetOrAdd { key, value, ttl_ms } => {
+        Op::Get { key } => Script::Get.command(false, core::slice::from_ref(key), &[]),
+        Op::Set { key, value, ttl_ms, stamps } if stamps.is_empty() => {
             let ttl = ttl_ms.map(decimal);
             let mut args = vec!["SET", key.as_str(), value.as_str()];
-            match op {
-                Op::Add { .. } => args.push("NX"),
-                Op::GetOrAdd { .. } => args.extend(["NX", "GET"]),
-                _ => {}
-            }
             if let Some(ms) = &ttl {
                 args.extend(["PX", ms]);
             }
             command(&args)
         }
-        Op::GetMany { keys } => with_keys("MGET", keys),
-        Op::SetMany { entries, ttl_ms: None } => {
+        Op::Set { key, value, ttl_ms, stamps } => set_tagged(core::slice::from_ref(key), &[value.as_str()], *ttl_ms, stamps),
+        // Over a dead entry too, which SET NX would not.
+        Op::Add { key, value, ttl_ms, stamps } | Op::GetOrAdd { key, value, ttl_ms, stamps } => {
+            let mode = if matches!(op, Op::Add { .. }) { "add" } else { "get" };
+            let ttl = ttl_ms.map(decimal).unwrap_or_default();
+            let mut keys = Vec::with_capacity(1 + stamps.len());
+            keys.push(key.clone());
+            keys.extend_from_slice(stamps);
+            Script::Add.command(false, &keys, &[mode, value, &ttl])
+        }
+        Op::GetMany { keys } => Script::GetMany.command(false, keys, &[]),
+        Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => {
+            let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+            let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+            set_tagged(&keys, &values, *ttl_ms, stamps)
+        }
+        Op::SetMany { entries, ttl_ms: None, .. } => {
             let mut args = vec!["MSET"];
             for (key, value) in entries {
                 args.extend([key.as_str(), value.as_str()]);
             }
             command(&args)
         }
-        Op::SetMany { entries, ttl_ms: Some(ms) } => {
+        Op::SetMany { entries, ttl_ms: Some(ms), .. } => {
             let count = decimal(entries.len() as u64);
             let ms = decimal(*ms);
             let mut args = vec!["EVAL", SET_MANY_PX, &count];
@@ -175,8 +216,21 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
         Op::Clear { .. } => command(&["FLUSHDB"]),
         Op::Touch { key, ttl_ms: Some(ms) } => command(&["PEXPIRE", key, &decimal(*ms)]),
         Op::Touch { key, ttl_ms: None } => command(&["EVAL", PERSIST_EXISTING, "1", key]),
+        Op::Invalidate { stamps } => Script::Invalidate.command(false, stamps, &[]),
         Op::Incr { key, delta } => Script::Incr.command(false, core::slice::from_ref(key), &[&numbers.format(*delta)]),
     }
+}
+
+/// `set`/`setMany` with tags: the entries, then the stamp keys.
+fn set_tagged(keys: &[String], values: &[&str], ttl_ms: Option<u64>, stamps: &[String]) -> String {
+    let count = decimal(keys.len() as u64);
+    let ttl = ttl_ms.map(decimal).unwrap_or_default();
+    let mut all = Vec::with_capacity(keys.len() + stamps.len());
+    all.extend_from_slice(keys);
+    all.extend_from_slice(stamps);
+    let mut args = vec![count.as_str(), ttl.as_str()];
+    args.extend_from_slice(values);
+    Script::SetTagged.command(false, &all, &args)
 }
 
 pub fn protocol_error() -> Error {
@@ -189,7 +243,9 @@ pub type Reply = core::result::Result<Json, String>;
 
 /// The reply in one `{"result": ...}` / `{"error": "..."}` object.
 pub fn result(reply: Json) -> Result<Reply> {
-    let Json::Object(fields) = reply else { return Err(protocol_error()) };
+    let Json::Object(fields) = reply else {
+        return Err(protocol_error());
+    };
     for (name, value) in fields {
         match (name.as_str(), value) {
             ("result", value) => return Ok(Ok(value)),
@@ -262,12 +318,14 @@ impl Expect {
     pub fn of(op: &Op) -> Expect {
         match op {
             Op::Get { .. } | Op::GetOrAdd { .. } => Expect::Value,
+            Op::Set { stamps, .. } if !stamps.is_empty() => Expect::Count,
+            Op::SetMany { stamps, .. } if !stamps.is_empty() => Expect::Count,
             Op::Set { .. } | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => Expect::Ok,
             Op::Add { .. } => Expect::Stored,
             // A list longer than u32 cannot be sent (the body would be gigabytes); saturating
             // keeps the code total: the reply's length then simply does not match.
             Op::GetMany { keys } => Expect::Values(u32::try_from(keys.len()).unwrap_or(u32::MAX)),
-            Op::SetMany { ttl_ms: Some(_), .. } | Op::DeleteMany { .. } => Expect::Count,
+            Op::SetMany { ttl_ms: Some(_), .. } | Op::DeleteMany { .. } | Op::Invalidate { .. } => Expect::Count,
             Op::Touch { .. } => Expect::Existed,
             Op::Incr { .. } => Expect::Number,
         }
@@ -350,21 +408,28 @@ mod tests {
 
     #[test]
     fn one_command_per_op() {
-        assert_eq!(planned(Op::Get { key: s("::k") }), r#"["GET","::k"]"#);
+        assert_eq!(planned(Op::Get { key: s("::k") }), r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","::k"]"#);
         assert_eq!(
-            planned(Op::Set { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500) }),
+            planned(Op::Set { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500), stamps: vec![] }),
             r#"["SET","k","{\"a\":\"b\"}","PX","1500"]"#
         );
-        assert_eq!(planned(Op::Add { key: s("k"), value: s("1"), ttl_ms: None }), r#"["SET","k","1","NX"]"#);
-        assert_eq!(planned(Op::GetOrAdd { key: s("k"), value: s("1"), ttl_ms: Some(5) }), r#"["SET","k","1","NX","GET","PX","5"]"#);
-        let set_many = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: Some(9) });
+        // add and getOrSet store over a dead entry too, which SET NX would not.
+        let add = Script::Add.sha1();
+        assert_eq!(planned(Op::Add { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] }), format!(r#"["EVALSHA","{add}","1","k","add","1",""]"#));
+        let goa = planned(Op::GetOrAdd { key: s("k"), value: s("1"), ttl_ms: Some(5), stamps: vec![s("p:#tags:t")] });
+        assert_eq!(goa, format!(r#"["EVALSHA","{add}","2","k","p:#tags:t","get","1","5"]"#));
+        let tagged = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: None, stamps: vec![s("p:#tags:t")] });
+        assert_eq!(tagged, format!(r#"["EVALSHA","{}","3","a","b","p:#tags:t","2","","1","2"]"#, Script::SetTagged.sha1()));
+        let invalidate = planned(Op::Invalidate { stamps: vec![s("p:#tags:t"), s("p:#tags:u")] });
+        assert_eq!(invalidate, format!(r#"["EVALSHA","{}","2","p:#tags:t","p:#tags:u"]"#, Script::Invalidate.sha1()));
+        let set_many = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: Some(9), stamps: vec![] });
         assert!(set_many.starts_with(r#"["EVAL","#) && set_many.ends_with(r#"","2","a","b","1","2","9"]"#), "{set_many}");
-        assert_eq!(planned(Op::SetMany { entries: vec![(s("a"), s("1"))], ttl_ms: None }), r#"["MSET","a","1"]"#);
+        assert_eq!(planned(Op::SetMany { entries: vec![(s("a"), s("1"))], ttl_ms: None, stamps: vec![] }), r#"["MSET","a","1"]"#);
         let touch = planned(Op::Touch { key: s("k"), ttl_ms: None });
         assert!(touch.starts_with(r#"["EVAL","#) && touch.ends_with(r#"","1","k"]"#), "{touch}");
-        assert_eq!(planned(Op::Incr { key: s("k"), delta: -2.5 }), r#"["EVALSHA","9dc42e95c4f9934ed3ca32b89509b92e2b2995a2","1","k","-2.5"]"#);
+        assert_eq!(planned(Op::Incr { key: s("k"), delta: -2.5 }), r#"["EVALSHA","23483d2e0221385b8b4b46b27fdcc0ccf9e48f82","1","k","-2.5"]"#);
         let eval = Script::Incr.command(true, &[s("k")], &["-2.5"]);
-        assert!(eval.starts_with(r#"["EVAL","local v="#) && eval.ends_with(r#"","1","k","-2.5"]"#), "{eval}");
+        assert!(eval.starts_with(r#"["EVAL","local function live"#) && eval.ends_with(r#"","1","k","-2.5"]"#), "{eval}");
         assert_eq!(planned(Op::Clear { prefix: None }), r#"["FLUSHDB"]"#);
     }
 
@@ -373,7 +438,7 @@ mod tests {
         // Stored texts stay JSON, escapes and all, for JavaScript's JSON.parse.
         assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":"{\"a\":1}"}"#), Ok(Outcome::Json(s(r#""{\"a\":1}""#))));
         assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":null}"#), Ok(Outcome::Json(s("null"))));
-        let add = || Op::Add { key: s("k"), value: s("1"), ttl_ms: None };
+        let add = || Op::Add { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] };
         assert_eq!(decoded(add(), r#"{"result":"OK"}"#), Ok(Outcome::Bool(true)));
         assert_eq!(decoded(add(), r#"{"result":null}"#), Ok(Outcome::Bool(false)));
         let many = Op::GetMany { keys: vec![s("a"), s("b")] };
@@ -400,13 +465,18 @@ mod tests {
     // sha1_smol is a host dev-dependency; `wasm-pack test` builds these tests for wasm32 too.
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
-    fn the_incr_script_is_sent_by_its_sha1() {
-        for script in [Script::Incr, Script::GetWithPttl] {
+    fn scripts_are_sent_by_their_sha1_and_in_full_after_noscript() {
+        for script in Script::ALL {
             assert_eq!(sha1_smol::Sha1::from(script.text()).digest().to_string(), script.sha1(), "{script:?}");
+            let by_sha = script.command(false, &[s("k")], &["1"]);
+            let full = Script::in_full(&by_sha).unwrap();
+            assert_eq!(full, script.command(true, &[s("k")], &["1"]), "{script:?}");
         }
-        assert!(script_missing(&Err(s("NOSCRIPT No matching script. Please use EVAL."))));
-        assert!(!script_missing(&Err(s("ERR the stored value is not a JSON number"))));
-        assert!(!script_missing(&Ok(Json::Null)));
+        assert_eq!(Script::in_full(r#"["EVALSHA","0000000000000000000000000000000000000000","0"]"#), None, "not one of ours");
+        assert_eq!(Script::in_full(r#"["GET","k"]"#), None);
+        assert!(script_missing(&parse(r#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#).unwrap()));
+        assert!(!script_missing(&parse(r#"{"error":"ERR the stored value is not a JSON number"}"#).unwrap()));
+        assert!(!script_missing(&parse(r#"{"result":null}"#).unwrap()));
     }
 
     #[test]

@@ -1,1 +1,1 @@
-local r={} for _,k in ipairs(KEYS) do r[#r+1]=redis.call('GET',k) r[#r+1]=redis.call('PTTL',k) end return r
+local r={} for _,k in ipairs(KEYS) do r[#r+1]=live(redis.call('GET',k)) r[#r+1]=redis.call('PTTL',k) end return r

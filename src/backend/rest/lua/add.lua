@@ -1,0 +1,1 @@
+local v=live(redis.call('GET',KEYS[1])) if v then if ARGV[1]=='get' then return v end return false end put(KEYS[1],(#KEYS>1 and header(2) or '')..ARGV[2],ARGV[3]) if ARGV[1]=='get' then return false end return 'OK'

@@ -1,0 +1,1 @@
+local r={} for i,k in ipairs(KEYS) do r[i]=live(redis.call('GET',k)) end return r

@@ -1,0 +1,1 @@
+for _,k in ipairs(KEYS) do stamp(k,true) end return #KEYS

@@ -1,0 +1,1 @@
+local function live(v) if not v or v:sub(1,6)~='#tags[' then return v end local n=v:find('\n',7,true) if not n then return v end for _,t in ipairs(cjson.decode(v:sub(6,n-1))) do if redis.call('GET',t[1])~=t[2] then return false end end return v:sub(n+1) end 

@@ -1,0 +1,1 @@
+local n=tonumber(ARGV[1]) local h=header(n+1) for i=1,n do put(KEYS[i],h..ARGV[i+2],ARGV[2]) end return n
