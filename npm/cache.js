@@ -60,19 +60,42 @@ export class Cache {
   #computing = new Map(); // getOrSet with a function default: stored key -> shared promise
   #loading = new Map(); // near tier: stored key -> the promise of the one request reading it
   #near = false;
+  #emit; // onEvent, with its exceptions swallowed; undefined without one
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
     checkString(url, "url");
     const o = cacheOptions(options);
+    if (o.onEvent !== undefined) {
+      const onEvent = o.onEvent;
+      this.#emit = (event) => {
+        try {
+          onEvent(event);
+        } catch {
+          // A callback's bug must not break the call it describes.
+        }
+      };
+    }
     try {
       const near = o.near;
-      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, o.grace);
+      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, o.grace, this.#emit !== undefined);
     } catch (error) {
       throw thrown(error);
     }
-    if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport);
+    if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport, this.#emit);
     this.#near = o.near !== undefined && this.#transport !== null;
+  }
+
+  // The engine's notes of what reads found, as events.
+  #drain() {
+    const notes = this.#engine.takeEvents();
+    for (let i = 0; i < notes.length; i += 2) this.#emit(keyEvent(notes[i], notes[i + 1]));
+  }
+
+  // A call's error, as an `error` event when it is a CacheError.
+  #failure(error) {
+    if (this.#emit !== undefined && error instanceof CacheError) this.#emit({ type: "error", code: error.code, message: error.message });
+    return error;
   }
 
   /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
@@ -170,7 +193,7 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (stored instanceof Failure) return Promise.reject(toError(stored));
+    if (stored instanceof Failure) return Promise.reject(this.#failure(toError(stored)));
     let shared = this.#computing.get(stored);
     if (shared === undefined) {
       shared = this.#compute(stored, dflt, o);
@@ -243,8 +266,9 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o.signal);
-    if (step instanceof Failure) return Promise.reject(toError(step));
+    if (step instanceof Failure) return Promise.reject(this.#failure(toError(step)));
     if (step instanceof Refresh) step = this.#refresh(step, o.waitUntil);
     try {
       return Promise.resolve(finish(step));
@@ -277,9 +301,10 @@ export class Cache {
     this.#inFlight++;
     return new Promise((resolve, reject) => {
       const done = (result) => {
+        if (this.#emit !== undefined) this.#drain();
         if (result instanceof RestRequest) return this.#transport.send(result, done);
         this.#settled();
-        if (result instanceof Failure) return reject(toError(result));
+        if (result instanceof Failure) return reject(this.#failure(toError(result)));
         // What describing a fetch's failure threw.
         if (result instanceof Error) return reject(result);
         try {
@@ -304,6 +329,8 @@ export class Cache {
       loading.then(forget, forget);
     } else {
       request.free();
+      // This call's read is answered by the shared request: the backend's hit or miss.
+      if (this.#emit !== undefined) loading.then((text) => this.#emit({ type: text === null ? "miss" : "hit", key, tier: "backend" }), () => {});
     }
     return loading.then(finish);
   }
@@ -320,8 +347,9 @@ export class Cache {
 
   // An admitted call's step: its outcome, or a promise of it.
   #step(step, waitUntil) {
+    if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#send(step, same);
-    if (step instanceof Failure) return Promise.reject(toError(step));
+    if (step instanceof Failure) return Promise.reject(this.#failure(toError(step)));
     if (step instanceof Refresh) return this.#refresh(step, waitUntil);
     return step;
   }
@@ -336,6 +364,19 @@ export class Cache {
     const now = await this.#step(this.#engine.getStored(stored, true));
     return now === null ? text : now;
   }
+}
+
+// The engine's note of what a read found for a key (`KeyEvent` in src/engine.rs) as an event.
+const KEY_EVENTS = [
+  ["hit", "backend"],
+  ["miss", "backend"],
+  ["hit", "near"],
+  ["miss", "near"],
+  ["stale", "near"],
+];
+function keyEvent(kind, key) {
+  const [type, tier] = KEY_EVENTS[kind];
+  return { type, key, tier };
 }
 
 // The calls waiting on each signal. One listener per signal, however many calls share it (a

@@ -55,6 +55,51 @@ export interface CacheOptions {
   near?: boolean | NearOptions;
   /** With `near`: seconds past `near.ttl + near.swr` a read may still serve an entry when the backend fails (default 0). */
   grace?: number;
+  /**
+   * Called synchronously with every event (see `CacheEvent`); what it throws is swallowed.
+   * Without it, nothing is recorded.
+   */
+  onEvent?: (event: CacheEvent) => void;
+}
+
+/** What `onEvent` is called with. */
+export type CacheEvent = KeyEvent | RequestEvent | RetryEvent | ErrorEvent;
+
+/** A read key: found (`hit`), missing (`miss`), or served stale from the near tier (`stale`). */
+export interface KeyEvent {
+  type: "hit" | "miss" | "stale";
+  /** The key as stored: `${keyPrefix}:${version}:${key}`. */
+  key: string;
+  /** Which tier answered. */
+  tier: "near" | "backend";
+}
+
+/** One HTTP request (each retry is one more), when it was answered or failed. */
+export interface RequestEvent {
+  type: "request";
+  /** Milliseconds from sending to the answer (or the failure). */
+  ms: number;
+  /** Commands it carried. */
+  commands: number;
+  /** The HTTP status; 0 when no answer came. */
+  status: number;
+  /** 0 for the first try, then 1, 2... */
+  attempt: number;
+}
+
+/** A request about to be sent again, after `delayMs`. */
+export interface RetryEvent {
+  type: "retry";
+  attempt: number;
+  reason: "network" | "unsent" | "status" | "timeout" | "aborted";
+  delayMs: number;
+}
+
+/** A call rejected with a `CacheError`. */
+export interface ErrorEvent {
+  type: "error";
+  code: CacheErrorCode;
+  message: string;
 }
 
 export interface NearOptions {
@@ -103,6 +148,11 @@ export interface WriteOptions extends VersionOption {
   ttl?: number | null;
 }
 
+export interface TaggedWriteOptions extends WriteOptions {
+  /** Tags of the entry (at most 64): `invalidateTags` with one of them makes it a miss. */
+  tags?: readonly string[];
+}
+
 export declare class Cache {
   /**
    * @param url `memory://` (a store of its own), `memory://NAME` (shared by every cache of
@@ -141,20 +191,25 @@ export declare class Cache {
   /** The cached value, or `defaultValue` when the key is missing or expired. */
   get<T = unknown, D = T>(key: string, defaultValue: D, options?: ReadOptions): Promise<T | D>;
 
-  set(key: string, value: JsonValue, options?: WriteOptions): Promise<void>;
-  /** Stores only when the key is missing or expired; resolves whether it stored. */
-  add(key: string, value: JsonValue, options?: WriteOptions): Promise<boolean>;
+  set(key: string, value: JsonValue, options?: TaggedWriteOptions): Promise<void>;
+  /** Stores only when the key is missing, expired or invalidated; resolves whether it stored. */
+  add(key: string, value: JsonValue, options?: TaggedWriteOptions): Promise<boolean>;
 
   /**
    * The cached value; on a miss, stores `defaultValue` (called, and awaited, when it is a
    * function: once per key however many calls overlap) and returns it. A value another writer
    * stored meanwhile wins.
    */
-  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: WriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
+  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: TaggedWriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
 
   /** Every requested key mapped to its value, or `null` when missing or expired. */
   getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: ReadOptions): Promise<Record<K, T | null>>;
-  setMany(mapping: Record<string, JsonValue> | Map<string, JsonValue>, options?: WriteOptions): Promise<void>;
+  setMany(mapping: Record<string, JsonValue> | Map<string, JsonValue>, options?: TaggedWriteOptions): Promise<void>;
+  /**
+   * Every entry written with one of `tags` before now reads as missing, through any instance
+   * (another instance's near tier within its `near.ttl`; this one's at once). One request.
+   */
+  invalidateTags(tags: readonly string[], options?: CallOptions): Promise<void>;
 
   delete(key: string, options?: VersionOption): Promise<void>;
   deleteMany(keys: readonly string[], options?: VersionOption): Promise<void>;

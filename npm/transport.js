@@ -17,6 +17,7 @@ export class Transport {
   #fetch;
   #timeout;
   #autoPipeline;
+  #emit; // the cache's onEvent, or undefined
   #queue = []; // single-command requests waiting for this tick's /pipeline request
   #flush = () => this.#sendQueued();
   /** HTTP requests sent (retries included), for `cache.stats`. */
@@ -24,8 +25,10 @@ export class Transport {
   /** Upstash's read-your-writes token: the last one a response carried, sent on each request. */
   syncToken = "";
 
-  // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js).
-  constructor(engine, options) {
+  // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js); `emit`: the cache's
+  // onEvent (exceptions already caught), or undefined.
+  constructor(engine, options, emit) {
+    this.#emit = emit;
     this.#engine = engine;
     this.#url = engine.endpoint;
     this.#headers = { Authorization: `Bearer ${engine.token}`, "Content-Type": "application/json" };
@@ -53,6 +56,7 @@ export class Transport {
       path,
       item.body,
       item.once,
+      path === "" ? 1 : 2, // clear()'s walk sends a DEL and the next SCAN as a pipeline
       ([status, bytes]) => {
         item.done(this.#engine.read(item.request, status, bytes));
         then?.();
@@ -87,6 +91,7 @@ export class Transport {
       "/pipeline",
       "[" + batch.map((item) => item.body).join(",") + "]",
       batch.some((item) => item.once),
+      batch.length,
       ([status, bytes]) => {
         const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
         batch.forEach((item, i) => item.done(read[i]));
@@ -110,9 +115,12 @@ export class Transport {
   // One HTTP request, retried as the engine says. `answered` gets [status, bytes] (a 5xx given
   // up on too: the engine reads it as SERVER), `failed` how the fetch failed and what it said
   // (see #failed); exactly one is called, once.
-  #post(path, body, once, answered, failed) {
+  #post(path, body, once, commands, answered, failed) {
+    const emit = this.#emit;
     const attempt = (n) => {
       this.requests++;
+      const started = emit === undefined ? 0 : performance.now();
+      const sent = (status) => emit?.({ type: "request", ms: performance.now() - started, commands, status, attempt: n });
       post(
         this.#fetch,
         this.#url + path,
@@ -121,6 +129,7 @@ export class Transport {
         body,
         this.#timeout,
         (answer) => {
+          sent(answer[0]);
           if (answer[2]) this.syncToken = answer[2];
           if (answer[0] < 500) answered(answer);
           // 502/504: the request reached the server, whose answer from Redis never came (the
@@ -129,6 +138,7 @@ export class Transport {
           else retry(n, FetchFailure.Status5xx, answer);
         },
         (thrown) => {
+          sent(0);
           let how;
           let outcome;
           try {
@@ -144,13 +154,25 @@ export class Transport {
     };
     const retry = (n, how, outcome) => {
       const delay = this.#engine.retryAfter(how, n, once);
-      if (delay !== undefined) sleep(delay).then(() => attempt(n + 1));
+      if (delay !== undefined) {
+        emit?.({ type: "retry", attempt: n + 1, reason: REASONS[how], delayMs: delay });
+        sleep(delay).then(() => attempt(n + 1));
+      }
       else if (how === FetchFailure.Status5xx) answered(outcome);
       else failed(how, outcome);
     };
     attempt(0);
   }
 }
+
+// Why a request is sent again, as a `retry` event says it.
+const REASONS = {
+  [FetchFailure.Network]: "network",
+  [FetchFailure.Unsent]: "unsent",
+  [FetchFailure.Status5xx]: "status",
+  [FetchFailure.Timeout]: "timeout",
+  [FetchFailure.Aborted]: "aborted",
+};
 
 // What a 502 or 504 said, as a network failure's detail.
 function lostAnswer([status, bytes]) {

@@ -49,6 +49,8 @@ pub struct Options {
     pub near: Option<NearGiven>,
     /// Seconds past `near.ttl + near.swr` that a read may still serve when the backend fails.
     pub grace: Option<f64>,
+    /// Keep what each read found for each key, for `take_events` (the `onEvent` option).
+    pub events: bool,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             retries: None,
             near: None,
             grace: None,
+            events: false,
         }
     }
 }
@@ -134,6 +137,8 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 enum Read {
     Reply(Expect),
+    /// A read of these keys, with `onEvent`: `Reply`, and each key's hit or miss noted.
+    Keys(Box<(Expect, Vec<String>)>),
     Walk(Walk),
     /// One part of a list too long for one request: the parts still to send, and for `getMany`
     /// the values read so far.
@@ -167,6 +172,8 @@ struct NearWrite {
 #[derive(Debug, Clone, PartialEq)]
 struct Parts {
     expect: Expect,
+    /// `getMany` with `onEvent`: its keys, to note what each found.
+    keys: Vec<String>,
     /// The ops still to send, the next one last.
     rest: Vec<Op>,
     /// `getMany`: the JSON texts of the values read so far, comma-separated.
@@ -198,6 +205,19 @@ impl Request {
 }
 
 /// Counters since construction.
+/// What a read found for one key, kept for the `onEvent` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// The backend had the key.
+    Hit = 0,
+    Miss = 1,
+    /// The near tier answered: a value, or that the key is missing.
+    NearHit = 2,
+    NearMiss = 3,
+    /// The near tier served a value past `near.ttl` (stale-while-revalidate, or grace).
+    Stale = 4,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub near_hits: u64,
@@ -217,6 +237,8 @@ pub struct Engine<H: Host> {
     /// REST only: on the other backends every read is already in memory (or nowhere).
     near: Option<RefCell<Near>>,
     stats: Cell<Stats>,
+    /// With `onEvent` only: without it, reads note nothing.
+    events: Option<RefCell<Vec<(KeyEvent, String)>>>,
 }
 
 impl<H: Host> Engine<H> {
@@ -278,6 +300,7 @@ impl<H: Host> Engine<H> {
             request_limit: MAX_REQUEST_BYTES,
             near,
             stats: Cell::new(Stats::default()),
+            events: options.events.then(|| RefCell::new(Vec::new())),
         })
     }
 
@@ -295,6 +318,36 @@ impl<H: Host> Engine<H> {
 
     pub fn stats(&self) -> Stats {
         self.stats.get()
+    }
+
+    /// What reads found for each key since the last call (with the `events` option).
+    pub fn take_events(&self) -> Vec<(KeyEvent, String)> {
+        self.events.as_ref().map(|e| core::mem::take(&mut *e.borrow_mut())).unwrap_or_default()
+    }
+
+    fn note(&self, event: KeyEvent, key: &str) {
+        if let Some(events) = &self.events {
+            events.borrow_mut().push((event, key.to_owned()));
+        }
+    }
+
+    /// Notes a read's hit or miss for each of `keys` from its outcome (the backend's answer).
+    fn note_found(&self, keys: &[String], outcome: &Outcome) {
+        let Some(events) = &self.events else { return };
+        let found: Vec<bool> = match outcome {
+            Outcome::Value(value) => vec![value.is_some()],
+            Outcome::Values(values) => values.iter().map(Option::is_some).collect(),
+            Outcome::Json(text) if keys.len() == 1 && !text.starts_with('[') => vec![text != "null"],
+            Outcome::Json(text) => match json::parse(text) {
+                Some(json::Json::Array(items)) => items.iter().map(|i| !matches!(i, json::Json::Null)).collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let mut events = events.borrow_mut();
+        for (key, hit) in keys.iter().zip(found) {
+            events.push((if hit { KeyEvent::Hit } else { KeyEvent::Miss }, key.clone()));
+        }
     }
 
     /// Needs no round trip: the REST backend is stateless HTTP, the memory store is here.
@@ -355,8 +408,11 @@ impl<H: Host> Engine<H> {
             // A value the near tier has is a hit; a missing key is stored as on a miss.
             if let Lookup::Fresh(Some(text)) = near.borrow_mut().lookup(&key, self.host.now_ms()) {
                 self.count(|s| s.near_hits += 1);
+                self.note(KeyEvent::NearHit, &key);
                 return Ok(Step::Done(Outcome::Value(Some(text))));
             }
+            // Asked and not answered: the backend answers, as for any near miss.
+            self.count(|s| s.near_misses += 1);
         }
         self.run(Op::GetOrAdd { key, value, ttl_ms, stamps })
     }
@@ -464,6 +520,12 @@ impl<H: Host> Engine<H> {
         }
         match request.read {
             Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
+            Read::Keys(read) => {
+                let (expect, keys) = *read;
+                let outcome = rest::reply(expect, status, body)?;
+                self.note_found(&keys, &outcome);
+                self.finish(expect, outcome)
+            }
             Read::Write(write) => {
                 let outcome = rest::reply(write.expect, status, body)?;
                 self.written(*write, outcome)
@@ -506,6 +568,12 @@ impl<H: Host> Engine<H> {
         }
         match request.read {
             Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
+            Read::Keys(read) => {
+                let (expect, keys) = *read;
+                let outcome = decode(expect, result(answer)?)?;
+                self.note_found(&keys, &outcome);
+                self.finish(expect, outcome)
+            }
             Read::Walk(walk) => self.walk(walk, answer),
             Read::Part(parts) => {
                 let outcome = decode(parts.expect, result(answer)?)?;
@@ -530,6 +598,9 @@ impl<H: Host> Engine<H> {
         match found {
             Some(found) if backend_failed && !read.background => {
                 self.count(|s| s.stale_served += found.len() as u64);
+                for key in &read.fetch {
+                    self.note(KeyEvent::Stale, key);
+                }
                 Ok(Step::Done(near_outcome(read.many, found)))
             }
             _ => Err(error),
@@ -588,13 +659,24 @@ impl<H: Host> Engine<H> {
     fn run(&self, op: Op) -> Result<Step> {
         let incr = matches!(op, Op::Incr { .. });
         let outcome = match &self.backend {
-            Backend::Memory(store) => store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?,
+            Backend::Memory(store) => {
+                let keys = self.events.as_ref().and_then(|_| read_keys(&op));
+                let outcome = store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?;
+                if let Some(keys) = keys {
+                    self.note_found(&keys, &outcome);
+                }
+                outcome
+            }
             Backend::Dummy => dummy::execute(op)?,
             Backend::Rest { .. } => {
                 let write = self.near.as_ref().and_then(|near| begin_write(&mut near.borrow_mut(), &op));
                 return Ok(match (self.plan(op), write) {
                     (Step::Send(Request { body, read: Read::Reply(expect), once }), Some(mut write)) => {
                         write.expect = expect;
+                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once })
+                    }
+                    (Step::Send(Request { body, read: Read::Keys(read), once }), Some(mut write)) => {
+                        write.expect = read.0;
                         Step::Send(Request { body, read: Read::Write(Box::new(write)), once })
                     }
                     (step, _) => step,
@@ -621,7 +703,11 @@ impl<H: Host> Engine<H> {
                         return step;
                     }
                 }
-                (body, Read::Reply(Expect::of(&op)), !op.idempotent())
+                let read = match self.events.as_ref().and_then(|_| read_keys(&op)) {
+                    Some(keys) => Read::Keys(Box::new((Expect::of(&op), keys))),
+                    None => Read::Reply(Expect::of(&op)),
+                };
+                (body, read, !op.idempotent())
             }
         };
         Step::Send(Request { body, read, once })
@@ -653,7 +739,11 @@ impl<H: Host> Engine<H> {
         }
         parts.reverse();
         let first = parts.pop()?;
-        Some(self.send_part(first, Parts { expect: Expect::Ok, rest: parts, values: String::new() }))
+        let keys = match op {
+            Op::GetMany { keys } if self.events.is_some() => keys.clone(),
+            _ => Vec::new(),
+        };
+        Some(self.send_part(first, Parts { expect: Expect::Ok, keys, rest: parts, values: String::new() }))
     }
 
     fn send_part(&self, op: Op, mut parts: Parts) -> Step {
@@ -678,7 +768,9 @@ impl<H: Host> Engine<H> {
                 values.push('[');
                 values.push_str(&parts.values);
                 values.push(']');
-                Step::Done(Outcome::Json(values))
+                let outcome = Outcome::Json(values);
+                self.note_found(&parts.keys, &outcome);
+                Step::Done(outcome)
             }
             None => Step::Done(Outcome::Done),
         })
@@ -698,10 +790,12 @@ impl<H: Host> Engine<H> {
             match if fresh { Lookup::Miss } else { tier.lookup(&key, now) } {
                 Lookup::Fresh(value) => {
                     stats.near_hits += 1;
+                    self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, &key);
                     known.push(Some(value));
                 }
                 Lookup::Stale { value, refresh: first } if !many => {
                     stats.stale_served += 1;
+                    self.note(KeyEvent::Stale, &key);
                     if first {
                         refresh = Some(key);
                     }
@@ -766,6 +860,9 @@ impl<H: Host> Engine<H> {
             let mut near = near.borrow_mut();
             for (key, (text, pttl)) in read.fetch.iter().zip(&found) {
                 near.store_read(key.clone(), text.clone(), *pttl, read.epoch, now);
+                if !read.background {
+                    self.note(if text.is_some() { KeyEvent::Hit } else { KeyEvent::Miss }, key);
+                }
             }
         }
         Ok(Step::Done(near_outcome(read.many, found.into_iter().map(|(text, _)| text).collect())))
@@ -773,6 +870,9 @@ impl<H: Host> Engine<H> {
 
     /// A near-tier write's outcome: what its keys hold now, when the outcome says.
     fn written(&self, write: NearWrite, outcome: Outcome) -> Result<Step> {
+        if write.expect == Expect::Value {
+            self.note_found(&write.keys, &outcome);
+        }
         let applies = match (write.expect, &outcome) {
             (Expect::Ok | Expect::Count, _) => true,
             (Expect::Stored, Outcome::Bool(stored)) => *stored,
@@ -822,6 +922,15 @@ impl<H: Host> Engine<H> {
             Some((walk, body)) => Step::Send(Request { body, read: Read::Walk(walk), once: false }),
             None => Step::Done(Outcome::Done),
         })
+    }
+}
+
+/// The keys whose values `op` reads (and its outcome gives), for `onEvent`.
+fn read_keys(op: &Op) -> Option<Vec<String>> {
+    match op {
+        Op::Get { key } | Op::GetOrAdd { key, .. } => Some(vec![key.clone()]),
+        Op::GetMany { keys } => Some(keys.clone()),
+        _ => None,
     }
 }
 

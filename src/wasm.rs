@@ -217,9 +217,10 @@ impl Engine {
         near_swr: Option<f64>,
         near_max_entries: Option<f64>,
         grace: Option<f64>,
+        events: bool,
     ) -> Result<Engine, Failure> {
         let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries });
-        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace };
+        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace, events };
         Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
     }
 
@@ -253,6 +254,18 @@ impl Engine {
     #[wasm_bindgen(getter, js_name = staleServed)]
     pub fn stale_served(&self) -> f64 {
         self.0.stats().stale_served as f64
+    }
+
+    /// What reads found for each key since the last call (with `events`): `[kind, key, ...]`,
+    /// kind as `engine::KeyEvent` numbers it.
+    #[wasm_bindgen(js_name = takeEvents)]
+    pub fn take_events(&self) -> Array {
+        let array = Array::new();
+        for (kind, key) in self.0.take_events() {
+            array.push(&JsValue::from(kind as u32));
+            array.push(&JsValue::from(key));
+        }
+        array
     }
 
     // The call methods: `aborted` is undefined, or the reason text of a signal that fired;

@@ -554,6 +554,46 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
     });
   });
 
+  describe(`events (${LABEL})`, () => {
+    it("reports each read key's hit or miss with its stored key and tier, and each CacheError", async () => {
+      const events = [];
+      let requestEvents = 0;
+      const p = uniquePrefix();
+      const cache = await open({ keyPrefix: p, onEvent: (e) => (events.push(e), e.type === "request" && requestEvents++) });
+      await cache.set("a", 1);
+      await cache.set("n", null);
+      const reads = () => events.filter((e) => e.type === "hit" || e.type === "miss" || e.type === "stale");
+      events.length = 0;
+      await cache.get("a");
+      await cache.get("n"); // a stored null is a hit
+      await cache.get("gone");
+      await cache.getMany(["a", "gone2"]);
+      assert.equal(await cache.getOrSet("a", 2), 1);
+      assert.deepEqual(
+        reads().map((e) => [e.type, e.key]),
+        [["hit", `${p}::a`], ["hit", `${p}::n`], ["miss", `${p}::gone`], ["hit", `${p}::a`], ["miss", `${p}::gone2`], ["hit", `${p}::a`]],
+      );
+      for (const e of reads()) assert.ok(e.tier === "backend" || (near && e.tier === "near"), e.tier);
+      await cache.set("s", "text");
+      await assert.rejects(cache.incr("s"), code("NOT_A_NUMBER"));
+      assert.deepEqual(events.filter((e) => e.type === "error").map((e) => e.code), ["NOT_A_NUMBER"]);
+      // One request event per HTTP request, as stats counts them (none on memory).
+      assert.equal(requestEvents, cache.stats.requests);
+      assert.ok(isMemory ? requestEvents === 0 : requestEvents >= 8);
+      for (const r of events.filter((e) => e.type === "request")) {
+        assert.ok(r.ms >= 0 && r.commands >= 1 && (r.status === 200 || r.status === 400), JSON.stringify(r));
+      }
+    });
+
+    it("swallows what the callback throws, and takes only a function", async () => {
+      const cache = await open({ onEvent: () => { throw new Error("a bug in the callback"); } });
+      await cache.set("k", 1);
+      assert.equal(await cache.get("k"), 1);
+      await assert.rejects(cache.incr("nope", NaN), RangeError);
+      assert.throws(() => newCache({ onEvent: "log" }), TypeError);
+    });
+  });
+
   describe("memory backend", { skip: !isMemory }, () => {
     it("shares one store among caches of the same name, and disconnecting one leaves it", async () => {
       const name = uniquePrefix();

@@ -25,7 +25,14 @@ async function twice(base) {
 it("the Cloudflare Worker example caches with getOrSet in workerd", { skip: !rest && "needs scripts/with-servers.sh" }, async () => {
   const worker = await startWorker(resolve(root, "examples/worker/src/index.js"), rest);
   try {
+    // The launcher's readiness requests read too: the counts are taken around twice()'s three
+    // getOrSet calls (a miss, a hit, then a hit of the key the launcher read).
+    const before = await (await fetch(`${worker.url}/stats`)).json();
     await twice(worker.url);
+    const after = await (await fetch(`${worker.url}/stats`)).json();
+    assert.deepEqual([after.hit - before.hit, after.miss - before.miss], [2, 1], JSON.stringify({ before, after }));
+    assert.equal(after.hitRatio, after.hit / (after.hit + after.miss));
+    assert.ok(after.requests - before.requests >= 4, "a getOrSet miss with a function takes two requests");
   } finally {
     worker.stop();
   }
@@ -86,4 +93,44 @@ it("the Node demo prints what each method returned", () => {
   ]) {
     assert.match(out, line);
   }
+});
+
+it("examples/otel.mjs turns the events into OpenTelemetry metrics and spans (the real SDK, in-memory exporters)", { skip: !rest && "needs scripts/with-servers.sh" }, async () => {
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } = await import("@opentelemetry/sdk-metrics");
+  const { Cache } = await import("edge-caches");
+  const { otelOnEvent } = await import("../../examples/otel.mjs");
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const exported = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter: exported, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+
+  // The first request fails on the network (a fetch that is honest about it) and is retried.
+  let calls = 0;
+  const fetch = (url, init) => (++calls === 1 ? Promise.reject(new TypeError("fetch failed")) : globalThis.fetch(url, init));
+  const onEvent = otelOnEvent({ meter: meterProvider.getMeter("test"), tracer: tracerProvider.getTracer("test") });
+  const cache = new Cache(rest.UPSTASH_REDIS_REST_URL, { token: rest.UPSTASH_REDIS_REST_TOKEN, keyPrefix: `otel${process.pid}`, fetch, onEvent });
+  await cache.connect();
+  await cache.get("warm"); // the retried request
+  await cache.set("a", 1);
+  assert.deepEqual(await cache.getMany(["a", "b", "c"]), { a: 1, b: null, c: null });
+  await cache.set("s", "text");
+  await assert.rejects(cache.incr("s"), { code: "NOT_A_NUMBER" });
+
+  await reader.forceFlush();
+  const points = new Map();
+  for (const { scopeMetrics } of exported.getMetrics()) {
+    for (const { metrics } of scopeMetrics) for (const m of metrics) points.set(m.descriptor.name, m.dataPoints);
+  }
+  const sum = (name, match) => (points.get(name) ?? []).filter((p) => match(p.attributes)).reduce((n, p) => n + (typeof p.value === "number" ? p.value : p.value.count), 0);
+  assert.equal(sum("cache.reads", (a) => a["cache.result"] === "hit" && a["cache.tier"] === "backend"), 1);
+  assert.equal(sum("cache.reads", (a) => a["cache.result"] === "miss"), 3, "warm, b and c");
+  assert.equal(sum("cache.retries", (a) => a["cache.retry.reason"] === "network"), 1);
+  assert.equal(sum("cache.errors", (a) => a["error.type"] === "NOT_A_NUMBER"), 1);
+  const requests = cache.stats.requests;
+  assert.equal(sum("cache.request.duration", () => true), requests, "one duration per request, as stats counts them");
+  assert.equal(spans.getFinishedSpans().length, requests, "one span per request");
+  assert.equal(spans.getFinishedSpans().filter((s) => s.status.code === 2).length, 1, "the failed one is an error span");
+  await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
 });

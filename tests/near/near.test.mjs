@@ -146,6 +146,49 @@ describe("near tier over REST", () => {
     await assert.rejects(near.get("k"), (e) => e.code === "NETWORK", "the failed write dropped the entry");
   });
 
+  it("agrees with its events: near-tier answers, backend answers, stale values and requests", async () => {
+    const port = await freePort();
+    const gateway = await startGateway(GATEWAY_BIN, port, REDIS_URL, GATEWAY_TOKEN);
+    try {
+      await agreement(gateway, `http://127.0.0.1:${port}`);
+    } finally {
+      await stop(gateway); // a failed assertion must not leave it running (node would wait)
+    }
+  });
+
+  async function agreement(gateway, url) {
+    const counts = { near: 0, backend: 0, stale: 0, request: 0, retry: 0, error: 0 };
+    const onEvent = (e) => counts[e.type === "hit" || e.type === "miss" ? e.tier : e.type]++;
+    const keyPrefix = prefix();
+    const near = await open({ keyPrefix, near: { ttl: 0.1, swr: 0.2 }, grace: 5, retries: 1, timeout: 1000, onEvent }, url);
+    const other = await open({ keyPrefix }, url);
+    await other.setMany({ a: 1, b: 2 });
+    const background = [];
+    const waitUntil = (promise) => background.push(promise);
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([near.get("a"), near.get("a"), near.get("b"), near.getMany(["a", "b", "c"]), near.getOrSet("d", 4), near.get("c", null, { fresh: true })]);
+      await sleep(120); // past near.ttl, within swr: stale, refreshed in the background
+      await Promise.all([near.get("a", null, { waitUntil }), near.get("b", null, { waitUntil }), near.getMany(["a", "d"])]);
+      await Promise.all(background.splice(0));
+    }
+    const agree = (s) => assert.deepEqual(
+      { near: counts.near, stale: counts.stale, request: counts.request },
+      { near: s.nearHits, stale: s.staleServed, request: s.requests },
+    );
+    let s = near.stats;
+    agree(s);
+    assert.equal(counts.backend, s.nearMisses, "every near miss was answered by the backend");
+    assert.ok(s.nearHits > 0 && s.nearMisses > 0 && s.staleServed > 0, JSON.stringify(s));
+    // The backend down: grace serves (a stale event; stats count the near miss too), one retry.
+    await stop(gateway);
+    await sleep(350);
+    assert.equal(await near.get("a"), 1);
+    s = near.stats;
+    agree(s);
+    assert.equal(counts.retry, 1, "retries: 1");
+    assert.equal(counts.backend + 1, s.nearMisses, "the read grace answered is the one more near miss");
+  }
+
   it("checks its options like every other option", () => {
     for (const [options, errorClass] of [
       [{ near: "yes" }, TypeError],

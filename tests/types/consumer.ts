@@ -1,7 +1,7 @@
 // A TypeScript user of edge-caches: must type-check under `tsc --strict` against the packed
 // package's index.d.ts. Each @ts-expect-error is a misuse the types must refuse (tsc fails if
 // one of them type-checks).
-import { Cache, CacheError, type CacheErrorCode, type CacheOptions, type JsonValue } from "edge-caches";
+import { Cache, CacheError, type CacheErrorCode, type CacheEvent, type CacheOptions, type JsonValue } from "edge-caches";
 
 interface User {
   name: string;
@@ -55,6 +55,20 @@ export async function use(env: Record<string, string>): Promise<void> {
   await near.getOrSet("k", 1, { fresh: true, ttl: 5 });
   const hits: number = nearDefaults.stats.nearHits + near.stats.requests;
 
+  await cache.set("profile", { name: "Ada" }, { tags: ["user:1"], ttl: 60 });
+  await cache.add("avatar", "a.png", { tags: ["user:1"] });
+  await cache.getOrSet("feed", () => [1, 2], { tags: ["user:1", "user:2"], fresh: true });
+  await cache.setMany({ a: 1 }, { tags: ["user:2"] });
+  await cache.invalidateTags(["user:1"]);
+  let ratio = 0;
+  const observed = new Cache("memory://", {
+    onEvent: (event: CacheEvent) => {
+      if (event.type === "hit" || event.type === "miss") ratio += event.tier === "near" ? 1 : 0;
+      else if (event.type === "request") ratio += event.ms + event.status + event.commands;
+      else if (event.type === "error") console.log(event.code);
+    },
+  });
+
   // @ts-expect-error a ttl is a number of seconds
   await cache.set("k", 1, { ttl: "60" });
   // @ts-expect-error undefined is not a value JSON can hold
@@ -75,9 +89,17 @@ export async function use(env: Record<string, string>): Promise<void> {
   new Cache("https://h", { near: { ttl: "5" } });
   // @ts-expect-error fresh is a boolean
   await near.get("k", null, { fresh: 1 });
+  // @ts-expect-error tags are an array of strings
+  await cache.set("k", 1, { tags: "user:1" });
+  // @ts-expect-error reads take no tags
+  await cache.get("k", null, { tags: ["t"] });
+  // @ts-expect-error invalidateTags takes an array
+  await cache.invalidateTags("user:1");
+  // @ts-expect-error an event has no such type
+  new Cache("memory://", { onEvent: (e: CacheEvent) => e.type === "evicted" });
   // @ts-expect-error stats are read-only
   near.stats = { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0 };
 
-  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong, hits);
+  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong, hits, ratio, observed);
   await cache.disconnect();
 }
