@@ -24,6 +24,7 @@ import {
   manyResult,
   tagList,
 } from "./arguments.js";
+import { Bus } from "./bus.js";
 import { Transport } from "./transport.js";
 
 export class CacheError extends Error {
@@ -61,6 +62,7 @@ export class Cache {
   #loading = new Map(); // near tier: stored key -> the promise of the one request reading it
   #near = false;
   #emit; // onEvent, with its exceptions swallowed; undefined without one
+  #bus = null; // near.bus on REST: the stream that drops near entries other instances wrote
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
@@ -78,11 +80,12 @@ export class Cache {
     }
     try {
       const near = o.near;
-      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, o.grace, this.#emit !== undefined);
+      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, near?.bus === true, o.grace, this.#emit !== undefined);
     } catch (error) {
       throw thrown(error);
     }
     if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport, this.#emit);
+    if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, o.transport.fetch, this.#emit);
     this.#near = o.near !== undefined && this.#transport !== null;
   }
 
@@ -111,7 +114,13 @@ export class Cache {
 
   get stats() {
     const engine = this.#engine;
-    return { nearHits: engine.nearHits, nearMisses: engine.nearMisses, staleServed: engine.staleServed, requests: this.#transport?.requests ?? 0 };
+    return {
+      nearHits: engine.nearHits,
+      nearMisses: engine.nearMisses,
+      staleServed: engine.staleServed,
+      requests: this.#transport?.requests ?? 0,
+      busUp: this.#bus?.up ?? false,
+    };
   }
 
   /**
@@ -136,6 +145,7 @@ export class Cache {
   connect() {
     try {
       this.#engine.connect();
+      this.#bus?.start();
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(thrown(error));
@@ -149,6 +159,7 @@ export class Cache {
     } catch (error) {
       return Promise.reject(thrown(error));
     }
+    this.#bus?.stop();
     return this.#inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }
 

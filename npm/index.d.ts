@@ -63,7 +63,19 @@ export interface CacheOptions {
 }
 
 /** What `onEvent` is called with. */
-export type CacheEvent = KeyEvent | RequestEvent | RetryEvent | ErrorEvent;
+export type CacheEvent = KeyEvent | RequestEvent | RetryEvent | ErrorEvent | BusEvent | InvalidateEvent;
+
+/** `near.bus`: the stream is subscribed (`up`) or was lost (`down`; it is reopened with backoff). */
+export interface BusEvent {
+  type: "bus";
+  state: "up" | "down";
+}
+
+/** `near.bus`: another instance's write dropped these near entries (stored keys), or all (`null`). */
+export interface InvalidateEvent {
+  type: "invalidate";
+  keys: string[] | null;
+}
 
 /** A read key: found (`hit`), missing (`miss`), or served stale from the near tier (`stale`). */
 export interface KeyEvent {
@@ -109,6 +121,12 @@ export interface NearOptions {
   swr?: number;
   /** Entries kept before the least recently used are dropped (default 10000). */
   maxEntries?: number;
+  /**
+   * Publish this instance's writes on the key prefix's channel and listen to the others' (a
+   * stream opened on `connect()`, closed on `disconnect()`): their writes drop this instance's
+   * near entries within milliseconds. For long-lived processes (Node, Deno, Bun), not Workers.
+   */
+  bus?: boolean;
 }
 
 export interface ReadOptions extends VersionOption {
@@ -128,6 +146,8 @@ export interface CacheStats {
   staleServed: number;
   /** HTTP requests sent, retries included. */
   requests: number;
+  /** `near.bus`: whether the stream is subscribed now. */
+  busUp: boolean;
 }
 
 export interface CallOptions {

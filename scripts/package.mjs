@@ -3,7 +3,7 @@
 // package.json without `exports`; edge-caches needs one package with an entry per runtime, so
 // it is written here. Nothing generated is edited: esbuild minifies each JavaScript file on its
 // own (which keeps top-level names: Cache.name stays "Cache"), then bundles npm/edge_caches.js
-// (the glue, cache.js, arguments.js, transport.js) into the one module every entry imports.
+// (the glue, cache.js, arguments.js, transport.js, bus.js) into the one module every entry imports.
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
@@ -30,8 +30,8 @@ mkdirSync(stage, { recursive: true });
 // import.meta.url)`, which bundlers follow, must name the file the package ships); in the
 // package's sources it is engine.js, the module cache.js and transport.js import.
 cpSync(join(wasmOut, "edge_caches.js"), join(stage, "engine.js"));
-for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js"]) cpSync(join(root, "npm", file), join(stage, file));
-for (const file of ["engine.js", "cache.js", "arguments.js", "transport.js"]) {
+for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) cpSync(join(root, "npm", file), join(stage, file));
+for (const file of ["engine.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) {
   writeFileSync(join(stage, file), minify(readFileSync(join(stage, file), "utf8")));
 }
 buildSync({

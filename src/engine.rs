@@ -17,6 +17,7 @@ use crate::backend::dummy;
 use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
 use crate::backend::rest::commands::{decode, integer, plan, protocol_error, result, script_missing, value, Expect, Reply, Script};
 use crate::backend::rest::{self, json, Failure, Walk};
+use crate::bus::Bus;
 use crate::error::{Code, Error, Result};
 use crate::keys::{KeyBuilder, VersionGiven};
 use crate::near::{Lookup, Near, NearOptions};
@@ -75,6 +76,9 @@ pub struct NearGiven {
     pub ttl: Option<f64>,
     pub swr: Option<f64>,
     pub max_entries: Option<f64>,
+    /// Publish this instance's writes on the key prefix's channel, and drop near entries when
+    /// another instance's arrive (`crate::bus`).
+    pub bus: bool,
 }
 
 /// `near: true`: values up to 5 seconds old are served from this instance's memory.
@@ -132,6 +136,9 @@ pub struct Request {
     read: Read,
     /// The command must not run twice (`add`, `incr`...): retried only when provably unsent.
     pub once: bool,
+    /// With the bus: `body` is the command, a comma and a PUBLISH of what it changes (two
+    /// commands, always sent inside a `/pipeline` request; the PUBLISH's answer is not read).
+    pub publishes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +198,12 @@ impl Request {
     /// a script sent by its SHA-1, whose NOSCRIPT answer is then the command's own entry rather
     /// than an HTTP 400 (which browsers log in the console).
     pub fn pipelined(&self) -> bool {
-        self.body.starts_with(r#"["EVALSHA"#)
+        self.publishes || self.body.starts_with(r#"["EVALSHA"#)
+    }
+
+    /// The commands in `body`: 1, or 2 with a PUBLISH.
+    pub fn commands(&self) -> usize {
+        1 + usize::from(self.publishes)
     }
 
     /// For a near-tier read of one key: the key, so that concurrent reads of it can share one
@@ -239,6 +251,8 @@ pub struct Engine<H: Host> {
     stats: Cell<Stats>,
     /// With `onEvent` only: without it, reads note nothing.
     events: Option<RefCell<Vec<(KeyEvent, String)>>>,
+    /// With `near.bus` (and so only with a near tier).
+    bus: Option<Bus>,
 }
 
 impl<H: Host> Engine<H> {
@@ -290,6 +304,7 @@ impl<H: Host> Engine<H> {
             None => None,
         };
         let near = near.filter(|_| matches!(backend, Backend::Rest { .. })).map(|o| RefCell::new(Near::new(o, [host.random_u64(), host.random_u64()])));
+        let bus = options.near.filter(|given| given.bus && near.is_some()).map(|_| Bus::new(keys.prefix(), host.random_u64()));
         Ok(Engine {
             host,
             keys,
@@ -301,6 +316,7 @@ impl<H: Host> Engine<H> {
             near,
             stats: Cell::new(Stats::default()),
             events: options.events.then(|| RefCell::new(Vec::new())),
+            bus,
         })
     }
 
@@ -318,6 +334,35 @@ impl<H: Host> Engine<H> {
 
     pub fn stats(&self) -> Stats {
         self.stats.get()
+    }
+
+    /// The channel this instance's near tier listens on (with `near.bus`).
+    pub fn bus_channel(&self) -> Option<&str> {
+        self.bus.as_ref().map(Bus::channel)
+    }
+
+    /// A message on the bus channel: the near entries it names are dropped (reads sent before
+    /// it store nothing for them), or all of them. What was dropped: `None` when the message
+    /// was this instance's own or not one of ours, `Some(None)` for everything.
+    pub fn bus_message(&self, text: &str) -> Option<Option<Vec<String>>> {
+        let (Some(bus), Some(near)) = (&self.bus, &self.near) else { return None };
+        let dropped = bus.read(text)?;
+        let mut near = near.borrow_mut();
+        match &dropped {
+            // Marked as by a write of this instance: not served, and older reads store nothing.
+            Some(keys) => {
+                near.begin_write(keys);
+            }
+            None => near.clear(),
+        }
+        Some(dropped)
+    }
+
+    /// The bus stream was down (it may have missed messages): the near tier is emptied.
+    pub fn bus_reset(&self) {
+        if let Some(near) = &self.near {
+            near.borrow_mut().clear();
+        }
     }
 
     /// What reads found for each key since the last call (with the `events` option).
@@ -511,6 +556,9 @@ impl<H: Host> Engine<H> {
     /// What the answer to `request` (HTTP `status`, `body` as it came) means.
     pub fn read(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
         let body = rest::body_text(body);
+        if request.publishes {
+            return self.read_pipeline(vec![request], status, body.as_bytes()).pop().unwrap_or_else(|| Err(protocol_error()));
+        }
         if request.pipelined() {
             // Sent alone by a transport that does not pipeline: NOSCRIPT is an HTTP 400.
             return match rest::interpret(status, body) {
@@ -545,8 +593,20 @@ impl<H: Host> Engine<H> {
     /// each of them, in order. A request that failed as a whole fails each of them (or, for a
     /// near-tier read when the backend failed, serves what grace allows).
     pub fn read_pipeline(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
-        match rest::pipeline_answers(requests.len(), status, rest::body_text(body)) {
-            Ok(answers) => requests.into_iter().zip(answers).map(|(request, answer)| self.answer(request, answer)).collect(),
+        let count = requests.iter().map(Request::commands).sum();
+        match rest::pipeline_answers(count, status, rest::body_text(body)) {
+            Ok(answers) => {
+                let mut answers = answers.into_iter();
+                let mut steps = Vec::with_capacity(requests.len());
+                for request in requests {
+                    let answer = answers.next().unwrap_or(json::Json::Null);
+                    if request.publishes {
+                        answers.next(); // the PUBLISH's count of receivers
+                    }
+                    steps.push(self.answer(request, answer));
+                }
+                steps
+            }
             Err(error) => requests.into_iter().map(|request| self.failed(request.read, error.clone(), status >= 500)).collect(),
         }
     }
@@ -670,14 +730,24 @@ impl<H: Host> Engine<H> {
             Backend::Dummy => dummy::execute(op)?,
             Backend::Rest { .. } => {
                 let write = self.near.as_ref().and_then(|near| begin_write(&mut near.borrow_mut(), &op));
-                return Ok(match (self.plan(op), write) {
-                    (Step::Send(Request { body, read: Read::Reply(expect), once }), Some(mut write)) => {
+                let publish = self.bus.as_ref().and_then(|bus| bus.publish(&op));
+                let step = match (self.plan(op), write) {
+                    (Step::Send(Request { body, read: Read::Reply(expect), once, publishes }), Some(mut write)) => {
                         write.expect = expect;
-                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once })
+                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once, publishes })
                     }
-                    (Step::Send(Request { body, read: Read::Keys(read), once }), Some(mut write)) => {
+                    (Step::Send(Request { body, read: Read::Keys(read), once, publishes }), Some(mut write)) => {
                         write.expect = read.0;
-                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once })
+                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once, publishes })
+                    }
+                    (step, _) => step,
+                };
+                return Ok(match (step, publish) {
+                    (Step::Send(mut request), Some(publish)) if !request.publishes => {
+                        request.body.push(',');
+                        request.body.push_str(&publish);
+                        request.publishes = true;
+                        Step::Send(request)
                     }
                     (step, _) => step,
                 });
@@ -710,7 +780,7 @@ impl<H: Host> Engine<H> {
                 (body, read, !op.idempotent())
             }
         };
-        Step::Send(Request { body, read, once })
+        Step::Send(Request { body, read, once, publishes: false })
     }
 
     /// A list too long for one request, as parts of at most `request_limit` bytes sent one
@@ -748,7 +818,7 @@ impl<H: Host> Engine<H> {
 
     fn send_part(&self, op: Op, mut parts: Parts) -> Step {
         parts.expect = Expect::of(&op);
-        Step::Send(Request { body: plan(&op, &self.host), read: Read::Part(Box::new(parts)), once: !op.idempotent() })
+        Step::Send(Request { body: plan(&op, &self.host), read: Read::Part(Box::new(parts)), once: !op.idempotent(), publishes: false })
     }
 
     /// The next part's request, or the whole list's outcome once the last part is read.
@@ -833,7 +903,7 @@ impl<H: Host> Engine<H> {
 
     fn near_request(&self, read: NearRead) -> Request {
         let body = Script::GetWithPttl.command(false, &read.fetch, &[]);
-        Request { body, read: Read::Near(Box::new(read)), once: false }
+        Request { body, read: Read::Near(Box::new(read)), once: false, publishes: false }
     }
 
     /// A near-tier read's answer: `[value, pttl, value, pttl, ...]`, kept, and served.
@@ -919,7 +989,7 @@ impl<H: Host> Engine<H> {
     fn walk(&self, walk: Walk, answer: json::Json) -> Result<Step> {
         let prefix = self.keys.clear_prefix().unwrap_or_default();
         Ok(match walk.next(&prefix, answer)? {
-            Some((walk, body)) => Step::Send(Request { body, read: Read::Walk(walk), once: false }),
+            Some((walk, body)) => Step::Send(Request { body, read: Read::Walk(walk), once: false, publishes: false }),
             None => Step::Done(Outcome::Done),
         })
     }
@@ -1347,6 +1417,32 @@ mod tests {
         assert_eq!(e.stats().stale_served, 6);
         e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
         assert_eq!(e.fail(sent(e.get("k", D, None, false)), Failure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
+    }
+
+    #[test]
+    fn with_the_bus_writes_publish_in_their_request_and_others_messages_drop_near_entries() {
+        let e = near_engine(NearGiven { bus: true, ..NearGiven::default() }, None);
+        assert_eq!(e.bus_channel(), Some(":#bus"));
+        done(e.read(sent(e.get("k", D, None, false)), 200, PTTL_BODY));
+        let set = sent(e.set("s", "1".into(), T, D, None, None));
+        assert!(set.publishes && set.pipelined() && set.commands() == 2);
+        assert!(set.body.starts_with(r#"["SET","::s","1"],["PUBLISH",":#bus",""#) && set.body.ends_with(r#":k[\"::s\"]"]"#), "{}", set.body);
+        let read = sent(e.get("x", D, None, false));
+        assert!(!read.publishes, "reads publish nothing");
+        // The write's answer and the PUBLISH's, in one pipeline with another call's.
+        let steps = e.read_pipeline(vec![set, read], 200, br#"[{"result":"OK"},{"result":2},{"result":[null,-2]}]"#);
+        assert_eq!(steps, vec![Ok(Step::Done(Outcome::Done)), Ok(Step::Done(Outcome::Value(None)))]);
+        assert_eq!(done(e.get("s", D, None, false)), Outcome::Value(text("1")), "its own write, kept");
+        // Another instance's message drops what it names; everything for `*`; its own: nothing.
+        assert_eq!(e.bus_message(r#"00000000000000aa:k["::k"]"#), Some(Some(vec!["::k".to_owned()])));
+        assert!(matches!(e.get("k", D, None, false), Ok(Step::Send(_))), "dropped");
+        assert_eq!(done(e.get("s", D, None, false)), Outcome::Value(text("1")));
+        assert_eq!(e.bus_message("00000000000000aa:*"), Some(None));
+        assert!(matches!(e.get("s", D, None, false), Ok(Step::Send(_))), "everything dropped");
+        assert_eq!(e.bus_message("not a message"), None);
+        let plain = near_engine(NearGiven::default(), None);
+        assert_eq!((plain.bus_channel(), plain.bus_message("00000000000000aa:*")), (None, None));
+        assert!(!sent(plain.set("s", "1".into(), T, D, None, None)).publishes);
     }
 
     #[test]

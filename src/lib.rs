@@ -26,6 +26,7 @@ mod prelude {
 }
 
 pub mod backend;
+pub mod bus;
 pub mod engine;
 pub mod error;
 pub mod keys;

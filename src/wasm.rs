@@ -216,10 +216,11 @@ impl Engine {
         near_ttl: Option<f64>,
         near_swr: Option<f64>,
         near_max_entries: Option<f64>,
+        near_bus: bool,
         grace: Option<f64>,
         events: bool,
     ) -> Result<Engine, Failure> {
-        let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries });
+        let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries, bus: near_bus });
         let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace, events };
         Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
     }
@@ -254,6 +255,27 @@ impl Engine {
     #[wasm_bindgen(getter, js_name = staleServed)]
     pub fn stale_served(&self) -> f64 {
         self.0.stats().stale_served as f64
+    }
+
+    /// The channel to listen on (with `near.bus` on REST), else undefined.
+    #[wasm_bindgen(getter, js_name = busChannel)]
+    pub fn bus_channel(&self) -> Option<String> {
+        self.0.bus_channel().map(str::to_owned)
+    }
+    /// A message on the bus channel: what the near tier dropped (an array of stored keys, or
+    /// null for everything), or undefined when it was this instance's own or not a message.
+    #[wasm_bindgen(js_name = busMessage)]
+    pub fn bus_message(&self, text: &str) -> JsValue {
+        match self.0.bus_message(text) {
+            None => JsValue::UNDEFINED,
+            Some(None) => JsValue::NULL,
+            Some(Some(keys)) => keys.into_iter().map(JsValue::from).collect::<Array>().into(),
+        }
+    }
+    /// The bus stream was down and is back: the near tier is emptied.
+    #[wasm_bindgen(js_name = busReset)]
+    pub fn bus_reset(&self) {
+        self.0.bus_reset();
     }
 
     /// What reads found for each key since the last call (with `events`): `[kind, key, ...]`,

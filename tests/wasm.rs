@@ -19,7 +19,7 @@ fn s(text: &str) -> JsValue {
 const NONE: JsValue = JsValue::UNDEFINED;
 
 fn connected(url: &str, token: Option<&str>) -> Engine {
-    let engine = Engine::new(url, None, NONE, NONE, None, token.map(str::to_owned), None, false, None, None, None, None, false).ok().expect("valid URL");
+    let engine = Engine::new(url, None, NONE, NONE, None, token.map(str::to_owned), None, false, None, None, None, false, None, false).ok().expect("valid URL");
     engine.connect().ok().expect("connects");
     engine
 }
@@ -72,7 +72,7 @@ fn rest_calls_give_a_request_whose_answer_the_engine_reads() {
 
 #[wasm_bindgen_test]
 fn near_reads_are_shared_pipelined_requests_and_then_answered_from_memory() {
-    let engine = Engine::new("https://example.invalid", None, NONE, NONE, None, Some("t".into()), None, true, Some(60.0), None, None, None, true).ok().unwrap();
+    let engine = Engine::new("https://example.invalid", None, NONE, NONE, None, Some("t".into()), None, true, Some(60.0), None, None, false, None, true).ok().unwrap();
     engine.connect().ok().unwrap();
     let read = request(engine.get("k", NONE, None, false));
     assert_eq!(read.shared_key().as_deref(), Some("::k"));
@@ -149,9 +149,9 @@ fn any_value_where_a_value_is_taken_is_answered_and_the_instance_lives_on() {
 #[wasm_bindgen_test]
 fn bad_urls_and_options_fail_in_the_constructor() {
     for url in ["", "redis://x", "memory://?ttl=-1", "https://", "memory://%ff"] {
-        let failure = Engine::new(url, None, NONE, NONE, None, None, None, false, None, None, None, None, false).err().expect(url);
+        let failure = Engine::new(url, None, NONE, NONE, None, None, None, false, None, None, None, false, None, false).err().expect(url);
         assert!(matches!(failure.kind(), ErrorKind::Cache | ErrorKind::Range), "{url}");
     }
-    let failure = Engine::new("memory://", None, NONE, NONE, Some(0.0), None, None, false, None, None, None, None, false).err().expect("maxEntries 0");
+    let failure = Engine::new("memory://", None, NONE, NONE, Some(0.0), None, None, false, None, None, None, false, None, false).err().expect("maxEntries 0");
     assert!(matches!(failure.kind(), ErrorKind::Range));
 }

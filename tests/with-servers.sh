@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
-# backend's own tests, the near tier (and the conformance suite again with it on), @upstash/redis
+# backend's own tests, the near tier (and the conformance suite again with it on), the bus
+# between two processes, @upstash/redis
 # against the gateway, the real async-caches (Python) on the same Redis, the examples, and the
 # browser playground in headless Chromium.
 # node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
@@ -11,7 +12,7 @@ export EDGE_CACHES_URL=$GATEWAY_URL EDGE_CACHES_TOKEN=$GATEWAY_TOKEN
 bin=node_modules/.bin
 
 node --test --test-concurrency=1 \
-  tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
+  tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/bus/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
 echo "== Node: conformance over REST with the near tier on"
 EDGE_CACHES_NEAR=1 node --test tests/conformance/conformance.test.mjs
 echo "== Deno: conformance over REST"

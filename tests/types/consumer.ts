@@ -47,7 +47,8 @@ export async function use(env: Record<string, string>): Promise<void> {
     await scoped.connect();
   }
 
-  const near = new Cache("https://h", { token: "t", near: { ttl: 5, swr: 10, maxEntries: 1000 }, grace: 60 });
+  const near = new Cache("https://h", { token: "t", near: { ttl: 5, swr: 10, maxEntries: 1000, bus: true }, grace: 60 });
+  const busUp: boolean = near.stats.busUp;
   const nearDefaults = new Cache("https://h", { token: "t", near: true });
   const waitUntil = (promise: Promise<unknown>): void => void promise;
   await near.get("k", null, { fresh: true, waitUntil });
@@ -66,6 +67,8 @@ export async function use(env: Record<string, string>): Promise<void> {
       if (event.type === "hit" || event.type === "miss") ratio += event.tier === "near" ? 1 : 0;
       else if (event.type === "request") ratio += event.ms + event.status + event.commands;
       else if (event.type === "error") console.log(event.code);
+      else if (event.type === "invalidate") ratio += event.keys?.length ?? 0;
+      else if (event.type === "bus") console.log(event.state === "up");
     },
   });
 
@@ -97,9 +100,11 @@ export async function use(env: Record<string, string>): Promise<void> {
   await cache.invalidateTags("user:1");
   // @ts-expect-error an event has no such type
   new Cache("memory://", { onEvent: (e: CacheEvent) => e.type === "evicted" });
+  // @ts-expect-error near.bus is a boolean
+  new Cache("https://h", { near: { bus: "yes" } });
   // @ts-expect-error stats are read-only
-  near.stats = { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0 };
+  near.stats = { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0, busUp: false };
 
-  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong, hits, ratio, observed);
+  console.log(user, withDefault, added, report, plain, many, touched, n, m, connected, wrong, hits, ratio, observed, busUp);
   await cache.disconnect();
 }
