@@ -14,7 +14,7 @@ import { median } from "./lib.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const resultsPath = join(here, "results.json");
-const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near"];
+const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near", "cluster", "tagsEvents"];
 const EDGE = "edge-caches";
 const BASE = "edge-caches (baseline)";
 const UP = "@upstash/redis";
@@ -349,6 +349,21 @@ function render(results) {
     ]);
     out.push(table(["behind the gateway", "request", "requests/s", "commands/s", "p50 ms", "p99 ms"], rows));
     out.push("", `One caller's MGET of 10 keys on the cluster: in 10 slots p50 ${fix(c.split.tenSlots.p50Ms, 3)} ms, in one slot ${fix(c.split.oneSlot.p50Ms, 3)} ms: the split adds ${fix((c.split.tenSlots.p50Ms - c.split.oneSlot.p50Ms) * 1000, 0)} µs.`);
+  }
+
+  // 9. tags and events
+  out.push("", "## 9. What tags and events cost", "");
+  if (S.tagsEvents?.error) failed("tags and events", S.tagsEvents);
+  else if (S.tagsEvents) {
+    const t = S.tagsEvents;
+    out.push(`${t.description}; median of ${t.rounds} rounds of ${int(t.callsPerRun)} calls (events: ${t.rounds * 2} rounds of ${int(t.eventCallsPerRun)}).`, "");
+    const range = (r) => `${fix(r.usPerCall)} (${fix(Math.min(...r.runs))}–${fix(Math.max(...r.runs))})`;
+    out.push(table(["call", "µs per call", "HTTP requests per call"], Object.entries(t.tags).map(([call, r]) => [call, range(r), fix(r.requestsPerCall, 2)])));
+    out.push("", table(["`get`, fetch stubbed", "µs per call"], Object.entries(t.events).map(([name, r]) => [name, range(r)])));
+    const plain = t.tags["get, untagged entry"];
+    const one = t.tags["get, entry with 1 tag"];
+    target("a tagged get is one request", `${fix(one.requestsPerCall, 2)} per call`, one.requestsPerCall === 1);
+    target("a tagged get ≤ 1.1× an untagged one", `${fix(one.usPerCall)} vs ${fix(plain.usPerCall)} µs`, one.usPerCall <= 1.1 * plain.usPerCall);
   }
 
   out.push("", "## Targets", "");

@@ -13,9 +13,10 @@
 #   6 gateway         bench/gateway.mjs     wrk vs webdis; /pipeline vs redis-benchmark -P 100
 #   7 near tier       bench/near.mjs        64 callers through a 20 ms proxy; bench/near-latency.svg
 #   8 cluster         bench/cluster.mjs     the gateway over one Redis and over a 3-master cluster
+#   9 tags, events    bench/tags-events.mjs a tagged get beside an untagged one; onEvent's cost
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
-# (installed here with apt-get when missing, as root). Sections 2, 3, 6 and 7 run inside
+# (installed here with apt-get when missing, as root). Sections 2, 3, 6, 7, 8 and 9 run inside
 # scripts/with-servers.sh (a fresh redis-server and gateway on free ports).
 set -euo pipefail
 
@@ -42,6 +43,7 @@ if [ "${1:-}" = "--server-sections" ]; then
     run_section requests node bench/requests.mjs
     run_section gateway node bench/gateway.mjs
     run_section cluster node bench/cluster.mjs
+    run_section tagsEvents node bench/tags-events.mjs
     exit "$status"
 fi
 

