@@ -97,7 +97,7 @@ export function checkDelta(delta) {
   throw new TypeError("delta must be a number");
 }
 
-const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent"];
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged"];
 const NEAR_OPTIONS = ["ttl", "swr", "maxEntries", "bus"];
 
 // The constructor's options with their types checked. `timeout`, `autoPipeline` and `fetch`
@@ -117,12 +117,14 @@ export function cacheOptions(options) {
   if (typeof autoPipeline !== "boolean") throw new TypeError("autoPipeline must be a boolean");
   if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new TypeError("onEvent must be a function");
+  if (options.tagged !== undefined && typeof options.tagged !== "boolean") throw new TypeError("tagged must be a boolean");
   const near = nearOptions(options.near);
   if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
   return {
     near,
     grace: options.grace,
     onEvent: options.onEvent,
+    tagged: options.tagged === true,
     keyPrefix,
     version: checkVersion(options.version),
     ttl: checkTtl(options.ttl),

@@ -80,7 +80,7 @@ export class Cache {
     }
     try {
       const near = o.near;
-      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, near?.bus === true, o.grace, this.#emit !== undefined);
+      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, near?.bus === true, o.grace, this.#emit !== undefined, o.tagged);
     } catch (error) {
       throw thrown(error);
     }

@@ -56,6 +56,11 @@ export interface CacheOptions {
   /** With `near`: seconds past `near.ttl + near.swr` a read may still serve an entry when the backend fails (default 0). */
   grace?: number;
   /**
+   * REST: read through the script that checks tags, so that an entry written with tags is read
+   * in one request (default false: a plain GET, and the script after it only for a tagged entry).
+   */
+  tagged?: boolean;
+  /**
    * Called synchronously with every event (see `CacheEvent`); what it throws is swallowed.
    * Without it, nothing is recorded.
    */

@@ -15,7 +15,9 @@ use core::cell::{Cell, RefCell};
 
 use crate::backend::dummy;
 use crate::backend::memory::{MemoryStore, DEFAULT_MAX_ENTRIES};
-use crate::backend::rest::commands::{decode, integer, plan, protocol_error, result, script_missing, value, Expect, Reply, Script};
+use crate::backend::rest::commands::{
+    checked_again, decode, holds_tagged, integer, plan, plan_checked, protocol_error, result, script_missing, value, Expect, Reply, Script,
+};
 use crate::backend::rest::{self, json, Failure, Walk};
 use crate::bus::Bus;
 use crate::error::{Code, Error, Result};
@@ -52,6 +54,9 @@ pub struct Options {
     pub grace: Option<f64>,
     /// Keep what each read found for each key, for `take_events` (the `onEvent` option).
     pub events: bool,
+    /// REST: read through the script that checks tags, so that a tagged entry is read in one
+    /// request (without it, a plain read that meets one sends the script after it).
+    pub tagged: bool,
 }
 
 impl Default for Options {
@@ -66,6 +71,7 @@ impl Default for Options {
             near: None,
             grace: None,
             events: false,
+            tagged: false,
         }
     }
 }
@@ -253,6 +259,8 @@ pub struct Engine<H: Host> {
     events: Option<RefCell<Vec<(KeyEvent, String)>>>,
     /// With `near.bus` (and so only with a near tier).
     bus: Option<Bus>,
+    /// The `tagged` option.
+    tagged: bool,
 }
 
 impl<H: Host> Engine<H> {
@@ -317,6 +325,7 @@ impl<H: Host> Engine<H> {
             stats: Cell::new(Stats::default()),
             events: options.events.then(|| RefCell::new(Vec::new())),
             bus,
+            tagged: options.tagged,
         })
     }
 
@@ -568,10 +577,19 @@ impl<H: Host> Engine<H> {
             };
         }
         match request.read {
-            Read::Reply(expect) => self.finish(expect, rest::reply(expect, status, body)?),
-            Read::Keys(read) => {
-                let (expect, keys) = *read;
+            Read::Reply(expect) => {
                 let outcome = rest::reply(expect, status, body)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Reply(expect), once: false, publishes: false }));
+                }
+                self.finish(expect, outcome)
+            }
+            Read::Keys(read) => {
+                let outcome = rest::reply(read.0, status, body)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Keys(read), once: false, publishes: false }));
+                }
+                let (expect, keys) = *read;
                 self.note_found(&keys, &outcome);
                 self.finish(expect, outcome)
             }
@@ -581,6 +599,9 @@ impl<H: Host> Engine<H> {
             }
             Read::Part(parts) => {
                 let outcome = rest::reply(parts.expect, status, body)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Part(parts), once: false, publishes: false }));
+                }
                 self.next_part(*parts, outcome)
             }
             read => match rest::interpret(status, body) {
@@ -628,16 +649,28 @@ impl<H: Host> Engine<H> {
             }
         }
         match request.read {
-            Read::Reply(expect) => self.finish(expect, decode(expect, result(answer)?)?),
-            Read::Keys(read) => {
-                let (expect, keys) = *read;
+            Read::Reply(expect) => {
                 let outcome = decode(expect, result(answer)?)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Reply(expect), once: false, publishes: false }));
+                }
+                self.finish(expect, outcome)
+            }
+            Read::Keys(read) => {
+                let outcome = decode(read.0, result(answer)?)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Keys(read), once: false, publishes: false }));
+                }
+                let (expect, keys) = *read;
                 self.note_found(&keys, &outcome);
                 self.finish(expect, outcome)
             }
             Read::Walk(walk) => self.walk(walk, answer),
             Read::Part(parts) => {
                 let outcome = decode(parts.expect, result(answer)?)?;
+                if let Some(body) = self.recheck(&request.body, &outcome) {
+                    return Ok(Step::Send(Request { body, read: Read::Part(parts), once: false, publishes: false }));
+                }
                 self.next_part(*parts, outcome)
             }
             Read::Near(read) => self.near_answer(*read, result(answer)?),
@@ -768,7 +801,7 @@ impl<H: Host> Engine<H> {
             Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
             Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
             op => {
-                let body = plan(&op, &self.host);
+                let body = self.command(&op);
                 if body.len() > self.request_limit {
                     if let Some(step) = self.plan_parts(&op) {
                         return step;
@@ -784,6 +817,14 @@ impl<H: Host> Engine<H> {
         Step::Send(Request { body, read, once, publishes: false })
     }
 
+    /// The command for `op`: with `tagged`, reads as the script that checks tags.
+    fn command(&self, op: &Op) -> String {
+        match plan_checked(op).filter(|_| self.tagged) {
+            Some(body) => body,
+            None => plan(op, &self.host),
+        }
+    }
+
     /// A list too long for one request, as parts of at most `request_limit` bytes sent one
     /// after another (each part's command is atomic, the whole is not); `None` for anything
     /// else, or a list of one.
@@ -795,7 +836,7 @@ impl<H: Host> Engine<H> {
             Op::SetMany { ttl_ms, stamps, .. } => Op::SetMany { entries: Vec::new(), ttl_ms: *ttl_ms, stamps: stamps.clone() },
             _ => return None,
         };
-        let limit = self.request_limit.saturating_sub(plan(&bare, &self.host).len());
+        let limit = self.request_limit.saturating_sub(self.command(&bare).len());
         let mut parts = match op {
             Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::GetMany { keys }).collect(),
             Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::DeleteMany { keys }).collect(),
@@ -819,7 +860,7 @@ impl<H: Host> Engine<H> {
 
     fn send_part(&self, op: Op, mut parts: Parts) -> Step {
         parts.expect = Expect::of(&op);
-        Step::Send(Request { body: plan(&op, &self.host), read: Read::Part(Box::new(parts)), once: !op.idempotent(), publishes: false })
+        Step::Send(Request { body: self.command(&op), read: Read::Part(Box::new(parts)), once: !op.idempotent(), publishes: false })
     }
 
     /// The next part's request, or the whole list's outcome once the last part is read.
@@ -966,6 +1007,15 @@ impl<H: Host> Engine<H> {
         let mut stats = self.stats.get();
         change(&mut stats);
         self.stats.set(stats);
+    }
+
+    /// A plain read (without `tagged`) whose answer holds a tagged entry: its body again as the
+    /// script that checks the entry's tags (one more request, only then).
+    fn recheck(&self, body: &str, outcome: &Outcome) -> Option<String> {
+        if self.tagged || !holds_tagged(outcome) {
+            return None;
+        }
+        checked_again(body)
     }
 
     fn finish(&self, expect: Expect, outcome: Outcome) -> Result<Step> {
@@ -1234,8 +1284,7 @@ mod tests {
         let e = engine("https://h/", Options { token: Some("t".into()), key_prefix: Some("p".into()), ..Options::default() });
         assert_eq!(e.endpoint(), Some(("https://h", "t")));
         let get = sent(e.get("k", VersionGiven::Number(3.0), None, false));
-        let get_body = r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","p:3:k"]"#;
-        assert_eq!((get.body.as_str(), get.once, get.pipeline(), get.pipelined()), (get_body, false, false, true));
+        assert_eq!((get.body.as_str(), get.once, get.pipeline(), get.pipelined()), (r#"["GET","p:3:k"]"#, false, false, false));
         assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
         assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
         let incr = sent(e.incr("n", Some(-2.0), D, None));
@@ -1300,11 +1349,11 @@ mod tests {
     #[test]
     fn a_list_too_long_for_one_request_goes_in_parts_one_after_another() {
         let mut e = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
-        e.request_limit = 92; // bytes of commands per request: the script's 62, and 5 keys
+        e.request_limit = 40; // bytes of commands per request
         let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, D, None, false));
-        assert!(first.body.ends_with(r#""5","::a","::b","::c","::d","::e"]"#), "{}", first.body);
+        assert_eq!(first.body, r#"["MGET","::a","::b","::c","::d","::e"]"#);
         let second = sent(e.read(first, 200, br#"{"result":["1",null,"3",null,null]}"#));
-        assert!(second.body.ends_with(r#""1","::f"]"#), "{}", second.body);
+        assert_eq!(second.body, r#"["MGET","::f"]"#);
         // A part may be batched with other calls: read from its pipeline entry.
         let last = e.read_pipeline(vec![second], 200, br#"[{"result":["6"]}]"#).pop().unwrap();
         assert_eq!(last, Ok(Step::Done(Outcome::Json(r#"["1",null,"3",null,null,"6"]"#.into()))));
@@ -1321,7 +1370,7 @@ mod tests {
         let del = sent(e.delete_many(r#"["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","b"]"#, D, None));
         assert_eq!(del.body, r#"["DEL","::aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#, "an item over the limit goes alone");
         // Short lists stay one request.
-        assert!(sent(e.get_many(r#"["a"]"#, D, None, false)).body.ends_with(r#""1","::a"]"#));
+        assert_eq!(sent(e.get_many(r#"["a"]"#, D, None, false)).body, r#"["MGET","::a"]"#);
     }
 
     fn near_engine(near: NearGiven, grace: Option<f64>) -> Engine<TestHost> {
@@ -1418,6 +1467,31 @@ mod tests {
         assert_eq!(e.stats().stale_served, 6);
         e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
         assert_eq!(e.fail(sent(e.get("k", D, None, false)), Failure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
+    }
+
+    #[test]
+    fn tagged_reads_are_one_request_and_plain_reads_check_only_what_is_tagged() {
+        let tagged_entry = br##"{"result":"#tags[[\"::#tags:t\",\"1\"]]\n1"}"##;
+        // Without `tagged`: a plain GET; an answer holding a tagged entry sends the script.
+        let plain = engine("https://h", Options { token: Some("t".into()), ..Options::default() });
+        let get = sent(plain.get("k", D, None, false));
+        assert_eq!(get.body, r#"["GET","::k"]"#);
+        let again = sent(plain.read(get, 200, tagged_entry));
+        assert_eq!(again.body, r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","::k"]"#);
+        assert!(again.pipelined());
+        assert_eq!(done(plain.read_pipeline(vec![again], 200, br#"[{"result":null}]"#).pop().unwrap()), Outcome::Json("null".into()));
+        let many = sent(plain.get_many(r#"["a","b"]"#, D, None, false));
+        let both = r##"{"result":["1","#tags[[\"x\",\"1\"]]\n2"]}"##;
+        assert!(sent(plain.read(many, 200, both.as_bytes())).body.starts_with(r#"["EVALSHA_RO","f6f6"#));
+        // A value that only contains the marker is no tagged entry.
+        let quoted = sent(plain.get("q", D, None, false));
+        assert_eq!(done(plain.read(quoted, 200, br##"{"result":"\"#tags[\""}"##)), Outcome::Json(r##""\"#tags[\"""##.into()));
+        // With `tagged`: the script at once.
+        let tagged = engine("https://h", Options { token: Some("t".into()), tagged: true, ..Options::default() });
+        assert!(sent(tagged.get("k", D, None, false)).body.starts_with(r#"["EVALSHA_RO","091323b"#));
+        let many = sent(tagged.get_many(r#"["a","b"]"#, D, None, false));
+        assert!(many.body.starts_with(r#"["EVALSHA_RO","f6f6"#) && many.pipelined());
+        assert_eq!(done(tagged.read_pipeline(vec![many], 200, br#"[{"result":["1",null]}]"#).pop().unwrap()), Outcome::Json(r#"["1",null]"#.into()));
     }
 
     #[test]

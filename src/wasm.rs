@@ -219,9 +219,10 @@ impl Engine {
         near_bus: bool,
         grace: Option<f64>,
         events: bool,
+        tagged: bool,
     ) -> Result<Engine, Failure> {
         let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries, bus: near_bus });
-        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace, events };
+        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace, events, tagged };
         Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
     }
 

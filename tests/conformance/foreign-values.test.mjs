@@ -24,13 +24,12 @@ const STORED = [
   ["not json", "not json"],
 ];
 
-// Answers each read with `texts` (a getMany: its command names more than one key) or the
-// first of them, alone or in a pipeline.
+// Answers each read with `texts` (MGET) or the first of them, alone or in a pipeline.
 function serving(texts) {
   return async (url, init) => {
     const body = JSON.parse(init.body);
     const commands = String(url).endsWith("/pipeline") ? body : [body];
-    const answers = commands.map((command) => ({ result: Number(command[2]) > 1 ? texts : texts[0] }));
+    const answers = commands.map((command) => ({ result: command[0] === "MGET" ? texts : texts[0] }));
     return new Response(JSON.stringify(String(url).endsWith("/pipeline") ? answers : answers[0]));
   };
 }

@@ -63,6 +63,7 @@ export async function use(env: Record<string, string>): Promise<void> {
   await cache.invalidateTags(["user:1"]);
   let ratio = 0;
   const observed = new Cache("memory://", {
+    tagged: true,
     onEvent: (event: CacheEvent) => {
       if (event.type === "hit" || event.type === "miss") ratio += event.tier === "near" ? 1 : 0;
       else if (event.type === "request") ratio += event.ms + event.status + event.commands;

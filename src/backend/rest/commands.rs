@@ -171,7 +171,7 @@ pub fn script_missing(answer: &Json) -> bool {
 /// The command for every op but `Clear` with a prefix, which walks the keyspace (`mod.rs`).
 pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
     match op {
-        Op::Get { key } => Script::Get.command(false, core::slice::from_ref(key), &[]),
+        Op::Get { key } => command(&["GET", key]),
         Op::Set { key, value, ttl_ms, stamps } if stamps.is_empty() => {
             let ttl = ttl_ms.map(decimal);
             let mut args = vec!["SET", key.as_str(), value.as_str()];
@@ -190,7 +190,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             keys.extend_from_slice(stamps);
             Script::Add.command(false, &keys, &[mode, value, &ttl])
         }
-        Op::GetMany { keys } => Script::GetMany.command(false, keys, &[]),
+        Op::GetMany { keys } => with_keys("MGET", keys),
         Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => {
             let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
             let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
@@ -218,6 +218,44 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
         Op::Touch { key, ttl_ms: None } => command(&["EVAL", PERSIST_EXISTING, "1", key]),
         Op::Invalidate { stamps } => Script::Invalidate.command(false, stamps, &[]),
         Op::Incr { key, delta } => Script::Incr.command(false, core::slice::from_ref(key), &[&numbers.format(*delta)]),
+    }
+}
+
+/// A read as the script that checks tagged entries' stamps (`GET` -> `Script::Get`, `MGET` ->
+/// `Script::GetMany`), for a cache with `tagged`, or again after a plain read met a tagged entry.
+/// `None` for any other op.
+pub fn plan_checked(op: &Op) -> Option<String> {
+    match op {
+        Op::Get { key } => Some(Script::Get.command(false, core::slice::from_ref(key), &[])),
+        Op::GetMany { keys } => Some(Script::GetMany.command(false, keys, &[])),
+        _ => None,
+    }
+}
+
+/// The checking form of a plain read's body (`["GET",key]`, `["MGET",keys...]`), to send again.
+pub fn checked_again(body: &str) -> Option<String> {
+    let mut args = super::json::string_list(body, "")?;
+    let name = args.first()?.clone();
+    args.remove(0);
+    match name.as_str() {
+        "GET" if args.len() == 1 => Some(Script::Get.command(false, &args, &[])),
+        "MGET" => Some(Script::GetMany.command(false, &args, &[])),
+        _ => None,
+    }
+}
+
+/// Whether a read's outcome holds a tagged entry as stored (`#tags[...`), which only the
+/// checking script may read.
+pub fn holds_tagged(outcome: &Outcome) -> bool {
+    let Outcome::Json(text) = outcome else { return false };
+    if !text.contains("#tags[") {
+        return false;
+    }
+    let tagged = |item: &Json| matches!(item, Json::Str(s) if s.text().starts_with("#tags["));
+    match super::json::parse(text) {
+        Some(Json::Array(items)) => items.iter().any(tagged),
+        Some(item) => tagged(&item),
+        None => false,
     }
 }
 
@@ -408,7 +446,13 @@ mod tests {
 
     #[test]
     fn one_command_per_op() {
-        assert_eq!(planned(Op::Get { key: s("::k") }), r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","::k"]"#);
+        assert_eq!(planned(Op::Get { key: s("::k") }), r#"["GET","::k"]"#);
+        let checked = plan_checked(&Op::Get { key: s("::k") }).unwrap();
+        assert_eq!(checked, r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","::k"]"#);
+        assert_eq!(checked_again(r#"["GET","::k"]"#).as_deref(), Some(checked.as_str()));
+        let many = Op::GetMany { keys: vec![s("a"), s("b")] };
+        assert_eq!(checked_again(&planned(many.clone())), plan_checked(&many));
+        assert_eq!(checked_again(r#"["SET","k","1"]"#), None);
         assert_eq!(
             planned(Op::Set { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500), stamps: vec![] }),
             r#"["SET","k","{\"a\":\"b\"}","PX","1500"]"#
