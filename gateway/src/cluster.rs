@@ -23,6 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
+use crate::client_scripts;
 use crate::execute::{to_cmd, Transaction};
 use crate::request::Command;
 
@@ -95,7 +96,7 @@ impl Cluster {
                 .map_err(|e| format!("invalid --redis URL list ({:?})", e.kind()))
         };
         let key_wise = |text: &'static str, shape| KeyWise {
-            sha1: sha1_smol::Sha1::from(text).digest().to_string(),
+            sha1: client_scripts::sha1(text),
             text,
             shape,
         };
@@ -115,25 +116,9 @@ impl Cluster {
                 conn: Default::default(),
             },
             key_wise: [
-                key_wise(
-                    include_str!("../../src/backend/rest/lua/set_many_px.lua"),
-                    Shape::ValuePerKeyThenShared,
-                ),
-                // The same texts as the client's `Script::GetWithPttl` and `Script::GetMany`.
-                key_wise(
-                    concat!(
-                        include_str!("../../src/backend/rest/lua/live.lua"),
-                        include_str!("../../src/backend/rest/lua/get_with_pttl.lua")
-                    ),
-                    Shape::RepliesPerKey(2),
-                ),
-                key_wise(
-                    concat!(
-                        include_str!("../../src/backend/rest/lua/live.lua"),
-                        include_str!("../../src/backend/rest/lua/get_many.lua")
-                    ),
-                    Shape::RepliesPerKey(1),
-                ),
+                key_wise(client_scripts::SET_MANY_PX, Shape::ValuePerKeyThenShared),
+                key_wise(client_scripts::GET_WITH_PTTL, Shape::RepliesPerKey(2)),
+                key_wise(client_scripts::GET_MANY, Shape::RepliesPerKey(1)),
             ],
             timeout,
         })

@@ -11,6 +11,7 @@
 
 mod auth;
 mod budget;
+mod client_scripts;
 mod cluster;
 mod commands;
 mod config;

@@ -24,6 +24,7 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo, RedisErr
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::AbortHandle;
 
+use crate::client_scripts;
 use crate::request::Command;
 use crate::target::Target;
 
@@ -175,7 +176,8 @@ impl Shared {
 /// bytes, so even UTF-8 arguments can end up cut in the middle of a character), nor a reply nested
 /// more than 100 deep, which only scripts and functions return (they also make error replies of
 /// their own). Such commands get a pooled connection of their own, as before, where a reply that
-/// ends the connection fails only their request.
+/// ends the connection fails only their request. The edge-caches client's own scripts, sent by
+/// SHA-1, reply flat with ASCII errors: they share.
 pub fn may_share(command: &Command) -> bool {
     let name = command.name();
     let script = [
@@ -188,7 +190,14 @@ pub fn may_share(command: &Command) -> bool {
     ]
     .iter()
     .any(|s| name.eq_ignore_ascii_case(s));
-    !script && command.args().all(|arg| arg.is_ascii())
+    let known = || {
+        (name.eq_ignore_ascii_case(b"EVALSHA") || name.eq_ignore_ascii_case(b"EVALSHA_RO"))
+            && command
+                .args()
+                .nth(1)
+                .is_some_and(client_scripts::is_client_script)
+    };
+    (!script || known()) && command.args().all(|arg| arg.is_ascii())
 }
 
 #[cfg(test)]
@@ -212,6 +221,15 @@ mod tests {
         // Redis may quote a non-ASCII argument in an error, cut anywhere.
         assert!(!may_share(&cmd(&[b"SET", b"k", "\u{e9}".as_bytes()])));
         assert!(!may_share(&cmd(&[b"NOSUCHCMD", b"\xff"])));
+        // The client's scripts, by SHA-1, share; the same name with another SHA-1 does not.
+        let get = b"091323b08b42d6e54557583c497cfeaf43f7d2ff";
+        assert!(may_share(&cmd(&[b"EVALSHA_RO", get, b"1", b"k"])));
+        assert!(!may_share(&cmd(&[
+            b"EVALSHA_RO",
+            get,
+            b"1",
+            "\u{e9}".as_bytes()
+        ])));
         for script in [
             "EVAL",
             "evalsha",

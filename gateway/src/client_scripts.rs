@@ -1,0 +1,62 @@
+//! The edge-caches client's Lua scripts, built from the same files as the client builds them
+//! (`Script::text` in src/backend/rest/commands.rs), so the gateway knows them by SHA-1: their
+//! replies are flat and their errors ASCII, so they may share the multiplexed connection
+//! (`shared::may_share`), and on a cluster the per-key ones run once per hash slot.
+
+use std::sync::LazyLock;
+
+macro_rules! lua {
+    ($($file:literal),+) => {
+        concat!($(include_str!(concat!("../../src/backend/rest/lua/", $file, ".lua"))),+)
+    };
+}
+
+pub const SET_MANY_PX: &str = lua!("set_many_px");
+pub const GET_WITH_PTTL: &str = lua!("live", "get_with_pttl");
+pub const GET_MANY: &str = lua!("live", "get_many");
+
+/// Every script the client sends by its SHA-1.
+const SENT_BY_SHA1: [&str; 7] = [
+    lua!("live", "incr"),
+    lua!("live", "get"),
+    GET_MANY,
+    GET_WITH_PTTL,
+    lua!("live", "stamp", "add"),
+    lua!("stamp", "set_tagged"),
+    lua!("stamp", "invalidate"),
+];
+
+static SHA1S: LazyLock<Vec<String>> =
+    LazyLock::new(|| SENT_BY_SHA1.iter().map(|text| sha1(text)).collect());
+
+pub fn sha1(text: &str) -> String {
+    sha1_smol::Sha1::from(text).digest().to_string()
+}
+
+/// Whether `sha1` (as sent, any case) names one of the client's scripts.
+pub fn is_client_script(sha1: &[u8]) -> bool {
+    SHA1S
+        .iter()
+        .any(|known| known.as_bytes().eq_ignore_ascii_case(sha1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_the_client_scripts_by_the_sha1s_the_client_sends() {
+        // The client's own test pins these (src/backend/rest/commands.rs).
+        for sha in [
+            "23483d2e0221385b8b4b46b27fdcc0ccf9e48f82",
+            "091323b08b42d6e54557583c497cfeaf43f7d2ff",
+            "333ddf8678e399811fbdedd81486c8628c014efd",
+        ] {
+            assert!(is_client_script(sha.as_bytes()), "{sha}");
+            assert!(is_client_script(sha.to_uppercase().as_bytes()));
+        }
+        assert!(!is_client_script(
+            b"0000000000000000000000000000000000000000"
+        ));
+    }
+}
