@@ -39,6 +39,8 @@ const edgeRec = recorder();
 const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, fetch: edgeRec.fetch });
 await cache.connect();
 const prefixed = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: "app", fetch: edgeRec.fetch });
+const tagged = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, tagged: true, fetch: edgeRec.fetch });
+await tagged.connect();
 await prefixed.connect();
 
 const upRec = recorder();
@@ -66,7 +68,18 @@ const rows = [
     upstash: ["redis.get(key)", async () => assert.deepEqual(await redis.get("hit"), SMALL)],
   },
   {
-    call: "get(key) hit, written with tags",
+    call: "get(key) hit, written with tags, a cache with { tagged: true }",
+    setup: async (s, client) => {
+      if (client === "edge-caches") await cache.set("tagged", SMALL, { tags: ["user:1", "org:7"] });
+      else await raw("SET", s("tagged"), JSON_SMALL);
+    },
+    edge: async () => assert.deepEqual(await tagged.get("tagged"), SMALL),
+    upstash: ["redis.get(key) (no tags to check)", async () => assert.deepEqual(await redis.get("tagged"), SMALL)],
+  },
+  {
+    // Without `tagged`, the plain GET meets a tagged entry and the checking script follows.
+    call: "get(key) hit, written with tags, default options",
+    expected: 2,
     setup: async (s, client) => {
       if (client === "edge-caches") await cache.set("tagged", SMALL, { tags: ["user:1", "org:7"] });
       else await raw("SET", s("tagged"), JSON_SMALL);

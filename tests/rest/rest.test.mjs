@@ -194,7 +194,8 @@ describe("tags over REST", () => {
     await cache.set("tagged", { a: 1 }, { tags: ["user:1", "org:7"] });
     assert.equal(await redis("GET", `${p}::plain`), '{"a":1}', "byte for byte what async-caches reads");
     const stored = await redis("GET", `${p}::tagged`);
-    assert.match(stored, new RegExp(`^#tags\\[\\["${p}:#tags:org:7","\\d+"\\],\\["${p}:#tags:user:1","\\d+"\\]\\]\n\\{"a":1\\}$`));
+    const header = `#tags[["${p}:#tags:user:1","STAMP"],["${p}:#tags:org:7","STAMP"]]\n`;
+    assert.equal(stored.replace(/"\d+"/g, '"STAMP"'), `${header}{"a":1}`, "the tags' stamps, a newline, the JSON text");
     const stamp = await redis("GET", `${p}:#tags:user:1`);
     assert.ok(stored.includes(`"${stamp}"`), "the entry holds the tag's stamp as it was written");
   });
