@@ -56,7 +56,8 @@ export class Transport {
       path,
       item.body,
       item.once,
-      path === "" ? 1 : 2, // clear()'s walk sends a DEL and the next SCAN as a pipeline
+      // For events: clear()'s walk sends a DEL and the next SCAN as a pipeline of its own.
+      path === "" ? 1 : 2,
       ([status, bytes]) => {
         item.done(this.#engine.read(item.request, status, bytes));
         then?.();
@@ -91,7 +92,7 @@ export class Transport {
       "/pipeline",
       "[" + batch.map((item) => item.body).join(",") + "]",
       batch.some((item) => item.once),
-      batch.length,
+      this.#emit === undefined ? 0 : batch.reduce((n, item) => n + item.request.commands, 0),
       ([status, bytes]) => {
         const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
         batch.forEach((item, i) => item.done(read[i]));

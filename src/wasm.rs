@@ -130,6 +130,11 @@ impl RestRequest {
     pub fn pipelined(&self) -> bool {
         self.0.pipelined()
     }
+    /// The commands in `body`: 1, or 2 with the bus's PUBLISH.
+    #[wasm_bindgen(getter)]
+    pub fn commands(&self) -> u32 {
+        self.0.commands() as u32
+    }
     /// A near-tier read of one key: the key, which concurrent reads of it may share.
     #[wasm_bindgen(getter, js_name = sharedKey)]
     pub fn shared_key(&self) -> Option<String> {
