@@ -69,9 +69,9 @@ const variants = {
   "memory://, no onEvent": new Cache("memory://"),
   "memory://, onEvent": new Cache("memory://", { onEvent }),
 };
-for (const c of Object.values(variants)) {
+for (const [name, c] of Object.entries(variants)) {
   await c.connect();
-  await c.set("k", SMALL);
+  if (name.startsWith("memory")) await c.set("k", SMALL); // the stub answers every REST get with it
 }
 const events = {};
 const EVENT_CALLS = CALLS * 5;
