@@ -59,6 +59,12 @@ async function populatePrefix(spell) {
   await raw("MSET", ...Array.from({ length: PREFIXED_KEYS }, (_, i) => [spell(`p${i}`), "1"]).flat());
 }
 
+// An entry written with tags by edge-caches; for @upstash/redis, the same value plainly.
+async function writeTagged(s, client) {
+  if (client === "edge-caches") await cache.set("tagged", SMALL, { tags: ["user:1", "org:7"] });
+  else await raw("SET", s("tagged"), JSON_SMALL);
+}
+
 // Each row: the edge-caches call, the @upstash/redis equivalent, and the setup before each.
 const rows = [
   {
@@ -69,10 +75,7 @@ const rows = [
   },
   {
     call: "get(key) hit, written with tags, a cache with { tagged: true }",
-    setup: async (s, client) => {
-      if (client === "edge-caches") await cache.set("tagged", SMALL, { tags: ["user:1", "org:7"] });
-      else await raw("SET", s("tagged"), JSON_SMALL);
-    },
+    setup: writeTagged,
     edge: async () => assert.deepEqual(await tagged.get("tagged"), SMALL),
     upstash: ["redis.get(key) (no tags to check)", async () => assert.deepEqual(await redis.get("tagged"), SMALL)],
   },
@@ -80,10 +83,7 @@ const rows = [
     // Without `tagged`, the plain GET meets a tagged entry and the checking script follows.
     call: "get(key) hit, written with tags, default options",
     expected: 2,
-    setup: async (s, client) => {
-      if (client === "edge-caches") await cache.set("tagged", SMALL, { tags: ["user:1", "org:7"] });
-      else await raw("SET", s("tagged"), JSON_SMALL);
-    },
+    setup: writeTagged,
     edge: async () => assert.deepEqual(await cache.get("tagged"), SMALL),
     upstash: ["redis.get(key) (no tags to check)", async () => assert.deepEqual(await redis.get("tagged"), SMALL)],
   },
