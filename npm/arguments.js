@@ -98,7 +98,8 @@ export function checkDelta(delta) {
 }
 
 const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged"];
-const NEAR_OPTIONS = ["ttl", "swr", "maxEntries", "bus"];
+const NEAR_NUMBERS = ["ttl", "swr", "maxEntries"];
+const NEAR_OPTIONS = [...NEAR_NUMBERS, "bus"];
 
 // The constructor's options with their types checked. `timeout`, `autoPipeline` and `fetch`
 // are the transport's, used (and so checked) in JavaScript only; `timeout` defaults to 5000 ms:
@@ -141,7 +142,7 @@ function nearOptions(near) {
   if (near === true) return {};
   if (typeof near !== "object" || near === null || Array.isArray(near)) throw new TypeError("near must be true, false or an object");
   checkOptions(near, NEAR_OPTIONS);
-  for (const name of ["ttl", "swr", "maxEntries"]) {
+  for (const name of NEAR_NUMBERS) {
     if (near[name] !== undefined && typeof near[name] !== "number") throw new TypeError(`near.${name} must be a number`);
   }
   if (near.bus !== undefined && typeof near.bus !== "boolean") throw new TypeError("near.bus must be a boolean");

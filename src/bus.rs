@@ -11,7 +11,7 @@
 use crate::prelude::*;
 
 use crate::backend::rest::commands::command;
-use crate::backend::rest::json::{self, write_str};
+use crate::backend::rest::json;
 use crate::ops::Op;
 
 pub struct Bus {
@@ -42,19 +42,14 @@ impl Bus {
             Op::DeleteMany { keys } => Some(keys.iter().map(String::as_str).collect()),
             Op::Clear { .. } | Op::Invalidate { .. } => None,
         };
-        let mut message = String::with_capacity(self.id.len() + 2 + keys.as_ref().map_or(0, |k| k.iter().map(|k| k.len() + 3).sum()));
+        let mut message = String::with_capacity(self.id.len() + 2);
         message.push_str(&self.id);
         message.push(':');
         match keys {
+            // The keys as a JSON array of strings: what `command` writes.
             Some(keys) => {
-                message.push_str("k[");
-                for (i, key) in keys.iter().enumerate() {
-                    if i > 0 {
-                        message.push(',');
-                    }
-                    write_str(&mut message, key);
-                }
-                message.push(']');
+                message.push('k');
+                message.push_str(&command(&keys));
             }
             None => message.push('*'),
         }

@@ -163,6 +163,19 @@ enum Read {
     Write(Box<NearWrite>),
 }
 
+impl Read {
+    /// How to decode the answer, for the reads whose answer is one op's reply.
+    fn expect(&self) -> Option<Expect> {
+        match self {
+            Read::Reply(expect) => Some(*expect),
+            Read::Keys(read) => Some(read.0),
+            Read::Part(parts) => Some(parts.expect),
+            Read::Write(write) => Some(write.expect),
+            Read::Walk(_) | Read::Near(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct NearRead {
     fetch: Vec<String>,
@@ -222,7 +235,6 @@ impl Request {
     }
 }
 
-/// Counters since construction.
 /// What a read found for one key, kept for the `onEvent` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyEvent {
@@ -236,6 +248,7 @@ pub enum KeyEvent {
     Stale = 4,
 }
 
+/// Counters since construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub near_hits: u64,
@@ -576,38 +589,13 @@ impl<H: Host> Engine<H> {
                 Err(error) => self.failed(request.read, error, status >= 500),
             };
         }
-        match request.read {
-            Read::Reply(expect) => {
-                let outcome = rest::reply(expect, status, body)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Reply(expect), once: false, publishes: false }));
-                }
-                self.finish(expect, outcome)
-            }
-            Read::Keys(read) => {
-                let outcome = rest::reply(read.0, status, body)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Keys(read), once: false, publishes: false }));
-                }
-                let (expect, keys) = *read;
-                self.note_found(&keys, &outcome);
-                self.finish(expect, outcome)
-            }
-            Read::Write(write) => {
-                let outcome = rest::reply(write.expect, status, body)?;
-                self.written(*write, outcome)
-            }
-            Read::Part(parts) => {
-                let outcome = rest::reply(parts.expect, status, body)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Part(parts), once: false, publishes: false }));
-                }
-                self.next_part(*parts, outcome)
-            }
-            read => match rest::interpret(status, body) {
-                Ok(answer) => self.answer(Request { read, ..request }, answer),
-                Err(error) => self.failed(read, error, status >= 500),
-            },
+        if let Some(expect) = request.read.expect() {
+            let outcome = rest::reply(expect, status, body)?;
+            return self.decoded(request, outcome);
+        }
+        match rest::interpret(status, body) {
+            Ok(answer) => self.answer(request, answer),
+            Err(error) => self.failed(request.read, error, status >= 500),
         }
     }
 
@@ -648,36 +636,34 @@ impl<H: Host> Engine<H> {
                 return Ok(Step::Send(Request { body, ..request }));
             }
         }
+        if let Some(expect) = request.read.expect() {
+            let outcome = decode(expect, result(answer)?)?;
+            return self.decoded(request, outcome);
+        }
         match request.read {
-            Read::Reply(expect) => {
-                let outcome = decode(expect, result(answer)?)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Reply(expect), once: false, publishes: false }));
-                }
-                self.finish(expect, outcome)
-            }
+            Read::Walk(walk) => self.walk(walk, answer),
+            Read::Near(read) => self.near_answer(*read, result(answer)?),
+            // Each has an `expect`, handled above.
+            Read::Reply(_) | Read::Keys(_) | Read::Part(_) | Read::Write(_) => Err(protocol_error()),
+        }
+    }
+
+    /// An op's reply, decoded: sent again as the checking script when a plain read met a tagged
+    /// entry (`recheck`), else what it means for the call.
+    fn decoded(&self, request: Request, outcome: Outcome) -> Result<Step> {
+        if let Some(body) = self.recheck(&request.body, &outcome) {
+            return Ok(Step::Send(Request { body, read: request.read, once: false, publishes: false }));
+        }
+        match request.read {
+            Read::Reply(expect) => self.finish(expect, outcome),
             Read::Keys(read) => {
-                let outcome = decode(read.0, result(answer)?)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Keys(read), once: false, publishes: false }));
-                }
                 let (expect, keys) = *read;
                 self.note_found(&keys, &outcome);
                 self.finish(expect, outcome)
             }
-            Read::Walk(walk) => self.walk(walk, answer),
-            Read::Part(parts) => {
-                let outcome = decode(parts.expect, result(answer)?)?;
-                if let Some(body) = self.recheck(&request.body, &outcome) {
-                    return Ok(Step::Send(Request { body, read: Read::Part(parts), once: false, publishes: false }));
-                }
-                self.next_part(*parts, outcome)
-            }
-            Read::Near(read) => self.near_answer(*read, result(answer)?),
-            Read::Write(write) => {
-                let outcome = decode(write.expect, result(answer)?)?;
-                self.written(*write, outcome)
-            }
+            Read::Part(parts) => self.next_part(*parts, outcome),
+            Read::Write(write) => self.written(*write, outcome),
+            Read::Walk(_) | Read::Near(_) => Err(protocol_error()),
         }
     }
 
@@ -771,12 +757,8 @@ impl<H: Host> Engine<H> {
                 let write = self.near.as_ref().and_then(|near| begin_write(&mut near.borrow_mut(), &op));
                 let publish = self.bus.as_ref().and_then(|bus| bus.publish(&op));
                 let step = match (self.plan(op), write) {
-                    (Step::Send(Request { body, read: Read::Reply(expect), once, publishes }), Some(mut write)) => {
-                        write.expect = expect;
-                        Step::Send(Request { body, read: Read::Write(Box::new(write)), once, publishes })
-                    }
-                    (Step::Send(Request { body, read: Read::Keys(read), once, publishes }), Some(mut write)) => {
-                        write.expect = read.0;
+                    (Step::Send(Request { body, read: read @ (Read::Reply(_) | Read::Keys(_)), once, publishes }), Some(mut write)) => {
+                        write.expect = read.expect().unwrap_or(write.expect);
                         Step::Send(Request { body, read: Read::Write(Box::new(write)), once, publishes })
                     }
                     (step, _) => step,

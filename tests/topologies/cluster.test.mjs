@@ -119,6 +119,10 @@ test("a tagged write is refused with SERVER (its entry and stamps are in differe
   const cache = await open({ keyPrefix: "tags" });
   await assert.rejects(cache.set("k", 1, { tags: ["t"] }), (e) => e.code === "SERVER" && /CROSSSLOT/.test(e.message));
   await assert.rejects(cache.setMany({ a: 1, b: 2 }, { tags: ["t"] }), (e) => e.code === "SERVER");
+  // Ten stamp keys cannot all share one slot: refused as a whole, no stamp made.
+  const tags = Array.from({ length: 10 }, (_, i) => `t${i}`);
+  await assert.rejects(cache.invalidateTags(tags), (e) => e.code === "SERVER" && /CROSSSLOT/.test(e.message));
+  assert.deepEqual(await raw("MGET", ...tags.map((t) => `tags:#tags:${t}`)), Array(10).fill(null));
   assert.deepEqual(await raw("MGET", "tags::k", "tags::a", "tags::b", "tags:#tags:t"), [null, null, null, null]);
   // Untagged calls go on as ever; their reads check for tags in the entry's own slot only.
   await cache.set("k", 1);
