@@ -6,7 +6,8 @@
 //! - two connections: reads may be resent by the client library (after a redirect, a reconnect
 //!   or a timeout), everything else never is, so a write runs at most once. A write answered
 //!   with an error that says it did not run (MOVED, TRYAGAIN, CLUSTERDOWN...) is sent again here;
-//! - a /pipeline is one command per slot's master, sent together, answered in order;
+//! - a /pipeline runs as if in order: commands in different slots at once, those of one slot one
+//!   after another (see `pipeline`);
 //! - a /multi-exec goes to one master, and is refused (CROSSSLOT) before anything is sent when
 //!   its keys are in several slots;
 //! - SCAN walks every master, one after another, its cursor saying which one;
@@ -149,9 +150,73 @@ impl Cluster {
         self.send(read_only, to_cmd(command)).await
     }
 
-    /// Commands in order, each to its own slot's master, all sent at once; one result each.
+    /// Commands with the effect of running them in order; one result each. A run of commands
+    /// whose slot is known goes as one group per slot, the groups at once and each group's
+    /// commands one after another (reads and writes take different connections, so only
+    /// waiting keeps a read behind the write before it). Any other command runs alone, after
+    /// what precedes it. After a command whose node failed, nothing more is sent.
     pub async fn pipeline(&self, commands: &[Command]) -> Vec<Result<Value, RedisError>> {
-        join_all(commands.iter().map(|c| self.single(c))).await
+        let mut results: Vec<Option<Result<Value, RedisError>>> =
+            commands.iter().map(|_| None).collect();
+        let mut next = 0;
+        while next < commands.len() {
+            let mut groups: Vec<(Slot, Vec<usize>)> = Vec::new();
+            while let Some(slot) = commands.get(next).and_then(slot_of) {
+                match groups.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, group)) => group.push(next),
+                    None => groups.push((slot, vec![next])),
+                }
+                next += 1;
+            }
+            let ran = if groups.is_empty() {
+                next += 1;
+                vec![vec![(next - 1, self.single(&commands[next - 1]).await)]]
+            } else {
+                join_all(
+                    groups
+                        .iter()
+                        .map(|(_, group)| self.in_order(commands, group)),
+                )
+                .await
+            };
+            let failed = ran.iter().flatten().any(|(_, r)| node_failed(r));
+            for (i, result) in ran.into_iter().flatten() {
+                results[i] = Some(result);
+            }
+            if failed {
+                break;
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(RedisError::from((
+                        ErrorKind::ClusterConnectionNotFound,
+                        "not sent: a node failed on an earlier command of the request",
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// The commands at `indexes`, each sent once the one before has its answer; stops after a
+    /// command whose node failed.
+    async fn in_order(
+        &self,
+        commands: &[Command],
+        indexes: &[usize],
+    ) -> Vec<(usize, Result<Value, RedisError>)> {
+        let mut out = Vec::with_capacity(indexes.len());
+        for &i in indexes {
+            let result = self.single(&commands[i]).await;
+            let failed = node_failed(&result);
+            out.push((i, result));
+            if failed {
+                break;
+            }
+        }
+        out
     }
 
     /// MULTI ... EXEC on the master of the commands' slot. The redis crate refuses a pipeline
@@ -381,6 +446,52 @@ impl Cluster {
     }
 }
 
+/// The one slot of a command's keys, for the commands whose keys the gateway knows: those
+/// with one key as their first argument, and scripts whose keys share a slot. `None` for
+/// the rest (no key, several slots, or keys elsewhere), and for PUBLISH, whose channel is
+/// not a key: a message must not overtake the write before it.
+fn slot_of(command: &Command) -> Option<Slot> {
+    let name = command.name().to_ascii_uppercase();
+    let first_key = || {
+        command
+            .get(1)
+            .filter(|_| command.len() >= 2)
+            .map(Slot::for_key)
+    };
+    match name.as_slice() {
+        b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" if command.len() == 2 => first_key(),
+        b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
+            let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
+            let mut slots = (3..3 + count).map(|i| command.get(i).map(Slot::for_key));
+            let first = slots.next()??;
+            slots.all(|s| s == Some(first)).then_some(first)
+        }
+        name if SINGLE_KEY.binary_search(&name).is_ok() => first_key(),
+        _ => None,
+    }
+}
+
+/// Commands whose only key is their first argument (sorted, for a binary search).
+#[rustfmt::skip]
+const SINGLE_KEY: &[&[u8]] = &[
+    b"APPEND", b"BITCOUNT", b"DECR", b"DECRBY", b"EXPIRE", b"EXPIREAT", b"GET", b"GETBIT",
+    b"GETDEL", b"GETEX", b"GETRANGE", b"GETSET", b"HDEL", b"HEXISTS", b"HGET", b"HGETALL",
+    b"HINCRBY", b"HINCRBYFLOAT", b"HKEYS", b"HLEN", b"HMGET", b"HMSET", b"HSET", b"HSETNX",
+    b"HSTRLEN", b"HVALS", b"INCR", b"INCRBY", b"INCRBYFLOAT", b"LINDEX", b"LINSERT", b"LLEN",
+    b"LPOP", b"LPOS", b"LPUSH", b"LPUSHX", b"LRANGE", b"LREM", b"LSET", b"LTRIM", b"PERSIST",
+    b"PEXPIRE", b"PEXPIREAT", b"PFADD", b"PSETEX", b"PTTL", b"RPOP", b"RPUSH", b"RPUSHX", b"SADD",
+    b"SCARD", b"SET", b"SETBIT", b"SETEX", b"SETNX", b"SETRANGE", b"SISMEMBER", b"SMEMBERS",
+    b"SMISMEMBER", b"SPOP", b"SRANDMEMBER", b"SREM", b"STRLEN", b"TTL", b"TYPE", b"ZADD", b"ZCARD",
+    b"ZCOUNT", b"ZINCRBY", b"ZMSCORE", b"ZPOPMAX", b"ZPOPMIN", b"ZRANGE", b"ZRANGEBYSCORE",
+    b"ZRANK", b"ZREM", b"ZREMRANGEBYRANK", b"ZREMRANGEBYSCORE", b"ZREVRANGE", b"ZREVRANK",
+    b"ZSCORE",
+];
+
+/// A failure of the node or the connection, not an answer of Redis.
+fn node_failed(result: &Result<Value, RedisError>) -> bool {
+    result.as_ref().is_err_and(|e| e.code().is_none())
+}
+
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
 /// Whether Redis refused a command without running it, so that sending it again is safe.
@@ -394,5 +505,42 @@ fn as_result(result: Result<Value, RedisError>) -> Result<Value, RedisError> {
     match result {
         Ok(Value::ServerError(e)) => Err(RedisError::from(e)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(args: &[&str]) -> Command {
+        let mut command = Command::default();
+        for arg in args {
+            command.push(arg.as_bytes());
+        }
+        command
+    }
+
+    #[test]
+    fn single_key_commands_are_sorted_for_the_search() {
+        assert!(SINGLE_KEY.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_slot_only_where_the_keys_are_known() {
+        let slot = |args: &[&str]| slot_of(&command(args));
+        assert_eq!(slot(&["get", "a"]), Some(Slot::for_key("a")));
+        assert_eq!(slot(&["RPUSH", "{t}l", "x"]), Some(Slot::for_key("{t}m")));
+        assert_eq!(slot(&["DEL", "a"]), Some(Slot::for_key("a")));
+        assert_eq!(slot(&["DEL", "a", "b"]), None);
+        assert_eq!(
+            slot(&["EVALSHA", "f00", "2", "{t}a", "{t}b", "1"]),
+            Some(Slot::for_key("{t}"))
+        );
+        assert_eq!(slot(&["EVALSHA", "f00", "2", "a", "b"]), None);
+        assert_eq!(slot(&["EVAL", "return 1", "0"]), None);
+        assert_eq!(slot(&["PUBLISH", "a", "m"]), None);
+        assert_eq!(slot(&["MGET", "a"]), None);
+        assert_eq!(slot(&["GET"]), None);
+        assert_eq!(slot(&["FLUSHDB"]), None);
     }
 }
