@@ -45,6 +45,10 @@ FUZZ_CASES ?= 20000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p edge-caches --test fuzz
 
+# Every node --test run: a test that hangs fails after 5 minutes, and a file whose tests are done
+# exits even if a failed test left a stream open (CI reports the failure instead of waiting).
+NODE_TEST := node --test --test-timeout=300000 --test-force-exit
+
 test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies
 
 test-core:
@@ -61,7 +65,7 @@ test-types:
 
 # The conformance suite on memory:// and dummy://, in Node, Deno and Bun.
 test-js:
-	node --test tests/conformance/
+	$(NODE_TEST) tests/conformance/
 	deno test --no-check --allow-env tests/conformance/
 	bun test tests/conformance/
 
@@ -72,14 +76,14 @@ test-gateway:
 # delays, drops and fails requests (it starts its own servers: it has to kill them).
 test-faults:
 	cargo build --quiet --profile gateway -p edge-caches-gateway
-	node --test tests/faults/
+	$(NODE_TEST) tests/faults/
 
 # The gateway over a real Redis Cluster (3 masters, 3 replicas) and over Sentinel (a primary, a
 # replica, 3 sentinels), each started once by its suite: the conformance suite, @upstash/redis,
 # a master killed under load. Once, in Node: the runtimes add nothing the cluster changes.
 test-topologies:
 	cargo build --quiet --profile gateway -p edge-caches-gateway
-	node --test --test-concurrency=1 tests/topologies/
+	$(NODE_TEST) --test-concurrency=1 tests/topologies/
 
 # One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them.
 test-servers:

@@ -17,13 +17,16 @@ export async function raw(url, token, command) {
   return reply.result;
 }
 
-/** Runs test files with `node --test` and `env`; fails with their output unless they all pass. */
-export function runSuite(files, env) {
+/**
+ * Runs test files with `node --test` and `env`; fails with their output unless they all pass
+ * within `timeoutMs` (a hung suite is killed and fails with what it printed).
+ */
+export function runSuite(files, env, timeoutMs = 180_000) {
   // Without the parent's NODE_TEST_CONTEXT: with it, node --test runs as the parent's reporter
   // child and reports success without running the files.
   const { NODE_TEST_CONTEXT, ...inherited } = process.env;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-reporter=dot", ...files], {
+    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-force-exit", "--test-reporter=dot", ...files], {
       cwd: root,
       env: { ...inherited, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -31,8 +34,16 @@ export function runSuite(files, env) {
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${files.join(" ")} did not finish within ${timeoutMs} ms:\n${out.slice(-6000)}`));
+    }, timeoutMs);
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolvePromise() : reject(new Error(`${files.join(" ")} failed:\n${out.slice(-6000)}`))));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${files.join(" ")} failed:\n${out.slice(-6000)}`));
+    });
   });
 }
 
