@@ -11,6 +11,9 @@ import { reply } from "../conformance/stub.mjs";
 const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
 assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with scripts/with-servers.sh");
 
+// Over a Redis Cluster (tests/topologies), where tagged writes are refused.
+const cluster = process.env.EDGE_CACHES_CLUSTER === "1";
+
 let n = 0;
 const prefix = () => `rest${process.pid}_${n++}`;
 
@@ -37,11 +40,16 @@ function recordingFetch() {
 }
 
 /** Has the server load each of edge-caches' scripts, as one that served it before would have:
- * the first use of a script on a server may take one more request (NOSCRIPT, then in full). */
+ * the first use of a script on a server may take one more request (NOSCRIPT, then in full).
+ * On a cluster each node loads its own: 50 keys reach every master. */
 async function warmScripts() {
   const warm = await open({ tagged: true });
   const near = await open({ near: true });
-  await Promise.all([near.get("w"), warm.get("w"), warm.getMany(["w", "x"]), warm.add("w", 1), warm.incr("n"), warm.set("w", 1, { tags: ["w"] }), warm.invalidateTags(["w"])]);
+  const keys = Array.from({ length: cluster ? 50 : 1 }, (_, i) => `w${i}`);
+  const perKey = keys.flatMap((k) => [near.get(k), warm.get(k), warm.add(k, 1), warm.incr(`n${k}`)]);
+  const entries = Object.fromEntries(keys.map((k) => [k, 1]));
+  await Promise.all([...perKey, warm.getMany(["x", ...keys]), warm.setMany(entries, { ttl: 60 })]);
+  if (!cluster) await Promise.all([warm.set("w", 1, { tags: ["w"] }), warm.invalidateTags(["w"])]);
 }
 
 async function open(options = {}) {
@@ -141,7 +149,7 @@ describe("requests per call", () => {
     const recorder = recordingFetch();
     const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: prefix(), fetch: recorder.fetch });
     await warmScripts();
-    for (const [call, expected, run] of cases) {
+    for (const [call, expected, run] of cases.filter(([call]) => !(cluster && /tag/.test(call)))) {
       if (call === "get(key) hit") await cache.set("present", "here");
       recorder.requests.length = 0;
       await run(cache);
@@ -186,7 +194,7 @@ describe("requests per call", () => {
   });
 });
 
-describe("tags over REST", () => {
+describe("tags over REST", { skip: cluster && "a Redis Cluster refuses tagged writes (tests/topologies checks how)" }, () => {
   it("keep untagged entries in the Python format and store tagged ones as documented", async () => {
     const p = prefix();
     const cache = await open({ keyPrefix: p });
@@ -380,6 +388,7 @@ describe("errors", () => {
       return fetch(url, init);
     };
     const cache = await open({ keyPrefix: p, fetch: counting });
+    await warmScripts();
     for (const text of ["0x10", ".5", "5.", "+5", "00", "-", "1e", "NaN", "Infinity", " 5", "5 ", '"5"']) {
       await redis("SET", `${p}::n`, text);
       await assert.rejects(cache.incr("n"), (e) => e.code === "NOT_A_NUMBER", text);
@@ -480,6 +489,7 @@ describe("request signals in Node", () => {
 
 describe("automatic pipelining", () => {
   it("sends the calls of one tick as one /pipeline request, each with its own result", async () => {
+    await warmScripts();
     const recorder = recordingFetch();
     const cache = await open({ fetch: recorder.fetch });
     await cache.set("a", 1);
@@ -512,6 +522,7 @@ describe("automatic pipelining", () => {
   });
 
   it("caps a batch at 1000 commands and sends the rest after it", async () => {
+    await warmScripts();
     const recorder = recordingFetch();
     const cache = await open({ fetch: recorder.fetch });
     const values = await Promise.all(Array.from({ length: 2500 }, (_, i) => cache.incr(`c${i % 10}`)));

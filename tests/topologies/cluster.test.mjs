@@ -1,7 +1,7 @@
 // The gateway in front of a real Redis Cluster: 3 masters and 3 replicas on loopback, made with
 // `redis-server --cluster-enabled yes` and `redis-cli --cluster create`, started and stopped by
-// this file (also when a test fails). Runs the REST conformance suite, the near tier's variant
-// and @upstash/redis's suite against it, then what only a cluster has:
+// this file (also when a test fails). Runs the REST conformance suite, the near tier's variant,
+// the REST backend's own suite and @upstash/redis's suite against it, then what only a cluster has:
 // keys in many slots, SCAN over every master, CROSSSLOT refusals, and a master killed under 64
 // callers until its replica is promoted.
 //
@@ -50,6 +50,10 @@ test("the REST conformance suite passes on the cluster", async () => {
 
 test("... and with the near tier on (its reads are a script over many keys)", async () => {
   await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
+});
+
+test("the REST backend's own suite passes on the cluster (its tag cases aside)", async () => {
+  await runSuite(["tests/rest/rest.test.mjs"], env());
 });
 
 test("@upstash/redis's suite passes on the cluster", async () => {

@@ -26,7 +26,7 @@ export function runSuite(files, env, timeoutMs = 180_000) {
   // child and reports success without running the files.
   const { NODE_TEST_CONTEXT, ...inherited } = process.env;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-force-exit", "--test-reporter=dot", ...files], {
+    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-force-exit", "--test-reporter=spec", ...files], {
       cwd: root,
       env: { ...inherited, ...env },
       stdio: ["ignore", "pipe", "pipe"],
