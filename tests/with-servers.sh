@@ -2,7 +2,7 @@
 # Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
 # backend's own tests, the near tier (and the conformance suite again with it on), the bus
-# between two processes, @upstash/redis
+# between two processes (and in Deno and Bun), @upstash/redis
 # against the gateway, the real async-caches (Python) on the same Redis, the examples, and the
 # browser playground in headless Chromium.
 # node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
@@ -21,3 +21,6 @@ echo "== Deno: conformance over REST"
 $bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
 echo "== Bun: conformance over REST"
 $bin/bun test tests/conformance/conformance.test.mjs
+echo "== Deno and Bun: the bus"
+$bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/bus/runtimes.test.mjs
+$bin/bun test tests/bus/runtimes.test.mjs
