@@ -47,7 +47,9 @@ fuzz:
 
 # Every node --test run: a test that hangs fails after 5 minutes, and a file whose tests are done
 # exits even if a failed test left a stream open (CI reports the failure instead of waiting).
+# Deno and Bun runs are bounded from outside, at 5 minutes a run.
 NODE_TEST := node --test --test-timeout=300000 --test-force-exit
+BOUNDED := timeout --kill-after=10s 300
 
 test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies
 
@@ -66,8 +68,8 @@ test-types:
 # The conformance suite on memory:// and dummy://, in Node, Deno and Bun.
 test-js:
 	$(NODE_TEST) tests/conformance/
-	deno test --no-check --allow-env tests/conformance/
-	bun test tests/conformance/
+	$(BOUNDED) deno test --no-check --allow-env tests/conformance/
+	$(BOUNDED) bun test tests/conformance/
 
 test-gateway:
 	cargo test -p edge-caches-gateway

@@ -10,17 +10,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export EDGE_CACHES_URL=$GATEWAY_URL EDGE_CACHES_TOKEN=$GATEWAY_TOKEN
 bin=node_modules/.bin
-# (As the Makefile runs node --test: a hung test fails after 5 minutes instead of hanging CI.)
+# (As the Makefile runs node --test, Deno and Bun: a hang fails after 5 minutes instead of
+# hanging CI.)
 node_test="node --test --test-timeout=300000 --test-force-exit"
+bounded="timeout --kill-after=10s 300"
 
 $node_test --test-concurrency=1 \
   tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/bus/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
 echo "== Node: conformance over REST with the near tier on"
 EDGE_CACHES_NEAR=1 $node_test tests/conformance/conformance.test.mjs
 echo "== Deno: conformance over REST"
-$bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
+$bounded $bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/conformance/conformance.test.mjs
 echo "== Bun: conformance over REST"
-$bin/bun test tests/conformance/conformance.test.mjs
+$bounded $bin/bun test tests/conformance/conformance.test.mjs
 echo "== Deno and Bun: the bus"
-$bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/bus/runtimes.test.mjs
-$bin/bun test tests/bus/runtimes.test.mjs
+$bounded $bin/deno test --no-check --allow-env --allow-net=127.0.0.1 tests/bus/runtimes.test.mjs
+$bounded $bin/bun test tests/bus/runtimes.test.mjs
