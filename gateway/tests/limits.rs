@@ -147,7 +147,9 @@ async fn request_heads_are_bounded_to_64_kib_of_buffer() {
 #[tokio::test]
 async fn idle_connections_neither_block_requests_nor_stay_open() {
     let redis = Redis::start();
-    let g = Gateway::start(&redis.url(), &["--read-timeout-ms", "800"]);
+    // A read timeout long enough that a request served only after the idle connections were
+    // closed is told apart from one slowed by a busy machine (CI runs these tests in parallel).
+    let g = Gateway::start(&redis.url(), &["--read-timeout-ms", "2000"]);
     let opened = Instant::now();
     let mut idle = Vec::new();
     for i in 0..200 {
@@ -166,15 +168,15 @@ async fn idle_connections_neither_block_requests_nor_stay_open() {
     assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
     let served = start.elapsed();
     assert!(
-        served < Duration::from_millis(500),
-        "served after {served:?}"
+        served < Duration::from_millis(1500),
+        "served after {served:?}: behind the idle connections?"
     );
 
     // Each idle connection is closed by the gateway once the read timeout has passed.
     let closes = idle.into_iter().map(|mut stream| {
         tokio::spawn(async move {
             let mut buf = [0u8; 64];
-            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+            let read = tokio::time::timeout(Duration::from_secs(8), stream.read(&mut buf)).await;
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => Some(opened.elapsed()),
                 _ => None,
@@ -187,11 +189,11 @@ async fn idle_connections_neither_block_requests_nor_stay_open() {
             .await
             .unwrap()
             .expect("an idle connection stayed open");
-        assert!(at >= Duration::from_millis(700), "closed early, at {at:?}");
+        assert!(at >= Duration::from_millis(1900), "closed early, at {at:?}");
         latest = latest.max(at);
     }
     assert!(
-        latest < Duration::from_millis(2500),
+        latest < Duration::from_millis(4500),
         "last closed at {latest:?}"
     );
 }
