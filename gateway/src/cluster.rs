@@ -7,7 +7,7 @@
 //!   or a timeout), everything else never is, so a write runs at most once. A write answered
 //!   with an error that says it did not run (MOVED, TRYAGAIN, CLUSTERDOWN...) is sent again here;
 //! - a /pipeline runs as if in order: commands in different slots at once, those of one slot one
-//!   after another (see `pipeline`);
+//!   after another, or as one pipeline when they only read (see `pipeline`);
 //! - a /multi-exec goes to one master, and is refused (CROSSSLOT) before anything is sent when
 //!   its keys are in several slots;
 //! - SCAN walks every master, one after another, its cursor saying which one;
@@ -200,13 +200,21 @@ impl Cluster {
             .collect()
     }
 
-    /// The commands at `indexes`, each sent once the one before has its answer; stops after a
-    /// command whose node failed.
+    /// The commands at `indexes` (all in one slot), each sent once the one before has its
+    /// answer; stops after a command whose node failed. Reads alone go as one pipeline: their
+    /// order does not matter, and a read may be sent again.
     async fn in_order(
         &self,
         commands: &[Command],
         indexes: &[usize],
     ) -> Vec<(usize, Result<Value, RedisError>)> {
+        if indexes.len() > 1 && indexes.iter().all(|&i| reads_only(&commands[i])) {
+            if let Ok(values) = self.read_pipeline(commands, indexes).await {
+                let results = values.into_iter().map(|v| as_result(Ok(v)));
+                return indexes.iter().copied().zip(results).collect();
+            }
+            // (A failure of the pipeline as a whole: each read goes again on its own.)
+        }
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
             let result = self.single(&commands[i]).await;
@@ -217,6 +225,27 @@ impl Cluster {
             }
         }
         out
+    }
+
+    /// Reads of one slot as one pipeline on the reads connection: one value per command.
+    async fn read_pipeline(
+        &self,
+        commands: &[Command],
+        indexes: &[usize],
+    ) -> Result<Vec<Value>, RedisError> {
+        let mut pipe = Pipeline::with_capacity(indexes.len());
+        for &i in indexes {
+            pipe.add_command(to_cmd(&commands[i]));
+        }
+        let mut conn = self.reads.get().await?;
+        let values = conn.req_packed_commands(&pipe, 0, indexes.len()).await?;
+        if values.len() != indexes.len() {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "a pipeline answer of the wrong length",
+            )));
+        }
+        Ok(values)
     }
 
     /// MULTI ... EXEC on the master of the commands' slot. The redis crate refuses a pipeline
@@ -469,6 +498,12 @@ fn slot_of(command: &Command) -> Option<Slot> {
         name if SINGLE_KEY.binary_search(&name).is_ok() => first_key(),
         _ => None,
     }
+}
+
+/// Whether a command only reads.
+fn reads_only(command: &Command) -> bool {
+    let name = command.name().to_ascii_uppercase();
+    crate::commands::is_read_only(&String::from_utf8_lossy(&name))
 }
 
 /// Commands whose only key is their first argument (sorted, for a binary search).

@@ -162,10 +162,10 @@ test("a transaction or a script over several slots is refused before anything ru
   assert.deepEqual(await pipeline.json(), [{ result: "OK" }, { result: "OK" }, { result: ["b", "a"] }, { result: null }]);
 });
 
-test("a pipeline runs in order: a read sees the write before it", async () => {
+test("a pipeline runs in order: a read sees the write before it; reads of a slot go together", async () => {
   const pipeline = async (commands) => {
     const response = await fetch(`${url}/pipeline`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(commands) });
-    return (await response.json()).map((e) => e.result ?? e.error);
+    return (await response.json()).map((e) => ("error" in e ? e.error : e.result));
   };
   // Reads and writes take different connections to a node: before reads waited for the write
   // ahead of them in their slot, about half of these read the old value (16 callers at once).
@@ -180,6 +180,10 @@ test("a pipeline runs in order: a read sees the write before it", async () => {
       }
     }),
   );
+  // Reads of one slot go as one pipeline: each still gets its own answer, an error its own.
+  await pipeline([["SET", "{r}a", "1"], ["SET", "{r}b", "2"], ["RPUSH", "{r}l", "x"]]);
+  const reads = [["GET", "{r}a"], ["GET", "{r}l"], ["GET", "{r}b"], ["LRANGE", "{r}l", 0, -1], ["GET", "{r}none"]];
+  assert.deepEqual(await pipeline([...reads, ...reads]), [...Array(2)].flatMap(() => ["1", "WRONGTYPE Operation against a key holding the wrong kind of value", "2", ["x"], null]));
 });
 
 test("failover: a master killed under 64 callers; its replica serves without a gateway restart", { timeout: 60_000 }, async () => {
