@@ -157,7 +157,10 @@ describe("requests per call", () => {
       table.push({ call, count: recorder.requests.length, commands: commands || "-" });
       if (expected === "scan") {
         assert.ok(recorder.requests.length >= 2, `${call}: ${commands}`);
-        assert.match(commands, /^SCAN(, (DEL\+)?SCAN)*, DEL$/, call);
+        // (The last step's DEL stands alone unless its SCAN found nothing: on a cluster the
+        // last master scanned may hold none of the keys.)
+        assert.match(commands, /^SCAN(, (DEL\+)?SCAN)*(, DEL)?$/, call);
+        assert.match(commands, /DEL/, call);
       } else {
         assert.equal(recorder.requests.length, expected, `${call}: ${commands}`);
       }
