@@ -143,7 +143,7 @@ impl Cluster {
         if name == b"SCAN" {
             return self.scan(command).await;
         }
-        let read_only = crate::commands::is_read_only(&String::from_utf8_lossy(&name));
+        let read_only = reads_only(&name);
         if let Some((shape, parts)) = self.split_script(&name, command) {
             return self.run_split(read_only, shape, parts).await;
         }
@@ -208,7 +208,11 @@ impl Cluster {
         commands: &[Command],
         indexes: &[usize],
     ) -> Vec<(usize, Result<Value, RedisError>)> {
-        if indexes.len() > 1 && indexes.iter().all(|&i| reads_only(&commands[i])) {
+        if indexes.len() > 1
+            && indexes
+                .iter()
+                .all(|&i| reads_only(&commands[i].name().to_ascii_uppercase()))
+        {
             if let Ok(values) = self.read_pipeline(commands, indexes).await {
                 let results = values.into_iter().map(|v| as_result(Ok(v)));
                 return indexes.iter().copied().zip(results).collect();
@@ -481,12 +485,7 @@ impl Cluster {
 /// not a key: a message must not overtake the write before it.
 fn slot_of(command: &Command) -> Option<Slot> {
     let name = command.name().to_ascii_uppercase();
-    let first_key = || {
-        command
-            .get(1)
-            .filter(|_| command.len() >= 2)
-            .map(Slot::for_key)
-    };
+    let first_key = || command.get(1).map(Slot::for_key);
     match name.as_slice() {
         b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" if command.len() == 2 => first_key(),
         b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
@@ -500,10 +499,9 @@ fn slot_of(command: &Command) -> Option<Slot> {
     }
 }
 
-/// Whether a command only reads.
-fn reads_only(command: &Command) -> bool {
-    let name = command.name().to_ascii_uppercase();
-    crate::commands::is_read_only(&String::from_utf8_lossy(&name))
+/// Whether the command named `name` (upper case) only reads.
+fn reads_only(name: &[u8]) -> bool {
+    crate::commands::is_read_only(&String::from_utf8_lossy(name))
 }
 
 /// Commands whose only key is their first argument (sorted, for a binary search).
@@ -523,7 +521,7 @@ const SINGLE_KEY: &[&[u8]] = &[
 ];
 
 /// A failure of the node or the connection, not an answer of Redis.
-fn node_failed(result: &Result<Value, RedisError>) -> bool {
+pub fn node_failed(result: &Result<Value, RedisError>) -> bool {
     result.as_ref().is_err_and(|e| e.code().is_none())
 }
 

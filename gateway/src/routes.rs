@@ -261,7 +261,7 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
                     let results = cluster.pipeline(&commands).await;
                     // A command whose node failed is not an entry a client could take for
                     // Redis's error: the request fails, 503 only if none of it was sent.
-                    if let Some(Err(e)) = results.iter().find(|r| lost(r)) {
+                    if let Some(Err(e)) = results.iter().find(|r| crate::cluster::node_failed(r)) {
                         if !results.iter().all(unsent) {
                             return Err(fail(
                                 StatusCode::BAD_GATEWAY,
@@ -342,11 +342,6 @@ fn entries(results: Vec<Result<redis::Value, String>>, encoding: Encoding) -> Re
         .map(|r| reply::result_entry(r, encoding))
         .collect();
     json_response(StatusCode::OK, &Json::Array(entries))
-}
-
-/// A command's failure that is not Redis's answer: the connection or the node failed.
-fn lost(result: &Result<redis::Value, redis::RedisError>) -> bool {
-    result.as_ref().is_err_and(|e| e.code().is_none())
 }
 
 /// A failure that happened before the command was sent.

@@ -19,18 +19,21 @@ async function eventually(read, want) {
 
 it("another instance's writes, clear() and invalidateTags reach this near tier at once", { skip: !GATEWAY_URL && "run me with scripts/with-servers.sh" }, async () => {
   const keyPrefix = `busrt${Math.random().toString(36).slice(2)}`;
-  const open = async () => {
-    const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix, near: { ttl: 60, bus: true } });
+  const open = async (onEvent) => {
+    const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix, near: { ttl: 60, bus: true }, onEvent });
     await cache.connect();
     return cache;
   };
-  const reader = await open();
+  const invalidated = [];
+  const reader = await open((e) => e.type === "invalidate" && invalidated.push(...(e.keys ?? ["*"])));
   const writer = await open();
   try {
     for (let i = 0; i < 200 && !(reader.stats.busUp && writer.stats.busUp); i++) await sleep(10);
     assert.ok(reader.stats.busUp, "the reader's stream is up");
     await writer.set("k", 1);
-    await sleep(100); // (its message, arriving after the read below, would drop what it stored)
+    // (Its message, arriving after the read below, would drop what that read stored.)
+    for (let i = 0; i < 300 && !invalidated.includes(`${keyPrefix}::k`); i++) await sleep(10);
+    assert.ok(invalidated.includes(`${keyPrefix}::k`), "the reader heard of the write");
     assert.equal(await reader.get("k"), 1);
     const requests = reader.stats.requests;
     assert.equal(await reader.get("k"), 1);
