@@ -15,19 +15,13 @@ export function checkString(value, what) {
   return value;
 }
 
-// A list of keys as the engine takes it: one JSON text, one crossing for the whole list. An
-// array only: a string is iterable too, so "any iterable" would take getMany("abc") as three keys.
-export function keyList(keys) {
-  if (!Array.isArray(keys)) throw new TypeError("keys must be an array of strings");
-  for (let i = 0; i < keys.length; i++) checkString(keys[i], "key");
-  return JSON.stringify(keys);
-}
-
-// A list of tags, checked like keys: one JSON text.
-export function tagList(tags) {
-  if (!Array.isArray(tags)) throw new TypeError("tags must be an array of strings");
-  for (let i = 0; i < tags.length; i++) checkString(tags[i], "tag");
-  return JSON.stringify(tags);
+// A list of keys (or tags) as the engine takes it: one JSON text, one crossing for the whole
+// list. An array only: a string is iterable too, so "any iterable" would take getMany("abc") as
+// three keys.
+export function stringList(list, what = "key") {
+  if (!Array.isArray(list)) throw new TypeError(`${what}s must be an array of strings`);
+  for (let i = 0; i < list.length; i++) checkString(list[i], what);
+  return JSON.stringify(list);
 }
 
 // setMany's mapping (a plain object or a Map) as the engine takes it: the JSON texts of its
@@ -55,27 +49,50 @@ function checkOptions(options, allowed) {
   }
 }
 
-// The options each method takes. Reads through the near tier also take `fresh` (skip it) and
-// `waitUntil` (given the promise of a background refresh: a Worker's ctx.waitUntil).
-// The writes that store a value also take `tags`.
+// The options each method takes.
 export const TAGGED_WRITE = ["ttl", "version", "signal", "tags"];
 export const READ = ["version", "signal"];
 export const NEAR_READ = ["version", "signal", "fresh", "waitUntil"];
 export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil", "tags"];
 export const SIGNAL_ONLY = ["signal"];
 
-const NO_OPTIONS = Object.freeze({ ttl: undefined, version: undefined, signal: undefined, fresh: false, waitUntil: undefined, tags: undefined });
+// The options the engine reads (src/wasm.rs, `call_options`), one bit each in `given`: it reads
+// only those the caller gave, each a crossing from wasm into JavaScript.
+const GIVEN_TTL = 1;
+const GIVEN_VERSION = 2;
+const GIVEN_TAGS = 4;
+const GIVEN_FRESH = 8;
+const GIVEN_ABORTED = 16;
 
-// A call's options, each read once: `{ ttl, version, signal, fresh, waitUntil, tags }` with
-// their types checked (`tags` as the JSON text of the list).
+// A call's options, each checked and read once into one object of one shape (the engine's
+// `CallOptions`), or undefined when none were given (the engine then takes its defaults
+// without reading anything). `fresh` skips the near tier; `waitUntil` is given the promise of a
+// background refresh (a Worker's ctx.waitUntil); `tags` becomes the JSON text of the list;
+// `aborted` is the reason text of a signal that has already fired (the engine refuses the
+// call). A new option is a field here (and a bit, if the engine reads it) and in index.d.ts.
 export function callOptions(options, allowed) {
-  if (options === undefined || options === null) return NO_OPTIONS;
+  if (options === undefined || options === null) return undefined;
   checkOptions(options, allowed);
-  const { ttl, version, signal, fresh = false, waitUntil, tags } = options;
+  const { ttl, version, signal, fresh, waitUntil, tags } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
-  if (typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
+  if (fresh !== undefined && typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
   if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
-  return { ttl: checkTtl(ttl), version: checkVersion(version), signal, fresh, waitUntil, tags: tags === undefined ? undefined : tagList(tags) };
+  const aborted = abortReason(signal);
+  return {
+    given:
+      (ttl === undefined ? 0 : GIVEN_TTL) |
+      (version === undefined ? 0 : GIVEN_VERSION) |
+      (tags === undefined ? 0 : GIVEN_TAGS) |
+      (fresh === undefined ? 0 : GIVEN_FRESH) |
+      (aborted === undefined ? 0 : GIVEN_ABORTED),
+    ttl: checkTtl(ttl),
+    version: checkVersion(version),
+    tags: tags === undefined ? undefined : stringList(tags, "tag"),
+    fresh: fresh === true,
+    aborted,
+    signal,
+    waitUntil,
+  };
 }
 
 // undefined (the default), null (never) or a number of seconds.
@@ -101,9 +118,10 @@ const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "ti
 const NEAR_NUMBERS = ["ttl", "swr", "maxEntries"];
 const NEAR_OPTIONS = [...NEAR_NUMBERS, "bus"];
 
-// The constructor's options with their types checked. `timeout`, `autoPipeline` and `fetch`
-// are the transport's, used (and so checked) in JavaScript only; `timeout` defaults to 5000 ms:
-// long enough for a slow region, short enough that a hung connection does not hold a call long.
+// The constructor's options with their types checked: the one object the engine reads them
+// from (src/wasm.rs, `CacheOptions`). `timeout`, `autoPipeline` and `fetch` are the transport's,
+// used (and so checked) in JavaScript only; `timeout` defaults to 5000 ms: long enough for a
+// slow region, short enough that a hung connection does not hold a call long.
 export function cacheOptions(options) {
   if (options === undefined || options === null) options = {};
   checkOptions(options, CACHE_OPTIONS);

@@ -16,11 +16,12 @@ export class Bus {
   #controller = null; // while listening
   #up = false;
 
-  constructor(engine, fetchFn, emit) {
+  // `transport`: the cache's, whose endpoint, token and fetch the stream uses.
+  constructor(engine, transport, emit) {
     this.#engine = engine;
-    this.#fetch = fetchFn;
-    this.#url = `${engine.endpoint}/subscribe/${encodeURIComponent(engine.busChannel)}`;
-    this.#headers = { Authorization: `Bearer ${engine.token}`, Accept: "text/event-stream" };
+    this.#fetch = transport.fetch;
+    this.#url = `${transport.url}/subscribe/${encodeURIComponent(engine.busChannel)}`;
+    this.#headers = { Authorization: transport.authorization, Accept: "text/event-stream" };
     this.#emit = emit;
   }
 

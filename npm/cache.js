@@ -1,9 +1,9 @@
 // The `Cache` class users import. A call reads its arguments (arguments.js: types checked, values
-// as JSON text), asks the engine (the wasm `Engine`, src/engine.rs) once, and gets back its
-// outcome (memory, dummy), a `RestRequest` for the transport to send (REST), or a `Failure`. The
-// engine reads the answer, which gives the outcome (or, in clear()'s walk, the next request).
-// docs/architecture.md follows a call through in full.
-import { Engine, ErrorKind, Failure, Refresh, RestRequest, abortedError, unsetEnvError } from "./engine.js";
+// as JSON text, options as one object), asks the engine (the wasm `Engine`, src/engine/) once,
+// and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
+// or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
+// walk, the next request). docs/architecture.md follows a call through in full.
+import { Engine, ErrorKind, ErrorReport, Refresh, RestRequest, abortedError, unsetEnvError } from "./wasm.js";
 import {
   NEAR_READ,
   NEAR_WRITE,
@@ -20,9 +20,8 @@ import {
   encodeValue,
   entryLists,
   envValue,
-  keyList,
   manyResult,
-  tagList,
+  stringList,
 } from "./arguments.js";
 import { Bus } from "./bus.js";
 import { Transport } from "./transport.js";
@@ -35,18 +34,18 @@ export class CacheError extends Error {
   }
 }
 
-// The JavaScript error a `Failure` describes. Every CacheError code is made by the engine
+// The JavaScript error an `ErrorReport` describes. Every CacheError code is made by the engine
 // (src/error.rs); this is the one place they become errors.
-function toError(failure) {
-  const { kind, code, message } = failure;
-  failure.free();
+function toError(report) {
+  const { kind, code, message } = report;
+  report.free();
   if (kind === ErrorKind.Type) return new TypeError(message);
   if (kind === ErrorKind.Range) return new RangeError(message);
   return new CacheError(code, message);
 }
 
-// What the engine threw (a Failure from a constructor, connect or disconnect) as an error.
-const thrown = (error) => (error instanceof Failure ? toError(error) : error);
+// What the engine threw (an ErrorReport from a constructor, connect or disconnect) as an error.
+const thrown = (error) => (error instanceof ErrorReport ? toError(error) : error);
 
 const checked = (key) => checkString(key, "key");
 const same = (outcome) => outcome;
@@ -79,14 +78,13 @@ export class Cache {
       };
     }
     try {
-      const near = o.near;
-      this.#engine = new Engine(url, o.keyPrefix, o.version, o.ttl, o.maxEntries, o.token, o.retries, near !== undefined, near?.ttl, near?.swr, near?.maxEntries, near?.bus === true, o.grace, this.#emit !== undefined, o.tagged);
+      this.#engine = new Engine(url, o);
     } catch (error) {
       throw thrown(error);
     }
     if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport, this.#emit);
-    if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, o.transport.fetch, this.#emit);
-    this.#near = o.near !== undefined && this.#transport !== null;
+    if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, this.#transport, this.#emit);
+    this.#near = this.#engine.hasNearTier;
   }
 
   // The engine's notes of what reads found, as events.
@@ -101,7 +99,6 @@ export class Cache {
     return error;
   }
 
-  /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
   /** Upstash's read-your-writes token ("" until a response carries one); see the README. */
   get syncToken() {
     return this.#transport?.syncToken ?? "";
@@ -112,6 +109,7 @@ export class Cache {
     if (this.#transport) this.#transport.syncToken = token;
   }
 
+  /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
   get stats() {
     const engine = this.#engine;
     return {
@@ -175,15 +173,15 @@ export class Cache {
 
   get(key, dflt, options) {
     // `get(key)` misses with null, as the Python original's None.
-    return this.#call(options, NEAR_READ, (o, aborted) => this.#engine.get(checked(key), o.version, aborted, o.fresh), dflt === undefined ? orNull : value(dflt));
+    return this.#call(options, NEAR_READ, (o) => this.#engine.get(checked(key), o), dflt === undefined ? orNull : value(dflt));
   }
 
   set(key, val, options) {
-    return this.#call(options, TAGGED_WRITE, (o, aborted) => this.#engine.set(checked(key), encodeValue(val), o.ttl, o.version, o.tags, aborted), same);
+    return this.#call(options, TAGGED_WRITE, (o) => this.#engine.set(checked(key), encodeValue(val), o), same);
   }
 
   add(key, val, options) {
-    return this.#call(options, TAGGED_WRITE, (o, aborted) => this.#engine.add(checked(key), encodeValue(val), o.ttl, o.version, o.tags, aborted), same);
+    return this.#call(options, TAGGED_WRITE, (o) => this.#engine.add(checked(key), encodeValue(val), o), same);
   }
 
   /**
@@ -194,17 +192,17 @@ export class Cache {
    */
   getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(options, NEAR_WRITE, (o, aborted) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o.ttl, o.version, o.tags, aborted, o.fresh), value(dflt));
+      return this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o), value(dflt));
     }
     let o;
     let stored;
     try {
       o = callOptions(options, NEAR_WRITE);
-      stored = this.#engine.getOrSetKey(checked(key), o.ttl, o.version, o.tags, abortReason(o.signal));
+      stored = this.#engine.getOrSetKey(checked(key), o);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (stored instanceof Failure) return Promise.reject(this.#failure(toError(stored)));
+    if (stored instanceof ErrorReport) return Promise.reject(this.#failure(toError(stored)));
     let shared = this.#computing.get(stored);
     if (shared === undefined) {
       shared = this.#compute(stored, dflt, o);
@@ -213,13 +211,13 @@ export class Cache {
       shared.then(forget, forget);
     }
     // The calls share the stored text; each decodes a copy of its own.
-    return this.#signal(this.#watch(shared).then(decodeValue), o.signal);
+    return this.#signal(this.#watch(shared).then(decodeValue), o?.signal);
   }
 
   getMany(keys, options) {
     let names;
-    const plan = (o, aborted) => {
-      const step = this.#engine.getMany(keyList(keys), o.version, aborted, o.fresh);
+    const plan = (o) => {
+      const step = this.#engine.getMany(stringList(keys), o);
       names = keys.slice(); // as the caller spelt them, as they were at the call
       return step;
     };
@@ -228,59 +226,60 @@ export class Cache {
 
   /** `mapping` is a plain object or a `Map` of keys to values. */
   setMany(mapping, options) {
-    const plan = (o, aborted) => {
+    const plan = (o) => {
       const [keys, values] = entryLists(mapping);
-      return this.#engine.setMany(keys, values, o.ttl, o.version, o.tags, aborted);
+      return this.#engine.setMany(keys, values, o);
     };
     return this.#call(options, TAGGED_WRITE, plan, same);
   }
 
   /** Every entry written with one of `tags` before now reads as missing, through any instance. */
   invalidateTags(tags, options) {
-    return this.#call(options, SIGNAL_ONLY, (o, aborted) => this.#engine.invalidateTags(tagList(tags), aborted), same);
+    return this.#call(options, SIGNAL_ONLY, (o) => this.#engine.invalidateTags(stringList(tags, "tag"), o), same);
   }
 
   delete(key, options) {
-    return this.#call(options, READ, (o, aborted) => this.#engine.delete(checked(key), o.version, aborted), same);
+    return this.#call(options, READ, (o) => this.#engine.delete(checked(key), o), same);
   }
 
   deleteMany(keys, options) {
-    return this.#call(options, READ, (o, aborted) => this.#engine.deleteMany(keyList(keys), o.version, aborted), same);
+    return this.#call(options, READ, (o) => this.#engine.deleteMany(stringList(keys), o), same);
   }
 
   /** With a key prefix, deletes only this cache's keys; without one, everything in the store. */
   clear(options) {
-    return this.#call(options, SIGNAL_ONLY, (o, aborted) => this.#engine.clear(aborted), same);
+    return this.#call(options, SIGNAL_ONLY, (o) => this.#engine.clear(o), same);
   }
 
   touch(key, ttl, options) {
-    return this.#call(options, READ, (o, aborted) => this.#engine.touch(checked(key), checkTtl(ttl), o.version, aborted), same);
+    return this.#call(options, READ, (o) => this.#engine.touch(checked(key), checkTtl(ttl), o), same);
   }
 
   incr(key, delta, options) {
-    return this.#call(options, READ, (o, aborted) => this.#engine.incr(checked(key), checkDelta(delta), o.version, aborted), same);
+    return this.#call(options, READ, (o) => this.#engine.incr(checked(key), checkDelta(delta), o), same);
   }
 
   decr(key, delta, options) {
-    return this.#call(options, READ, (o, aborted) => this.#engine.incr(checked(key), -(checkDelta(delta) ?? 1), o.version, aborted), same);
+    return this.#call(options, READ, (o) => this.#engine.incr(checked(key), -(checkDelta(delta) ?? 1), o), same);
   }
 
-  // One call: its `options` (of the names `allowed`) are read, then `plan` checks its other
-  // arguments and asks the engine, which answers with the outcome, a request or a Failure.
-  // `finish` makes the method's result from the outcome.
+  // One call: its `options` (of the names `allowed`) are read into one object (undefined when
+  // none were given), then `plan` checks its other arguments and asks the engine, which answers
+  // with the outcome, a request or an ErrorReport. `finish` makes the method's result from the
+  // outcome.
   #call(options, allowed, plan, finish) {
     let o;
     let step;
     try {
       o = callOptions(options, allowed);
-      step = plan(o, abortReason(o.signal));
+      step = plan(o);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.#emit !== undefined) this.#drain();
-    if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o.signal);
-    if (step instanceof Failure) return Promise.reject(this.#failure(toError(step)));
-    if (step instanceof Refresh) step = this.#refresh(step, o.waitUntil);
+    if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o?.signal);
+    if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
+    if (step instanceof Refresh) step = this.#refresh(step, o?.waitUntil);
     try {
       return Promise.resolve(finish(step));
     } catch (error) {
@@ -315,7 +314,7 @@ export class Cache {
         if (this.#emit !== undefined) this.#drain();
         if (result instanceof RestRequest) return this.#transport.send(result, done);
         this.#settled();
-        if (result instanceof Failure) return reject(this.#failure(toError(result)));
+        if (result instanceof ErrorReport) return reject(this.#failure(toError(result)));
         // What describing a fetch's failure threw.
         if (result instanceof Error) return reject(result);
         try {
@@ -360,24 +359,25 @@ export class Cache {
   #step(step, waitUntil) {
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#send(step, same);
-    if (step instanceof Failure) return Promise.reject(this.#failure(toError(step)));
+    if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
     if (step instanceof Refresh) return this.#refresh(step, waitUntil);
     return step;
   }
 
   // getOrSet with a function default, once per stored key: the stored text it resolves with.
-  async #compute(stored, produce, { ttl, fresh, waitUntil, tags }) {
-    const hit = await this.#step(this.#engine.getStored(stored, fresh), waitUntil);
+  // `o`: the first call's options (undefined for none).
+  async #compute(stored, produce, o) {
+    const hit = await this.#step(this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
     if (hit !== null) return hit;
     const text = encodeValue(await produce());
-    if (await this.#step(this.#engine.addStored(stored, text, ttl, tags))) return text;
+    if (await this.#step(this.#engine.addStored(stored, text, o))) return text;
     // Another writer stored the key meanwhile: its value wins.
     const now = await this.#step(this.#engine.getStored(stored, true));
     return now === null ? text : now;
   }
 }
 
-// The engine's note of what a read found for a key (`KeyEvent` in src/engine.rs) as an event.
+// The engine's note of what a read found for a key (`KeyEvent` in src/engine/events.rs) as an event.
 const KEY_EVENTS = [
   ["hit", "backend"],
   ["miss", "backend"],

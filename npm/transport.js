@@ -1,8 +1,8 @@
 // The REST transport: sends the engine's requests with fetch, one at a time or the calls of one
 // tick batched into one /pipeline request, each with its timeout, and waits between retries as
 // the engine says. What an answer means, and whether a failure may be retried, is the engine's
-// (src/engine.rs): this file hands it [status, bytes] or how the fetch failed.
-import { FetchFailure } from "./engine.js";
+// (src/engine/answer.rs): this file hands it [status, bytes] or how the fetch failed.
+import { FetchFailure } from "./wasm.js";
 
 // Most commands in one pipeline request: the gateway's own default limit.
 const MAX_BATCH = 1000;
@@ -10,11 +10,16 @@ const MAX_BATCH = 1000;
 // UTF-8, so a request stays under 768 KiB: below Upstash's 1 MB (and the gateway's 8 MiB).
 const MAX_BATCH_CHARS = 256 * 1024;
 
+// `RestRequest.flags` (src/wasm.rs): the route in the two low bits (`Route` in
+// src/engine/plan.rs), whether it must not run twice, and its command count from bit 3 up.
+const ROUTE_MASK = 3;
+const PIPELINED = 1; // goes inside a /pipeline request, alone or batched
+const PIPELINE = 2; // a list of commands of its own, to /pipeline alone
+const ONCE = 4;
+
 export class Transport {
   #engine;
-  #url;
   #headers;
-  #fetch;
   #timeout;
   #autoPipeline;
   #emit; // the cache's onEvent, or undefined
@@ -24,15 +29,20 @@ export class Transport {
   requests = 0;
   /** Upstash's read-your-writes token: the last one a response carried, sent on each request. */
   syncToken = "";
+  /** The endpoint, its Authorization header and the fetch to use (the bus's stream too). */
+  url;
+  authorization;
+  fetch;
 
   // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js); `emit`: the cache's
   // onEvent (exceptions already caught), or undefined.
   constructor(engine, options, emit) {
     this.#emit = emit;
     this.#engine = engine;
-    this.#url = engine.endpoint;
-    this.#headers = { Authorization: `Bearer ${engine.token}`, "Content-Type": "application/json" };
-    this.#fetch = options.fetch;
+    this.url = engine.endpoint;
+    this.authorization = `Bearer ${engine.token}`;
+    this.#headers = { Authorization: this.authorization, "Content-Type": "application/json" };
+    this.fetch = options.fetch;
     this.#timeout = options.timeout;
     this.#autoPipeline = options.autoPipeline;
   }
@@ -41,8 +51,10 @@ export class Transport {
   // of the answer, or of the fetch's failure: an outcome, the next request, or a Failure.
   // With automatic pipelining, a single command waits for the other calls of this tick.
   send(request, done) {
-    const item = { request, body: request.body, once: request.once, pipelined: request.pipelined, done };
-    if (request.pipeline) return this.#sendAlone(item, "/pipeline");
+    const flags = request.flags;
+    const route = flags & ROUTE_MASK;
+    const item = { request, body: request.body, once: (flags & ONCE) !== 0, pipelined: route === PIPELINED, commands: flags >>> 3, done };
+    if (route === PIPELINE) return this.#sendAlone(item, "/pipeline");
     if (!this.#autoPipeline) return item.pipelined ? this.#sendBatch([item]) : this.#sendAlone(item, "");
     const leads = this.#queue.length === 0;
     this.#queue.push(item);
@@ -92,7 +104,7 @@ export class Transport {
       "/pipeline",
       "[" + batch.map((item) => item.body).join(",") + "]",
       batch.some((item) => item.once),
-      this.#emit === undefined ? 0 : batch.reduce((n, item) => n + item.request.commands, 0),
+      this.#emit === undefined ? 0 : batch.reduce((n, item) => n + item.commands, 0),
       ([status, bytes]) => {
         const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
         batch.forEach((item, i) => item.done(read[i]));
@@ -108,7 +120,7 @@ export class Transport {
   // What the engine makes of a request that got no answer; `how` is undefined when even
   // describing the fetch's error threw (`detail` is then what it threw, and the call's error).
   #failed(request, how, detail) {
-    if (how !== undefined) return this.#engine.fail(request, how, detail);
+    if (how !== undefined) return this.#engine.unanswered(request, how, detail);
     request.free();
     return detail;
   }
@@ -123,8 +135,8 @@ export class Transport {
       const started = emit === undefined ? 0 : performance.now();
       const sent = (status) => emit?.({ type: "request", ms: performance.now() - started, commands, status, attempt: n });
       post(
-        this.#fetch,
-        this.#url + path,
+        this.fetch,
+        this.url + path,
         // The newest token as the request leaves, not as it was queued.
         this.syncToken === "" ? this.#headers : { ...this.#headers, "Upstash-Sync-Token": this.syncToken },
         body,

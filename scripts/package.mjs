@@ -28,10 +28,11 @@ rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 // The glue keeps wasm-bindgen's name for the .wasm (its default `new URL("edge_caches_bg.wasm",
 // import.meta.url)`, which bundlers follow, must name the file the package ships); in the
-// package's sources it is engine.js, the module cache.js and transport.js import.
-cpSync(join(wasmOut, "edge_caches.js"), join(stage, "engine.js"));
+// package's sources it is wasm.js (it binds src/wasm.rs), the module cache.js and transport.js
+// import.
+cpSync(join(wasmOut, "edge_caches.js"), join(stage, "wasm.js"));
 for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) cpSync(join(root, "npm", file), join(stage, file));
-for (const file of ["engine.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) {
+for (const file of ["wasm.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) {
   writeFileSync(join(stage, file), minify(readFileSync(join(stage, file), "utf8")));
 }
 buildSync({

@@ -13,6 +13,8 @@ use crate::prelude::*;
 use crate::backend::rest::commands::command;
 use crate::backend::rest::json;
 use crate::ops::Op;
+#[cfg(test)]
+use crate::ops::Entry;
 
 pub struct Bus {
     channel: String,
@@ -35,13 +37,10 @@ impl Bus {
 
     /// The PUBLISH of what `op` changes, if it writes.
     pub fn publish(&self, op: &Op) -> Option<String> {
-        let keys: Option<Vec<&str>> = match op {
-            Op::Get { .. } | Op::GetMany { .. } => return None,
-            Op::Set { key, .. } | Op::Add { key, .. } | Op::GetOrAdd { key, .. } | Op::Touch { key, .. } | Op::Incr { key, .. } => Some(vec![key]),
-            Op::SetMany { entries, .. } => Some(entries.iter().map(|(k, _)| k.as_str()).collect()),
-            Op::DeleteMany { keys } => Some(keys.iter().map(String::as_str).collect()),
-            Op::Clear { .. } | Op::Invalidate { .. } => None,
-        };
+        let keys = op.written_keys();
+        if keys.as_ref().is_some_and(Vec::is_empty) {
+            return None;
+        }
         let mut message = String::with_capacity(self.id.len() + 2);
         message.push_str(&self.id);
         message.push(':');
@@ -79,7 +78,7 @@ mod tests {
         let me = Bus::new("app", 0x0123_4567_89ab_cdef);
         let other = Bus::new("app", 7);
         assert_eq!(me.channel(), "app:#bus");
-        let set = me.publish(&Op::Set { key: "app::k".into(), value: "1".into(), ttl_ms: None, stamps: vec![] }).unwrap();
+        let set = me.publish(&Op::Set(Entry { key: "app::k".into(), value: "1".into(), ttl_ms: None, stamps: vec![] })).unwrap();
         assert_eq!(set, r#"["PUBLISH","app:#bus","0123456789abcdef:k[\"app::k\"]"]"#);
         let message = "0123456789abcdef:k[\"app::k\",\"app::\\\"q\\\"\"]";
         assert_eq!(other.read(message), Some(Some(vec!["app::k".into(), "app::\"q\"".into()])));

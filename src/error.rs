@@ -1,6 +1,6 @@
 //! Errors as data: every failure carries the class JavaScript will see (`TypeError`,
 //! `RangeError` or `CacheError`) and, for a `CacheError`, a stable `code` that callers can
-//! branch on. The single conversion into a JS value lives in the boundary (`crate::js`).
+//! branch on. The one conversion into a JavaScript value is the boundary's (`crate::wasm`).
 
 use crate::prelude::*;
 
@@ -65,9 +65,6 @@ impl Code {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
-    /// For a `NETWORK` error: the request provably never left (the connection was refused, the
-    /// host name did not resolve), so even a write that must not run twice may be sent again.
-    pub unsent: bool,
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
@@ -85,13 +82,13 @@ fn join(parts: &[&str]) -> String {
 
 impl Error {
     pub fn type_error(parts: &[&str]) -> Self {
-        Error { kind: Kind::Type, message: join(parts), unsent: false }
+        Error { kind: Kind::Type, message: join(parts) }
     }
     pub fn range_error(parts: &[&str]) -> Self {
-        Error { kind: Kind::Range, message: join(parts), unsent: false }
+        Error { kind: Kind::Range, message: join(parts) }
     }
     pub fn cache(code: Code, parts: &[&str]) -> Self {
-        Error { kind: Kind::Cache(code), message: join(parts), unsent: false }
+        Error { kind: Kind::Cache(code), message: join(parts) }
     }
     /// The `CacheError` code, if this is one.
     pub fn code(&self) -> Option<Code> {

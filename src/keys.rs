@@ -8,9 +8,10 @@ use crate::error::{Error, Result};
 use crate::number::{is_safe_integer, Numbers};
 
 /// A version as the caller gave it, before it is checked (`check`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum VersionGiven {
     /// Omitted, or `null`: Python's `None`.
+    #[default]
     Default,
     Text(String),
     /// Any number; only a safe integer is a version.
@@ -21,11 +22,11 @@ impl VersionGiven {
     /// The version a key is built with, `None` for the cache's default. As in async-caches
     /// (`version or self.version`), a version that is false in Python (`None`, `""`, `0`) means
     /// the default. Integers become their decimal text as JavaScript prints it (`2`, not `2.0`).
-    pub fn check(self, numbers: &dyn Numbers) -> Result<Option<String>> {
-        Ok(match self {
+    pub fn check(&self, numbers: &dyn Numbers) -> Result<Option<String>> {
+        Ok(match *self {
             VersionGiven::Default => None,
-            VersionGiven::Text(text) if text.is_empty() => None,
-            VersionGiven::Text(text) => Some(text),
+            VersionGiven::Text(ref text) if text.is_empty() => None,
+            VersionGiven::Text(ref text) => Some(text.clone()),
             VersionGiven::Number(n) if n == 0.0 => None,
             VersionGiven::Number(n) if is_safe_integer(n) => Some(numbers.format(n)),
             VersionGiven::Number(_) => return Err(Error::range_error(&["version must be a string or a safe integer"])),

@@ -15,7 +15,7 @@ use crate::lru::Lru;
 
 /// The near tier's settings, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NearOptions {
+pub struct NearPolicy {
     pub ttl_ms: u64,
     pub swr_ms: u64,
     pub grace_ms: u64,
@@ -50,7 +50,7 @@ pub enum Lookup {
 
 pub struct Near {
     entries: Lru<Entry>,
-    options: NearOptions,
+    policy: NearPolicy,
     /// Counts the writes through this instance. A read records it when it is planned; its answer
     /// is stored only if no write of its key was planned since.
     epoch: u64,
@@ -59,12 +59,8 @@ pub struct Near {
 }
 
 impl Near {
-    pub fn new(options: NearOptions, hash_key: [u64; 2]) -> Near {
-        Near { entries: Lru::new(options.max_entries, hash_key), options, epoch: 0, evicted_write: 0 }
-    }
-
-    pub fn options(&self) -> NearOptions {
-        self.options
+    pub fn new(policy: NearPolicy, hash_key: [u64; 2]) -> Near {
+        Near { entries: Lru::new(policy.max_entries, hash_key), policy, epoch: 0, evicted_write: 0 }
     }
 
     /// The epoch a read planned now carries to `store`.
@@ -73,7 +69,7 @@ impl Near {
     }
 
     pub fn lookup(&mut self, key: &str, now: f64) -> Lookup {
-        let NearOptions { ttl_ms, swr_ms, .. } = self.options;
+        let NearPolicy { ttl_ms, swr_ms, .. } = self.policy;
         let Some(entry) = self.entries.get(key) else { return Lookup::Miss };
         let Some(at) = entry.at else { return Lookup::Miss };
         if entry.expires_at.is_some_and(|expiry| expiry <= now) {
@@ -94,7 +90,7 @@ impl Near {
     /// What a read whose request failed may still serve: an entry within `ttl + swr + grace`,
     /// not past its key's expiry.
     pub fn fallback(&mut self, key: &str, now: f64) -> Option<Option<String>> {
-        let NearOptions { ttl_ms, swr_ms, grace_ms, .. } = self.options;
+        let NearPolicy { ttl_ms, swr_ms, grace_ms, .. } = self.policy;
         let entry = self.entries.get(key)?;
         entry.refreshing = false;
         let at = entry.at?;
@@ -153,7 +149,7 @@ mod tests {
     use super::*;
 
     fn near(ttl_ms: u64, swr_ms: u64, grace_ms: u64) -> Near {
-        Near::new(NearOptions { ttl_ms, swr_ms, grace_ms, max_entries: 100 }, [1, 2])
+        Near::new(NearPolicy { ttl_ms, swr_ms, grace_ms, max_entries: 100 }, [1, 2])
     }
     fn text(s: &str) -> Option<String> {
         Some(s.to_owned())
@@ -231,7 +227,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_an_evicted_write_mark_still_guards_older_reads() {
-        let mut n = Near::new(NearOptions { ttl_ms: 1000, swr_ms: 0, grace_ms: 0, max_entries: 2 }, [1, 2]);
+        let mut n = Near::new(NearPolicy { ttl_ms: 1000, swr_ms: 0, grace_ms: 0, max_entries: 2 }, [1, 2]);
         let old = n.epoch();
         n.begin_write(&["w".into()]);
         n.store_read("a".into(), text("1"), -1, n.epoch(), 0.0);

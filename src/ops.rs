@@ -7,18 +7,29 @@
 
 use crate::prelude::*;
 
+/// One entry a write stores: what `set`, `add` and `getOrSet` share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    /// The value's JSON text.
+    pub value: String,
+    /// `None`: never expires.
+    pub ttl_ms: Option<u64>,
+    /// The stamp keys of the entry's tags (`crate::tags`), empty for an untagged entry.
+    pub stamps: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// -> `Value`
     Get { key: String },
-    /// -> `Done`. `stamps`, here and below: the stamp keys of the entry's tags (`crate::tags`),
-    /// empty for an untagged entry.
-    Set { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
+    /// -> `Done`
+    Set(Entry),
     /// Store only when missing, expired or dead (a tag invalidated). -> `Bool` (stored)
-    Add { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
+    Add(Entry),
     /// `getOrSet` with a plain value, in one step: store when missing, else keep what is there.
     /// -> `Value` (the value that was already there; `None` when this one was stored)
-    GetOrAdd { key: String, value: String, ttl_ms: Option<u64>, stamps: Vec<String> },
+    GetOrAdd(Entry),
     /// -> `Values`, in the order of `keys`
     GetMany { keys: Vec<String> },
     /// -> `Done`
@@ -42,7 +53,30 @@ impl Op {
     /// would answer "already there" the second time, `Incr` would count twice. (`Touch` sets an
     /// expiry relative to now, so a repeat only moves it by the retry delay.)
     pub fn idempotent(&self) -> bool {
-        !matches!(self, Op::Add { .. } | Op::GetOrAdd { .. } | Op::Incr { .. })
+        !matches!(self, Op::Add(_) | Op::GetOrAdd(_) | Op::Incr { .. })
+    }
+
+    /// The stored keys the op may change: `Some(keys)` (none for a read), or `None` when it
+    /// may change any key (`clear()`, `invalidateTags`). The near tier marks them, the bus
+    /// publishes them.
+    pub fn written_keys(&self) -> Option<Vec<&str>> {
+        Some(match self {
+            Op::Get { .. } | Op::GetMany { .. } => Vec::new(),
+            Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => vec![entry.key.as_str()],
+            Op::Touch { key, .. } | Op::Incr { key, .. } => vec![key.as_str()],
+            Op::SetMany { entries, .. } => entries.iter().map(|(k, _)| k.as_str()).collect(),
+            Op::DeleteMany { keys } => keys.iter().map(String::as_str).collect(),
+            Op::Clear { .. } | Op::Invalidate { .. } => return None,
+        })
+    }
+
+    /// The stored keys whose values the op's outcome gives, for `onEvent`.
+    pub fn read_keys(&self) -> Option<Vec<String>> {
+        match self {
+            Op::Get { key } | Op::GetOrAdd(Entry { key, .. }) => Some(vec![key.clone()]),
+            Op::GetMany { keys } => Some(keys.clone()),
+            _ => None,
+        }
     }
 }
 

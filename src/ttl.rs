@@ -30,9 +30,10 @@ impl TtlArg {
 }
 
 /// A ttl as the caller gave it, before it is checked (`check`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum TtlGiven {
     /// Omitted.
+    #[default]
     Default,
     /// `null`.
     Never,

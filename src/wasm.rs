@@ -2,20 +2,23 @@
 //! out, JavaScript values. Nothing is decided here (`crate::engine` decides), and nothing in
 //! JavaScript is called back but the clock, `Math.random`, `JSON.parse` and number text.
 //!
-//! npm/cache.js checks the types of what a caller passes (a `TypeError`) before calling in, so
-//! the conversions below cannot fail on what it sends; the engine checks the values (a
-//! `RangeError` or a `CacheError` code). A call method returns one value: its outcome, a
-//! `RestRequest` to send, or a `Failure` (an error as data, which npm/cache.js turns into the
-//! `TypeError`, `RangeError` or `CacheError` it describes). One value rather than a `Result`:
-//! wasm-bindgen returns a `Result` through a slot on the wasm stack, read after two more calls.
+//! npm/arguments.js checks the types of what a caller passes (a `TypeError`) before calling in,
+//! so the conversions below cannot fail on what it sends; the engine checks the values (a
+//! `RangeError` or a `CacheError` code). The constructor's options and each call's arrive as
+//! one object each, read here once into the engine's `Options` and `CallOptions`. A call method
+//! returns one value: its outcome, a `RestRequest` to send, or an `ErrorReport` (an error as
+//! data, which npm/cache.js turns into the `TypeError`, `RangeError` or `CacheError` it
+//! describes). One value rather than a `Result`: wasm-bindgen returns a `Result` through a slot
+//! on the wasm stack, read after two more calls.
 
 use crate::prelude::*;
 
 use js_sys::{Array, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::backend::rest;
-use crate::engine::{self, Host, NamedStores, NearGiven, Options, Step};
+use crate::backend::rest::commands::protocol_error;
+use crate::backend::rest::FetchFailure;
+use crate::engine::{self, CallOptions, Host, NamedStores, NearGiven, Options, Step};
 use crate::error::{Error, Kind};
 use crate::keys::VersionGiven;
 use crate::number::Numbers;
@@ -57,13 +60,13 @@ unsafe impl<T> Sync for OneThread<T> {}
 
 /// An error as data: npm/cache.js makes the JavaScript error it describes.
 #[wasm_bindgen]
-pub struct Failure {
+pub struct ErrorReport {
     kind: ErrorKind,
     code: &'static str,
     message: String,
 }
 
-/// Which JavaScript error a `Failure` is.
+/// Which JavaScript error an `ErrorReport` is.
 #[wasm_bindgen]
 #[derive(Clone, Copy)]
 pub enum ErrorKind {
@@ -74,7 +77,7 @@ pub enum ErrorKind {
 }
 
 #[wasm_bindgen]
-impl Failure {
+impl ErrorReport {
     #[wasm_bindgen(getter)]
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -90,21 +93,131 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Failure {
+impl From<Error> for ErrorReport {
+    fn from(error: Error) -> ErrorReport {
         let (kind, code) = match error.kind {
             Kind::Type => (ErrorKind::Type, ""),
             Kind::Range => (ErrorKind::Range, ""),
             Kind::Cache(code) => (ErrorKind::Cache, code.as_str()),
         };
-        Failure { kind, code, message: error.message }
+        ErrorReport { kind, code, message: error.message }
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The constructor's options as npm/arguments.js's `cacheOptions` returns them (types
+    /// checked; absent ones undefined).
+    pub type CacheOptions;
+    #[wasm_bindgen(method, getter, js_name = keyPrefix)]
+    fn key_prefix(this: &CacheOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn version(this: &CacheOptions) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn ttl(this: &CacheOptions) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = maxEntries)]
+    fn max_entries(this: &CacheOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn token(this: &CacheOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn retries(this: &CacheOptions) -> Option<f64>;
+    /// undefined, or `{ ttl, swr, maxEntries, bus }`.
+    #[wasm_bindgen(method, getter)]
+    fn near(this: &CacheOptions) -> Option<NearOptions>;
+    #[wasm_bindgen(method, getter)]
+    fn grace(this: &CacheOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = onEvent)]
+    fn on_event(this: &CacheOptions) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn tagged(this: &CacheOptions) -> Option<bool>;
+
+    /// The `near` option as the user gives it (`NearOptions` in index.d.ts).
+    pub type NearOptions;
+    #[wasm_bindgen(method, getter)]
+    fn ttl(this: &NearOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn swr(this: &NearOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = maxEntries)]
+    fn max_entries(this: &NearOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn bus(this: &NearOptions) -> Option<bool>;
+
+    /// A call's options as npm/arguments.js's `callOptions` returns them: undefined when the
+    /// caller gave none. `given` says which of the others to read (`GIVEN_*`).
+    pub type CallOptionsObject;
+    #[wasm_bindgen(method, getter)]
+    fn given(this: &CallOptionsObject) -> u32;
+    #[wasm_bindgen(method, getter)]
+    fn ttl(this: &CallOptionsObject) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn version(this: &CallOptionsObject) -> JsValue;
+    /// The JSON text of the tags.
+    #[wasm_bindgen(method, getter)]
+    fn tags(this: &CallOptionsObject) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn fresh(this: &CallOptionsObject) -> bool;
+    /// The reason text of a signal that had fired.
+    #[wasm_bindgen(method, getter)]
+    fn aborted(this: &CallOptionsObject) -> Option<String>;
+}
+
+/// `CallOptionsObject.given`: one bit per option the caller gave (npm/arguments.js, `GIVEN`).
+/// Each read is a crossing into JavaScript, so only those are read.
+const GIVEN_TTL: u32 = 1;
+const GIVEN_VERSION: u32 = 2;
+const GIVEN_TAGS: u32 = 4;
+const GIVEN_FRESH: u32 = 8;
+const GIVEN_ABORTED: u32 = 16;
+
+impl From<&CacheOptions> for Options {
+    fn from(o: &CacheOptions) -> Options {
+        Options {
+            key_prefix: o.key_prefix(),
+            version: version_given(o.version()),
+            ttl: ttl_given(&o.ttl()),
+            max_entries: o.max_entries(),
+            token: o.token(),
+            retries: o.retries(),
+            near: o.near().map(|n| NearGiven { ttl: n.ttl(), swr: n.swr(), max_entries: n.max_entries(), bus: n.bus() == Some(true) }),
+            grace: o.grace(),
+            events: !o.on_event().is_undefined(),
+            tagged: o.tagged() == Some(true),
+        }
+    }
+}
+
+/// A call's options, read once: the defaults, and what the caller gave.
+fn call_options(o: Option<CallOptionsObject>) -> CallOptions {
+    let mut call = CallOptions::default();
+    let Some(o) = o else { return call };
+    let given = o.given();
+    if given & GIVEN_TTL != 0 {
+        call.ttl = ttl_given(&o.ttl());
+    }
+    if given & GIVEN_VERSION != 0 {
+        call.version = version_given(o.version());
+    }
+    if given & GIVEN_TAGS != 0 {
+        call.tags = o.tags();
+    }
+    if given & GIVEN_FRESH != 0 {
+        call.fresh = o.fresh();
+    }
+    if given & GIVEN_ABORTED != 0 {
+        call.aborted = o.aborted();
+    }
+    call
 }
 
 /// A request for npm/transport.js to send; `Engine.read` (or `readPipeline`) takes it back with
 /// the answer.
 #[wasm_bindgen]
 pub struct RestRequest(engine::Request);
+
+/// `RestRequest.flags`: the route (`engine::Route`) in the two low bits, then these.
+const ONCE: u32 = 1 << 2;
+/// The pipeline entries the request takes (1, or 2 with the bus's PUBLISH), from this bit up.
+const COMMANDS_SHIFT: u32 = 3;
 
 #[wasm_bindgen]
 impl RestRequest {
@@ -115,25 +228,11 @@ impl RestRequest {
     pub fn body(&self) -> JsValue {
         JsValue::from_str(&self.0.body)
     }
-    /// Must not run twice: retried only when it provably never left.
+    /// Where it goes, whether it must not run twice, and how many commands it holds, in one
+    /// number (one crossing instead of three): see `ONCE` and `COMMANDS_SHIFT`.
     #[wasm_bindgen(getter)]
-    pub fn once(&self) -> bool {
-        self.0.once
-    }
-    /// Goes to `/pipeline`, on its own; any other request may be batched.
-    #[wasm_bindgen(getter)]
-    pub fn pipeline(&self) -> bool {
-        self.0.pipeline()
-    }
-    /// Goes inside a `/pipeline` request even alone (see `engine::Request::pipelined`).
-    #[wasm_bindgen(getter)]
-    pub fn pipelined(&self) -> bool {
-        self.0.pipelined()
-    }
-    /// The commands in `body`: 1, or 2 with the bus's PUBLISH.
-    #[wasm_bindgen(getter)]
-    pub fn commands(&self) -> u32 {
-        self.0.commands() as u32
+    pub fn flags(&self) -> u32 {
+        self.0.route() as u32 | if self.0.once { ONCE } else { 0 } | (self.0.commands() as u32) << COMMANDS_SHIFT
     }
     /// A near-tier read of one key: the key, which concurrent reads of it may share.
     #[wasm_bindgen(getter, js_name = sharedKey)]
@@ -161,74 +260,29 @@ impl Refresh {
     }
 }
 
-/// How a request failed, as the transport saw it.
-#[wasm_bindgen]
-#[derive(Clone, Copy)]
-pub enum FetchFailure {
-    /// Failed on the way: it may or may not have reached the server.
-    Network,
-    /// The connection was refused or the name did not resolve: it never left.
-    Unsent,
-    /// An answer with a 5xx status.
-    Status5xx,
-    Timeout,
-    Aborted,
-}
-
-impl From<FetchFailure> for rest::Failure {
-    fn from(failure: FetchFailure) -> rest::Failure {
-        match failure {
-            FetchFailure::Network => rest::Failure::Network,
-            FetchFailure::Unsent => rest::Failure::Unsent,
-            FetchFailure::Status5xx => rest::Failure::Status5xx,
-            FetchFailure::Timeout => rest::Failure::Timeout,
-            FetchFailure::Aborted => rest::Failure::Aborted,
-        }
-    }
-}
-
 /// `Cache.fromEnv` without the URL in the environment.
 #[wasm_bindgen(js_name = unsetEnvError)]
-pub fn unset_env_error() -> Failure {
+pub fn unset_env_error() -> ErrorReport {
     crate::error::Error::cache(crate::error::Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]).into()
 }
 
 /// The error of a call whose signal fired; `reason` is its reason's text (or empty).
 #[wasm_bindgen(js_name = abortedError)]
-pub fn aborted_error(reason: &str) -> Failure {
+pub fn aborted_error(reason: &str) -> ErrorReport {
     engine::aborted_error(reason).into()
 }
 
 #[wasm_bindgen]
 pub struct Engine(engine::Engine<JsHost>);
 
+/// The call methods take the caller's key (or list, as JSON text) and the call's options
+/// object (undefined when none were given); each returns what `step` makes of the engine's
+/// answer.
 #[wasm_bindgen]
 impl Engine {
-    /// `version` and `ttl` are undefined, null, or (checked by npm/cache.js) a string or number
-    /// and a number. `near`: the near tier on, with `near_ttl`, `near_swr` and
-    /// `near_max_entries` where given.
     #[wasm_bindgen(constructor)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        url: &str,
-        key_prefix: Option<String>,
-        version: JsValue,
-        ttl: JsValue,
-        max_entries: Option<f64>,
-        token: Option<String>,
-        retries: Option<f64>,
-        near: bool,
-        near_ttl: Option<f64>,
-        near_swr: Option<f64>,
-        near_max_entries: Option<f64>,
-        near_bus: bool,
-        grace: Option<f64>,
-        events: bool,
-        tagged: bool,
-    ) -> Result<Engine, Failure> {
-        let near = near.then_some(NearGiven { ttl: near_ttl, swr: near_swr, max_entries: near_max_entries, bus: near_bus });
-        let options = Options { key_prefix, version: version_given(version), ttl: ttl_given(&ttl), max_entries, token, retries, near, grace, events, tagged };
-        Ok(Engine(engine::Engine::new(url, options, JsHost, &NAMED_STORES.0)?))
+    pub fn new(url: &str, options: &CacheOptions) -> Result<Engine, ErrorReport> {
+        Ok(Engine(engine::Engine::new(url, options.into(), JsHost, &NAMED_STORES.0)?))
     }
 
     /// The REST endpoint (undefined for memory and dummy).
@@ -240,14 +294,19 @@ impl Engine {
     pub fn token(&self) -> Option<String> {
         self.0.endpoint().map(|(_, token)| token.to_owned())
     }
+    /// Whether reads go through a near tier (REST with the `near` option).
+    #[wasm_bindgen(getter, js_name = hasNearTier)]
+    pub fn has_near_tier(&self) -> bool {
+        self.0.has_near_tier()
+    }
     #[wasm_bindgen(getter)]
     pub fn connected(&self) -> bool {
         self.0.connected()
     }
-    pub fn connect(&self) -> Result<(), Failure> {
+    pub fn connect(&self) -> Result<(), ErrorReport> {
         Ok(self.0.connect()?)
     }
-    pub fn disconnect(&self) -> Result<(), Failure> {
+    pub fn disconnect(&self) -> Result<(), ErrorReport> {
         Ok(self.0.disconnect()?)
     }
     #[wasm_bindgen(getter, js_name = nearHits)]
@@ -284,7 +343,7 @@ impl Engine {
         self.0.bus_reset();
     }
 
-    /// What reads found for each key since the last call (with `events`): `[kind, key, ...]`,
+    /// What reads found for each key since the last call (with `onEvent`): `[kind, key, ...]`,
     /// kind as `engine::KeyEvent` numbers it.
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&self) -> Array {
@@ -296,31 +355,26 @@ impl Engine {
         array
     }
 
-    // The call methods: `aborted` is undefined, or the reason text of a signal that fired;
-    // `fresh`: skip the near tier.
-
-    pub fn get(&self, key: &str, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
-        step(self.0.get(key, version_given(version), aborted.as_deref(), fresh))
+    pub fn get(&self, key: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.get(key, call_options(options)))
     }
-    /// `value`: its JSON text. `tags`, here and below: undefined, or the JSON text of an array
-    /// of strings.
-    pub fn set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
-        step(self.0.set(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
+    /// `value`: its JSON text.
+    pub fn set(&self, key: &str, value: String, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.set(key, value, call_options(options)))
     }
-    pub fn add(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
-        step(self.0.add(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
+    pub fn add(&self, key: &str, value: String, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.add(key, value, call_options(options)))
     }
     #[wasm_bindgen(js_name = getOrSet)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn get_or_set(&self, key: &str, value: String, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>, fresh: bool) -> JsValue {
-        step(self.0.get_or_set(key, value, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref(), fresh))
+    pub fn get_or_set(&self, key: &str, value: String, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.get_or_set(key, value, call_options(options)))
     }
-    /// The stored key, or a `Failure`.
+    /// The stored key, or an `ErrorReport`.
     #[wasm_bindgen(js_name = getOrSetKey)]
-    pub fn get_or_set_key(&self, key: &str, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
-        match self.0.get_or_set_key(key, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()) {
+    pub fn get_or_set_key(&self, key: &str, options: Option<CallOptionsObject>) -> JsValue {
+        match self.0.get_or_set_key(key, call_options(options)) {
             Ok(stored) => stored.into(),
-            Err(error) => Failure::from(error).into(),
+            Err(error) => ErrorReport::from(error).into(),
         }
     }
     #[wasm_bindgen(js_name = getStored)]
@@ -328,43 +382,45 @@ impl Engine {
         step(self.0.get_stored(stored_key, fresh))
     }
     #[wasm_bindgen(js_name = addStored)]
-    pub fn add_stored(&self, stored_key: String, value: String, ttl: JsValue, tags: Option<String>) -> JsValue {
-        step(self.0.add_stored(stored_key, value, ttl_given(&ttl), tags.as_deref()))
+    pub fn add_stored(&self, stored_key: String, value: String, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.add_stored(stored_key, value, call_options(options)))
     }
     /// `keys`: the JSON text of an array of strings.
     #[wasm_bindgen(js_name = getMany)]
-    pub fn get_many(&self, keys: &str, version: JsValue, aborted: Option<String>, fresh: bool) -> JsValue {
-        step(self.0.get_many(keys, version_given(version), aborted.as_deref(), fresh))
+    pub fn get_many(&self, keys: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.get_many(keys, call_options(options)))
     }
     /// `keys`, `values`: the JSON texts of two arrays of strings (the keys, each value's text).
     #[wasm_bindgen(js_name = setMany)]
-    pub fn set_many(&self, keys: &str, values: &str, ttl: JsValue, version: JsValue, tags: Option<String>, aborted: Option<String>) -> JsValue {
-        step(self.0.set_many(keys, values, ttl_given(&ttl), version_given(version), tags.as_deref(), aborted.as_deref()))
+    pub fn set_many(&self, keys: &str, values: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.set_many(keys, values, call_options(options)))
     }
     /// `tags`: the JSON text of an array of strings.
     #[wasm_bindgen(js_name = invalidateTags)]
-    pub fn invalidate_tags(&self, tags: &str, aborted: Option<String>) -> JsValue {
-        step(self.0.invalidate_tags(tags, aborted.as_deref()))
+    pub fn invalidate_tags(&self, tags: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.invalidate_tags(tags, call_options(options)))
     }
-    pub fn delete(&self, key: &str, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.delete(key, version_given(version), aborted.as_deref()))
+    pub fn delete(&self, key: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.delete(key, call_options(options)))
     }
     #[wasm_bindgen(js_name = deleteMany)]
-    pub fn delete_many(&self, keys: &str, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.delete_many(keys, version_given(version), aborted.as_deref()))
+    pub fn delete_many(&self, keys: &str, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.delete_many(keys, call_options(options)))
     }
-    pub fn clear(&self, aborted: Option<String>) -> JsValue {
-        step(self.0.clear(aborted.as_deref()))
+    pub fn clear(&self, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.clear(call_options(options)))
     }
-    pub fn touch(&self, key: &str, ttl: JsValue, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.touch(key, ttl_given(&ttl), version_given(version), aborted.as_deref()))
+    /// `ttl`: the call's argument (undefined, null or a number).
+    pub fn touch(&self, key: &str, ttl: JsValue, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.touch(key, ttl_given(&ttl), call_options(options)))
     }
     /// `delta`: undefined or a number (decr passes it negated).
-    pub fn incr(&self, key: &str, delta: Option<f64>, version: JsValue, aborted: Option<String>) -> JsValue {
-        step(self.0.incr(key, delta, version_given(version), aborted.as_deref()))
+    pub fn incr(&self, key: &str, delta: Option<f64>, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.incr(key, delta, call_options(options)))
     }
 
-    /// What the answer to `request` means: the outcome, the next `RestRequest`, or a `Failure`.
+    /// What the answer to `request` means: the outcome, the next `RestRequest`, or an
+    /// `ErrorReport`.
     pub fn read(&self, request: RestRequest, status: u16, body: &[u8]) -> JsValue {
         step(self.0.read(request.0, status, body))
     }
@@ -377,38 +433,41 @@ impl Engine {
     }
 
     /// What a request that got no answer means for its call (`detail`: what the runtime
-    /// said): a `Failure`, or what the near tier may serve when the backend failed.
-    pub fn fail(&self, request: RestRequest, failure: FetchFailure, detail: &str) -> JsValue {
-        step(self.0.fail(request.0, failure.into(), detail))
+    /// said): an `ErrorReport`, or what the near tier may serve when the backend failed.
+    pub fn unanswered(&self, request: RestRequest, failure: FetchFailure, detail: &str) -> JsValue {
+        step(self.0.unanswered(request.0, failure, detail))
     }
 
     /// Milliseconds to wait before retry number `attempt + 1`, or undefined to give up.
     #[wasm_bindgen(js_name = retryAfter)]
     pub fn retry_after(&self, failure: FetchFailure, attempt: u32, once: bool) -> Option<u32> {
-        self.0.retry_after(failure.into(), attempt, once)
+        self.0.retry_after(failure, attempt, once)
     }
 }
 
-/// undefined or null: the default; else a string or a number.
+/// undefined or null: the default; else a string or a number. (The common cases first: each
+/// test is a crossing into JavaScript.)
 fn version_given(value: JsValue) -> VersionGiven {
-    if value.is_undefined() || value.is_null() {
-        VersionGiven::Default
-    } else if let Some(n) = value.as_f64() {
+    if let Some(n) = value.as_f64() {
         VersionGiven::Number(n)
+    } else if let Some(text) = value.as_string() {
+        VersionGiven::Text(text)
     } else {
-        VersionGiven::Text(value.as_string().unwrap_or_default())
+        VersionGiven::Default
     }
 }
 
 /// undefined: the default; null: never; else a number of seconds (NaN if not one, a
 /// `RangeError` then).
 fn ttl_given(value: &JsValue) -> TtlGiven {
-    if value.is_undefined() {
+    if let Some(seconds) = value.as_f64() {
+        TtlGiven::Seconds(seconds)
+    } else if value.is_undefined() {
         TtlGiven::Default
     } else if value.is_null() {
         TtlGiven::Never
     } else {
-        TtlGiven::Seconds(value.as_f64().unwrap_or(f64::NAN))
+        TtlGiven::Seconds(f64::NAN)
     }
 }
 
@@ -417,7 +476,7 @@ fn step(result: crate::error::Result<Step>) -> JsValue {
         Ok(Step::Done(done)) => outcome(done),
         Ok(Step::Send(request)) => RestRequest(request).into(),
         Ok(Step::Refresh(done, request)) => Refresh { value: outcome(done), request: Some(RestRequest(request)) }.into(),
-        Err(error) => Failure::from(error).into(),
+        Err(error) => ErrorReport::from(error).into(),
     }
 }
 
@@ -432,6 +491,6 @@ fn outcome(outcome: Outcome) -> JsValue {
         Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
         // The REST backend's stored texts, still escaped as the answer had them: the engine's
         // JSON.parse unescapes far faster than wasm could. The reader checked the text.
-        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| Failure::from(crate::backend::rest::commands::protocol_error()).into()),
+        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| ErrorReport::from(protocol_error()).into()),
     }
 }

@@ -13,7 +13,7 @@ use edge_caches::backend::rest::commands::{decode, plan, result, Expect};
 use edge_caches::backend::rest::json::{self, Json, JsonStr};
 use edge_caches::backend::rest::{interpret, pipeline_answers, reply, Walk};
 use edge_caches::number::{self, StdNumbers};
-use edge_caches::ops::Op;
+use edge_caches::ops::{Entry, Op};
 use edge_caches::ttl;
 use edge_caches::url::{parse_url, BackendUrl};
 use proptest::prelude::*;
@@ -77,10 +77,10 @@ fn every_op() -> Vec<Op> {
     let key = || "p::k".to_owned();
     vec![
         Op::Get { key: key() },
-        Op::Set { key: key(), value: "1".into(), ttl_ms: Some(5), stamps: vec![] },
-        Op::Set { key: key(), value: "1".into(), ttl_ms: None, stamps: vec!["p:#tags:t".into()] },
-        Op::Add { key: key(), value: "1".into(), ttl_ms: None, stamps: vec![] },
-        Op::GetOrAdd { key: key(), value: "1".into(), ttl_ms: None, stamps: vec!["p:#tags:t".into()] },
+        Op::Set(Entry { key: key(), value: "1".into(), ttl_ms: Some(5), stamps: vec![] }),
+        Op::Set(Entry { key: key(), value: "1".into(), ttl_ms: None, stamps: vec!["p:#tags:t".into()] }),
+        Op::Add(Entry { key: key(), value: "1".into(), ttl_ms: None, stamps: vec![] }),
+        Op::GetOrAdd(Entry { key: key(), value: "1".into(), ttl_ms: None, stamps: vec!["p:#tags:t".into()] }),
         Op::GetMany { keys: vec![key(), "p::j".into()] },
         Op::SetMany { entries: vec![(key(), "1".into())], ttl_ms: None, stamps: vec![] },
         Op::SetMany { entries: vec![(key(), "1".into())], ttl_ms: Some(9), stamps: vec!["p:#tags:t".into()] },
@@ -249,7 +249,7 @@ proptest! {
     fn incr_on_any_stored_text(stored in "\\PC{0,30}|-?[0-9]{1,30}(\\.[0-9]{0,10})?(e[+-]?[0-9]{1,4})?", delta in any::<f64>()) {
         let _ = number::add(Some(&stored), delta, &StdNumbers);
         let mut store = MemoryStore::new(4, [7, 11]);
-        let _ = store.execute(Op::Set { key: "k".into(), value: stored, ttl_ms: None, stamps: vec![] }, 0.0, &StdNumbers);
+        let _ = store.execute(Op::Set(Entry { key: "k".into(), value: stored, ttl_ms: None, stamps: vec![] }), 0.0, &StdNumbers);
         let _ = store.execute(Op::Incr { key: "k".into(), delta }, 0.0, &StdNumbers);
     }
 }

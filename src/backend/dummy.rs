@@ -8,11 +8,11 @@ use crate::ops::{Op, Outcome};
 
 pub fn execute(op: Op) -> Result<Outcome> {
     Ok(match op {
-        Op::Get { .. } | Op::GetOrAdd { .. } => Outcome::Value(None),
+        Op::Get { .. } | Op::GetOrAdd(_) => Outcome::Value(None),
         Op::GetMany { keys } => Outcome::Values(vec![None; keys.len()]),
-        Op::Add { .. } | Op::Touch { .. } => Outcome::Bool(false),
+        Op::Add(_) | Op::Touch { .. } => Outcome::Bool(false),
         // Tags are accepted and ignored, as everything else is.
-        Op::Set { .. } | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } | Op::Invalidate { .. } => Outcome::Done,
+        Op::Set(_) | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } | Op::Invalidate { .. } => Outcome::Done,
         Op::Incr { .. } => return Err(Error::cache(Code::Unsupported, &["the dummy backend stores nothing, so it has no value to increment"])),
     })
 }

@@ -12,13 +12,13 @@ use alloc::boxed::Box;
 use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
 use crate::number::{self, Numbers};
-use crate::ops::{Op, Outcome};
+use crate::ops::{Entry, Op, Outcome};
 
 /// The default bound on entries: enough for a per-isolate cache, small enough for the 128 MB
 /// a Worker gets.
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 
-struct Entry {
+struct Stored {
     value: String,
     /// Milliseconds since the epoch; `None` for never.
     expires_at: Option<f64>,
@@ -27,7 +27,7 @@ struct Entry {
 }
 
 pub struct MemoryStore {
-    entries: Lru<Entry>,
+    entries: Lru<Stored>,
     /// Tag stamps, unbounded (an `Lru` that never evicts: its map is already in the binary).
     /// Dropping a stamp is safe (its entries then read as invalidated) but never needed here.
     stamps: Lru<u64>,
@@ -53,24 +53,24 @@ impl MemoryStore {
         let expiry = |ttl_ms: Option<u64>| ttl_ms.map(|ms| now + ms as f64);
         Ok(match op {
             Op::Get { key } => Outcome::Value(self.live(&key, now).map(|e| e.value.clone())),
-            Op::Set { key, value, ttl_ms, stamps } => {
+            Op::Set(Entry { key, value, ttl_ms, stamps }) => {
                 let tags = self.tags(&stamps);
-                self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
+                self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
                 Outcome::Done
             }
-            Op::Add { key, value, ttl_ms, stamps } => {
+            Op::Add(Entry { key, value, ttl_ms, stamps }) => {
                 let missing = self.live(&key, now).is_none();
                 if missing {
                     let tags = self.tags(&stamps);
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
+                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
                 }
                 Outcome::Bool(missing)
             }
-            Op::GetOrAdd { key, value, ttl_ms, stamps } => match self.live(&key, now) {
+            Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => match self.live(&key, now) {
                 Some(e) => Outcome::Value(Some(e.value.clone())),
                 None => {
                     let tags = self.tags(&stamps);
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags });
+                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
                     Outcome::Value(None)
                 }
             },
@@ -78,7 +78,7 @@ impl MemoryStore {
             Op::SetMany { entries, ttl_ms, stamps } => {
                 let tags = self.tags(&stamps);
                 for (key, value) in entries {
-                    self.entries.insert(key, Entry { value, expires_at: expiry(ttl_ms), tags: tags.clone() });
+                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags: tags.clone() });
                 }
                 Outcome::Done
             }
@@ -116,7 +116,7 @@ impl MemoryStore {
                     }
                     None => {
                         let value = number::add(None, delta, numbers)?;
-                        self.entries.insert(key, Entry { value: value.clone(), expires_at: None, tags: None });
+                        self.entries.insert(key, Stored { value: value.clone(), expires_at: None, tags: None });
                         value
                     }
                 };
@@ -161,7 +161,7 @@ impl MemoryStore {
     /// are dropped when touched, and otherwise age out of the LRU order like any other.
     /// A tagged entry one of whose tags was invalidated since it was written is dead: dropped
     /// the same way.
-    fn live(&mut self, key: &str, now: f64) -> Option<&mut Entry> {
+    fn live(&mut self, key: &str, now: f64) -> Option<&mut Stored> {
         let entry = self.entries.peek(key)?;
         let dead = |tags: &[(String, u64)]| tags.iter().any(|(k, stamp)| self.stamps.peek(k) != Some(stamp));
         if entry.expires_at.is_some_and(|at| at <= now) || entry.tags.as_deref().is_some_and(dead) {
@@ -193,7 +193,7 @@ mod tests {
         }
     }
     fn set(store: &mut MemoryStore, key: &str, value: &str, ttl_ms: Option<u64>, now: f64) {
-        run(store, Op::Set { key: key.into(), value: value.into(), ttl_ms, stamps: Vec::new() }, now);
+        run(store, Op::Set(Entry { key: key.into(), value: value.into(), ttl_ms, stamps: Vec::new() }), now);
     }
 
     #[test]
@@ -223,13 +223,13 @@ mod tests {
     #[test]
     fn add_and_get_or_add_respect_live_keys_only() {
         let mut s = MemoryStore::new(10, [7, 11]);
-        let add = |s: &mut MemoryStore, v: &str, now| run(s, Op::Add { key: "k".into(), value: v.into(), ttl_ms: Some(10), stamps: Vec::new() }, now);
+        let add = |s: &mut MemoryStore, v: &str, now| run(s, Op::Add(Entry { key: "k".into(), value: v.into(), ttl_ms: Some(10), stamps: Vec::new() }), now);
         assert_eq!(add(&mut s, "1", 0.0), Outcome::Bool(true));
         assert_eq!(add(&mut s, "2", 5.0), Outcome::Bool(false));
         assert_eq!(add(&mut s, "3", 10.0), Outcome::Bool(true), "expired counts as missing");
-        let goa = run(&mut s, Op::GetOrAdd { key: "k".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }, 11.0);
+        let goa = run(&mut s, Op::GetOrAdd(Entry { key: "k".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }), 11.0);
         assert_eq!(goa, Outcome::Value(Some("3".into())));
-        let goa = run(&mut s, Op::GetOrAdd { key: "n".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }, 11.0);
+        let goa = run(&mut s, Op::GetOrAdd(Entry { key: "n".into(), value: "4".into(), ttl_ms: None, stamps: Vec::new() }), 11.0);
         assert_eq!(goa, Outcome::Value(None));
         assert_eq!(get(&mut s, "n", 11.0).as_deref(), Some("4"));
     }
@@ -275,7 +275,7 @@ mod tests {
     fn an_invalidated_tag_kills_the_entries_written_with_it_before() {
         let mut s = MemoryStore::new(10, [7, 11]);
         let tagged =
-            |key: &str, tags: &[&str]| Op::Set { key: key.into(), value: "1".into(), ttl_ms: None, stamps: tags.iter().map(|t| (*t).to_owned()).collect() };
+            |key: &str, tags: &[&str]| Op::Set(Entry { key: key.into(), value: "1".into(), ttl_ms: None, stamps: tags.iter().map(|t| (*t).to_owned()).collect() });
         run(&mut s, tagged("a", &["t:u1"]), 0.0);
         run(&mut s, tagged("b", &["t:u1", "t:u2"]), 0.0);
         run(&mut s, tagged("c", &["t:u2"]), 0.0);
@@ -285,7 +285,7 @@ mod tests {
         assert!(get(&mut s, "c", 0.0).is_some() && get(&mut s, "d", 0.0).is_some());
         run(&mut s, tagged("a", &["t:u1"]), 0.0);
         assert!(get(&mut s, "a", 0.0).is_some(), "written after the invalidation");
-        let add = Op::Add { key: "c".into(), value: "2".into(), ttl_ms: None, stamps: Vec::new() };
+        let add = Op::Add(Entry { key: "c".into(), value: "2".into(), ttl_ms: None, stamps: Vec::new() });
         run(&mut s, Op::Invalidate { stamps: vec!["t:u2".into()] }, 0.0);
         assert_eq!(run(&mut s, add, 0.0), Outcome::Bool(true), "add stores over a dead entry");
         assert_eq!(s.execute(Op::Incr { key: "a".into(), delta: 1.0 }, 0.0, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));

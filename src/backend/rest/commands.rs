@@ -12,7 +12,7 @@ use crate::prelude::*;
 use super::json::{write_str, Json};
 use crate::error::{Code, Error, Result};
 use crate::number::Numbers;
-use crate::ops::{Op, Outcome};
+use crate::ops::{Entry, Op, Outcome};
 
 /// `setMany` with a ttl: every key with the same expiry, in one atomic step (on a Redis Cluster
 /// the gateway runs it once per hash slot: its own file, so the gateway can know it).
@@ -172,7 +172,7 @@ pub fn script_missing(answer: &Json) -> bool {
 pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
     match op {
         Op::Get { key } => command(&["GET", key]),
-        Op::Set { key, value, ttl_ms, stamps } if stamps.is_empty() => {
+        Op::Set(Entry { key, value, ttl_ms, stamps }) if stamps.is_empty() => {
             let ttl = ttl_ms.map(decimal);
             let mut args = vec!["SET", key.as_str(), value.as_str()];
             if let Some(ms) = &ttl {
@@ -180,10 +180,10 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             }
             command(&args)
         }
-        Op::Set { key, value, ttl_ms, stamps } => set_tagged(core::slice::from_ref(key), &[value.as_str()], *ttl_ms, stamps),
+        Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(core::slice::from_ref(key), &[value.as_str()], *ttl_ms, stamps),
         // Over a dead entry too, which SET NX would not.
-        Op::Add { key, value, ttl_ms, stamps } | Op::GetOrAdd { key, value, ttl_ms, stamps } => {
-            let mode = if matches!(op, Op::Add { .. }) { "add" } else { "get" };
+        Op::Add(Entry { key, value, ttl_ms, stamps }) | Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => {
+            let mode = if matches!(op, Op::Add(_)) { "add" } else { "get" };
             let ttl = ttl_ms.map(decimal).unwrap_or_default();
             let mut keys = Vec::with_capacity(1 + stamps.len());
             keys.push(key.clone());
@@ -356,11 +356,11 @@ pub enum Expect {
 impl Expect {
     pub fn of(op: &Op) -> Expect {
         match op {
-            Op::Get { .. } | Op::GetOrAdd { .. } => Expect::Value,
-            Op::Set { stamps, .. } if !stamps.is_empty() => Expect::Count,
+            Op::Get { .. } | Op::GetOrAdd(_) => Expect::Value,
+            Op::Set(Entry { stamps, .. }) if !stamps.is_empty() => Expect::Count,
             Op::SetMany { stamps, .. } if !stamps.is_empty() => Expect::Count,
-            Op::Set { .. } | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => Expect::Ok,
-            Op::Add { .. } => Expect::Stored,
+            Op::Set(_) | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => Expect::Ok,
+            Op::Add(_) => Expect::Stored,
             // A list longer than u32 cannot be sent (the body would be gigabytes); saturating
             // keeps the code total: the reply's length then simply does not match.
             Op::GetMany { keys } => Expect::Values(u32::try_from(keys.len()).unwrap_or(u32::MAX)),
@@ -455,13 +455,13 @@ mod tests {
         assert_eq!(checked_again(&planned(many.clone())), plan_checked(&many));
         assert_eq!(checked_again(r#"["SET","k","1"]"#), None);
         assert_eq!(
-            planned(Op::Set { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500), stamps: vec![] }),
+            planned(Op::Set(Entry { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500), stamps: vec![] })),
             r#"["SET","k","{\"a\":\"b\"}","PX","1500"]"#
         );
         // add and getOrSet store over a dead entry too, which SET NX would not.
         let add = Script::Add.sha1();
-        assert_eq!(planned(Op::Add { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] }), format!(r#"["EVALSHA","{add}","1","k","add","1",""]"#));
-        let goa = planned(Op::GetOrAdd { key: s("k"), value: s("1"), ttl_ms: Some(5), stamps: vec![s("p:#tags:t")] });
+        assert_eq!(planned(Op::Add(Entry { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] })), format!(r#"["EVALSHA","{add}","1","k","add","1",""]"#));
+        let goa = planned(Op::GetOrAdd(Entry { key: s("k"), value: s("1"), ttl_ms: Some(5), stamps: vec![s("p:#tags:t")] }));
         assert_eq!(goa, format!(r#"["EVALSHA","{add}","2","k","p:#tags:t","get","1","5"]"#));
         let tagged = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: None, stamps: vec![s("p:#tags:t")] });
         assert_eq!(tagged, format!(r#"["EVALSHA","{}","3","a","b","p:#tags:t","2","","1","2"]"#, Script::SetTagged.sha1()));
@@ -483,7 +483,7 @@ mod tests {
         // Stored texts stay JSON, escapes and all, for JavaScript's JSON.parse.
         assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":"{\"a\":1}"}"#), Ok(Outcome::Json(s(r#""{\"a\":1}""#))));
         assert_eq!(decoded(Op::Get { key: s("k") }, r#"{"result":null}"#), Ok(Outcome::Json(s("null"))));
-        let add = || Op::Add { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] };
+        let add = || Op::Add(Entry { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] });
         assert_eq!(decoded(add(), r#"{"result":"OK"}"#), Ok(Outcome::Bool(true)));
         assert_eq!(decoded(add(), r#"{"result":null}"#), Ok(Outcome::Bool(false)));
         let many = Op::GetMany { keys: vec![s("a"), s("b")] };

@@ -24,9 +24,11 @@ const SCAN_COUNT: &str = "1000";
 const FIRST_BACKOFF_MS: u32 = 50;
 const MAX_BACKOFF_MS: u32 = 1000;
 
-/// How a request failed, as the transport saw it.
+/// How a request failed, as the transport saw it (npm/transport.js says which, by this enum as
+/// wasm-bindgen exports it).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen::prelude::wasm_bindgen)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub enum FetchFailure {
     /// The request failed on the way (it may or may not have reached the server).
     Network,
     /// The connection was refused or the name did not resolve: nothing reached the server.
@@ -39,14 +41,14 @@ pub enum Failure {
     Aborted,
 }
 
-impl Failure {
+impl FetchFailure {
     /// The error a request that failed this way gives its calls; `detail` is what the
     /// runtime said. (A 5xx answer is read like any answer: a `SERVER` error.)
     pub fn error(self, detail: &str) -> Error {
         match self {
-            Failure::Timeout => Error::cache(Code::Timeout, &["the request timed out: ", detail]),
-            Failure::Aborted => Error::cache(Code::Aborted, &["the request was aborted: ", detail]),
-            Failure::Network | Failure::Unsent | Failure::Status5xx => {
+            FetchFailure::Timeout => Error::cache(Code::Timeout, &["the request timed out: ", detail]),
+            FetchFailure::Aborted => Error::cache(Code::Aborted, &["the request was aborted: ", detail]),
+            FetchFailure::Network | FetchFailure::Unsent | FetchFailure::Status5xx => {
                 Error::cache(Code::Network, &["the request failed: ", detail])
             }
         }
@@ -57,12 +59,12 @@ impl Failure {
 /// request that is not `idempotent` (it holds a command that must not run twice) is retried only
 /// when it provably never reached the server; otherwise its caller gets the error and cannot
 /// know whether the command ran.
-pub fn retry_after(failure: Failure, attempt: u32, retries: u32, idempotent: bool) -> Option<u32> {
+pub fn retry_after(failure: FetchFailure, attempt: u32, retries: u32, idempotent: bool) -> Option<u32> {
     let safe = match failure {
-        Failure::Unsent => true,
-        Failure::Network | Failure::Status5xx => idempotent,
+        FetchFailure::Unsent => true,
+        FetchFailure::Network | FetchFailure::Status5xx => idempotent,
         // The caller's time is up.
-        Failure::Timeout | Failure::Aborted => false,
+        FetchFailure::Timeout | FetchFailure::Aborted => false,
     };
     (safe && attempt < retries).then(|| FIRST_BACKOFF_MS.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF_MS))
 }
@@ -226,22 +228,22 @@ mod tests {
 
     #[test]
     fn idempotent_requests_are_retried_on_network_errors_and_5xx_with_backoff() {
-        let delays: Vec<_> = (0..3).map(|attempt| retry_after(Failure::Network, attempt, 2, true)).collect();
+        let delays: Vec<_> = (0..3).map(|attempt| retry_after(FetchFailure::Network, attempt, 2, true)).collect();
         assert_eq!(delays, [Some(50), Some(100), None], "one try and two retries");
-        assert_eq!(retry_after(Failure::Status5xx, 0, 2, true), Some(50));
-        assert_eq!(retry_after(Failure::Network, 9, 20, true), Some(MAX_BACKOFF_MS), "the backoff is capped");
-        assert_eq!(retry_after(Failure::Network, 0, 0, true), None, "retries: 0");
+        assert_eq!(retry_after(FetchFailure::Status5xx, 0, 2, true), Some(50));
+        assert_eq!(retry_after(FetchFailure::Network, 9, 20, true), Some(MAX_BACKOFF_MS), "the backoff is capped");
+        assert_eq!(retry_after(FetchFailure::Network, 0, 0, true), None, "retries: 0");
     }
 
     #[test]
     fn timeouts_are_never_retried_and_writes_that_must_not_run_twice_only_when_unsent() {
         for idempotent in [true, false] {
-            assert_eq!(retry_after(Failure::Timeout, 0, 2, idempotent), None);
-            assert_eq!(retry_after(Failure::Aborted, 0, 2, idempotent), None);
-            assert_eq!(retry_after(Failure::Unsent, 0, 2, idempotent), Some(50));
+            assert_eq!(retry_after(FetchFailure::Timeout, 0, 2, idempotent), None);
+            assert_eq!(retry_after(FetchFailure::Aborted, 0, 2, idempotent), None);
+            assert_eq!(retry_after(FetchFailure::Unsent, 0, 2, idempotent), Some(50));
         }
-        assert_eq!(retry_after(Failure::Network, 0, 2, false), None);
-        assert_eq!(retry_after(Failure::Status5xx, 0, 2, false), None);
+        assert_eq!(retry_after(FetchFailure::Network, 0, 2, false), None);
+        assert_eq!(retry_after(FetchFailure::Status5xx, 0, 2, false), None);
     }
 
     #[test]

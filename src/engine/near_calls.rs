@@ -1,0 +1,329 @@
+//! Calls through the near tier (`crate::near` holds its policy): reads served from it or
+//! fetched with each key's remaining life, writes that mark their keys until answered, and the
+//! bus's messages from other instances.
+
+use crate::prelude::*;
+
+use alloc::boxed::Box;
+use core::cell::RefCell;
+
+use super::plan::{NearFetch, NearWrite, Read, Request};
+use super::{Engine, Host, KeyEvent, Step};
+use crate::backend::rest::commands::{integer, protocol_error, value, Expect, Reply, Script};
+use crate::backend::rest::json;
+use crate::error::Result;
+use crate::near::{Lookup, Near};
+use crate::ops::{Op, Outcome};
+
+impl<H: Host> Engine<H> {
+    /// The channel this instance's near tier listens on (with `near.bus`).
+    pub fn bus_channel(&self) -> Option<&str> {
+        self.bus.as_ref().map(crate::bus::Bus::channel)
+    }
+
+    /// A message on the bus channel: the near entries it names are dropped (reads sent before
+    /// it store nothing for them), or all of them. What was dropped: `None` when the message
+    /// was this instance's own or not one of ours, `Some(None)` for everything.
+    pub fn bus_message(&self, text: &str) -> Option<Option<Vec<String>>> {
+        let (Some(bus), Some(near)) = (&self.bus, &self.near) else { return None };
+        let dropped = bus.read(text)?;
+        let mut near = near.borrow_mut();
+        match &dropped {
+            // Marked as by a write of this instance: not served, and older reads store nothing.
+            Some(keys) => {
+                near.begin_write(keys);
+            }
+            None => near.clear(),
+        }
+        Some(dropped)
+    }
+
+    /// The bus stream was down (it may have missed messages): the near tier is emptied.
+    pub fn bus_reset(&self) {
+        if let Some(near) = &self.near {
+            near.borrow_mut().clear();
+        }
+    }
+
+    /// A value the near tier has, served: counted and noted.
+    pub(super) fn near_hit(&self, key: &str, text: String) -> Step {
+        self.count(|s| s.near_hits += 1);
+        self.note(KeyEvent::NearHit, key);
+        Step::Done(Outcome::Value(Some(text)))
+    }
+
+    /// A read through the near tier: what it has fresh is served; the rest is fetched, with
+    /// each key's remaining life, in one request. A single key's stale entry is served, and
+    /// refreshed in the background (once: other stale reads meanwhile just serve it).
+    pub(super) fn near_read(&self, near: &RefCell<Near>, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
+        let now = self.host.now_ms();
+        let mut tier = near.borrow_mut();
+        let mut known = Vec::with_capacity(keys.len());
+        let mut fetch = Vec::new();
+        let mut stats = self.stats.get();
+        let mut refresh = None;
+        for key in keys {
+            match if fresh { Lookup::Miss } else { tier.lookup(&key, now) } {
+                Lookup::Fresh(value) => {
+                    stats.near_hits += 1;
+                    self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, &key);
+                    known.push(Some(value));
+                }
+                Lookup::Stale { value, refresh: first } if !many => {
+                    stats.stale_served += 1;
+                    self.note(KeyEvent::Stale, &key);
+                    if first {
+                        refresh = Some(key);
+                    }
+                    known.push(Some(value));
+                }
+                _ => {
+                    stats.near_misses += 1;
+                    known.push(None);
+                    fetch.push(key);
+                }
+            }
+        }
+        self.stats.set(stats);
+        let epoch = tier.epoch();
+        drop(tier);
+        if let Some(key) = refresh {
+            let request = near_request(NearFetch { fetch: vec![key], epoch, many: None, background: true });
+            return Ok(Step::Refresh(near_outcome(None, known.into_iter().flatten().collect()), request));
+        }
+        if fetch.is_empty() {
+            let known = known.into_iter().map(Option::flatten);
+            return Ok(Step::Done(if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) }));
+        }
+        let request = near_request(NearFetch { fetch, epoch, many: many.then_some(known), background: false });
+        if request.body.len() > self.request_limit {
+            // Too many to read with their PTTL in one request: read them as parts, past the
+            // near tier (it keeps nothing of them).
+            let Read::NearFetch(read) = request.read else {
+                return Err(protocol_error());
+            };
+            return self.run(Op::GetMany { keys: read.fetch });
+        }
+        Ok(Step::Send(request))
+    }
+
+    /// A near-tier read's answer: `[value, pttl, value, pttl, ...]`, kept, and served.
+    pub(super) fn near_answer(&self, read: NearFetch, reply: Reply) -> Result<Step> {
+        let json::Json::Array(items) = value(reply)? else {
+            return Err(protocol_error());
+        };
+        if items.len() != 2 * read.fetch.len() {
+            return Err(protocol_error());
+        }
+        let mut found = Vec::with_capacity(read.fetch.len());
+        let mut items = items.into_iter();
+        for _ in 0..read.fetch.len() {
+            let text = match items.next() {
+                Some(json::Json::Null) => None,
+                Some(json::Json::Str(text)) => Some(text.text()),
+                _ => return Err(protocol_error()),
+            };
+            let pttl = integer(&items.next().ok_or_else(protocol_error)?)?;
+            found.push((text, pttl));
+        }
+        let now = self.host.now_ms();
+        if let Some(near) = &self.near {
+            let mut near = near.borrow_mut();
+            for (key, (text, pttl)) in read.fetch.iter().zip(&found) {
+                near.store_read(key.clone(), text.clone(), *pttl, read.epoch, now);
+                if !read.background {
+                    self.note(if text.is_some() { KeyEvent::Hit } else { KeyEvent::Miss }, key);
+                }
+            }
+        }
+        Ok(Step::Done(near_outcome(read.many, found.into_iter().map(|(text, _)| text).collect())))
+    }
+
+    /// A near-tier write's outcome: what its keys hold now, when the outcome says.
+    pub(super) fn written(&self, write: NearWrite, outcome: Outcome) -> Result<Step> {
+        if write.expect == Expect::Value {
+            self.note_found(&write.keys, &outcome);
+        }
+        let applies = match (write.expect, &outcome) {
+            (Expect::Ok | Expect::Count, _) => true,
+            (Expect::Stored, Outcome::Bool(stored)) => *stored,
+            // getOrSet's SET NX GET: null when this value was stored.
+            (Expect::Value, Outcome::Json(json)) => json == "null",
+            _ => false,
+        };
+        if let (true, Some(near)) = (applies, &self.near) {
+            let now = self.host.now_ms();
+            let mut near = near.borrow_mut();
+            let values = write.values.map(|v| v.into_iter().map(Some).collect()).unwrap_or_else(|| vec![None; write.keys.len()]);
+            for (key, value) in write.keys.into_iter().zip(values) {
+                near.store_write(key, value, write.ttl_ms, write.epoch, now);
+            }
+        }
+        self.finish(write.expect, outcome)
+    }
+
+    /// Marks the keys `op` writes in the near tier (`clear` and `invalidateTags` empty it:
+    /// near entries do not carry their tags), and says what they hold once it succeeds, when
+    /// that is known (`expect` is filled in when the op is planned).
+    pub(super) fn begin_write(near: &mut Near, op: &Op) -> Option<NearWrite> {
+        let Some(keys) = op.written_keys() else {
+            near.clear();
+            return None;
+        };
+        if keys.is_empty() {
+            return None;
+        }
+        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        let epoch = near.begin_write(&keys);
+        let (values, ttl_ms) = match op {
+            Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => (Some(vec![entry.value.clone()]), entry.ttl_ms),
+            Op::SetMany { entries, ttl_ms, .. } => (Some(entries.iter().map(|(_, v)| v.clone()).collect()), *ttl_ms),
+            Op::DeleteMany { .. } => (None, None),
+            // touch, incr: the new value or expiry is the server's; the next read fetches it.
+            _ => return None,
+        };
+        Some(NearWrite { expect: Expect::Ok, keys, values, ttl_ms, epoch })
+    }
+}
+
+fn near_request(read: NearFetch) -> Request {
+    let body = Script::GetWithPttl.command(false, &read.fetch, &[]);
+    Request::new(body, Read::NearFetch(Box::new(read)), false)
+}
+
+/// `get`'s outcome (one value) or `getMany`'s (`known`, its gaps filled from `found` in order).
+pub(super) fn near_outcome(many: Option<Vec<Option<Option<String>>>>, found: Vec<Option<String>>) -> Outcome {
+    let Some(known) = many else {
+        return Outcome::Value(found.into_iter().next().flatten());
+    };
+    let mut found = found.into_iter();
+    Outcome::Values(known.into_iter().map(|k| k.unwrap_or_else(|| found.next().flatten())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::error::Code;
+
+    fn near_engine(near: NearGiven, grace: Option<f64>) -> Engine<TestHost> {
+        rest(Options { near: Some(near), grace, ..Options::default() })
+    }
+    const PTTL_BODY: &[u8] = br#"{"result":["\"v\"",-1]}"#;
+
+    #[test]
+    fn near_reads_fetch_with_pttl_once_and_then_answer_from_memory() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), ..NearGiven::default() }, None);
+        let first = sent(e.get("k", NONE));
+        assert_eq!(first.body, r#"["EVALSHA_RO","333ddf8678e399811fbdedd81486c8628c014efd","1","::k"]"#);
+        assert_eq!(first.shared_key(), Some("::k"));
+        assert_eq!(done(e.read(first, 200, PTTL_BODY)), Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"v\"")), "no request");
+        assert!(matches!(e.get("k", FRESH), Ok(Step::Send(_))), "fresh: true skips the near tier");
+        e.host.0.set(2000.0);
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))), "older than near.ttl");
+        assert_eq!(e.stats(), Stats { near_hits: 1, near_misses: 3, stale_served: 0 });
+        // A missing key is remembered; a key's own ttl bounds its entry.
+        let gone = sent(e.get("gone", NONE));
+        assert_eq!(done(e.read(gone, 200, br#"{"result":[null,-2]}"#)), Outcome::Value(None));
+        assert_eq!(done(e.get("gone", NONE)), Outcome::Value(None));
+        let short = sent(e.get("short", NONE));
+        done(e.read(short, 200, br#"{"result":["1",100]}"#));
+        e.host.0.set(2100.0);
+        assert!(matches!(e.get("short", NONE), Ok(Step::Send(_))), "past the key's own ttl");
+        // A server without the script gets it in full; nothing ran.
+        let noscript = e.read(sent(e.get("x", NONE)), 400, br#"{"error":"NOSCRIPT No matching script."}"#);
+        assert!(matches!(noscript, Ok(Step::Send(r)) if r.body.starts_with(r#"["EVAL_RO","local function live"#)));
+    }
+
+    #[test]
+    fn near_get_many_asks_only_for_what_memory_lacks_and_answers_in_order() {
+        let e = near_engine(NearGiven::default(), None);
+        done(e.read(sent(e.get("b", NONE)), 200, br#"{"result":["2",-1]}"#));
+        let many = sent(e.get_many(r#"["a","b","c"]"#, NONE));
+        assert!(many.body.ends_with(r#""2","::a","::c"]"#), "{}", many.body);
+        let values = done(e.read(many, 200, br#"{"result":["1",-1,null,-2]}"#));
+        assert_eq!(values, Outcome::Values(vec![text("1"), text("2"), None]));
+        assert_eq!(done(e.get_many(r#"["c","a"]"#, NONE)), Outcome::Values(vec![None, text("1")]), "all from memory");
+    }
+
+    #[test]
+    fn own_writes_are_seen_at_once_and_failed_writes_drop_the_entry() {
+        let e = near_engine(NearGiven::default(), None);
+        done(e.read(sent(e.get("k", NONE)), 200, PTTL_BODY));
+        let set = sent(e.set("k", "\"new\"".into(), ttl(TtlGiven::Seconds(0.5))));
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))), "not served while the write is in flight");
+        done(e.read(set, 200, br#"{"result":"OK"}"#));
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"new\"")));
+        e.host.0.set(1500.0);
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))), "the write's own ttl");
+        let delete = sent(e.delete("d", NONE));
+        done(e.read(delete, 200, br#"{"result":1}"#));
+        assert_eq!(done(e.get("d", NONE)), Outcome::Value(None), "deleted: known missing");
+        for write in [sent(e.set("f", "1".into(), NONE)), sent(e.incr("f", None, NONE))] {
+            let _ = e.unanswered(write, FetchFailure::Timeout, "no answer");
+            assert!(matches!(e.get("f", NONE), Ok(Step::Send(_))), "an unknown outcome drops the entry");
+        }
+        let add = sent(e.add("a", "1".into(), NONE));
+        done(e.read(add, 200, br#"{"result":null}"#));
+        assert!(matches!(e.get("a", NONE), Ok(Step::Send(_))), "add did not store: the value is the server's");
+        done(e.clear(NONE).map(|s| match s {
+            Step::Send(r) => e.read(r, 200, br#"{"result":"OK"}"#).unwrap(),
+            s => s,
+        }));
+        assert!(matches!(e.get("d", NONE), Ok(Step::Send(_))), "clear() empties the near tier");
+    }
+
+    #[test]
+    fn stale_while_revalidate_and_stale_if_error() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), swr: Some(1.0), ..NearGiven::default() }, Some(10.0));
+        done(e.read(sent(e.get("k", NONE)), 200, PTTL_BODY));
+        e.host.0.set(2500.0);
+        let Ok(Step::Refresh(stale, refresh)) = e.get("k", NONE) else { panic!("a refresh") };
+        assert_eq!(stale, Outcome::Value(text("\"v\"")));
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"v\"")), "one refresh per key");
+        // A refresh that fails serves no one and counts nothing; the next stale read refreshes.
+        assert_eq!(e.unanswered(refresh.clone(), FetchFailure::Network, "reset").unwrap_err().code(), Some(Code::Network));
+        assert_eq!(e.stats().stale_served, 2);
+        assert!(matches!(e.get("k", NONE), Ok(Step::Refresh(..))));
+        assert_eq!(done(e.read(refresh, 200, br#"{"result":["\"w\"",-1]}"#)), Outcome::Value(text("\"w\"")));
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"w\"")));
+        // Past ttl + swr, a read goes out; if the backend fails, grace serves what it had.
+        e.host.0.set(6000.0);
+        let read = sent(e.get("k", NONE));
+        assert_eq!(done(e.unanswered(read.clone(), FetchFailure::Network, "reset")), Outcome::Value(text("\"w\"")));
+        assert_eq!(done(e.read(read.clone(), 503, b"")), Outcome::Value(text("\"w\"")));
+        assert_eq!(e.read(read.clone(), 401, b"").unwrap_err().code(), Some(Code::Auth), "not when the token is refused");
+        assert_eq!(e.unanswered(read.clone(), FetchFailure::Aborted, "x").unwrap_err().code(), Some(Code::Aborted));
+        let each = e.read_pipeline(vec![read], 502, b"");
+        assert_eq!(each, vec![Ok(Step::Done(Outcome::Value(text("\"w\""))))]);
+        assert_eq!(e.stats().stale_served, 6);
+        e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
+        assert_eq!(e.unanswered(sent(e.get("k", NONE)), FetchFailure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
+    }
+
+    #[test]
+    fn with_the_bus_writes_publish_in_their_request_and_others_messages_drop_near_entries() {
+        let e = near_engine(NearGiven { bus: true, ..NearGiven::default() }, None);
+        assert_eq!(e.bus_channel(), Some(":#bus"));
+        done(e.read(sent(e.get("k", NONE)), 200, PTTL_BODY));
+        let set = sent(e.set("s", "1".into(), NONE));
+        assert!(set.publishes && set.route() == Route::Pipelined && set.commands() == 2);
+        assert!(set.body.starts_with(r#"["SET","::s","1"],["PUBLISH",":#bus",""#) && set.body.ends_with(r#":k[\"::s\"]"]"#), "{}", set.body);
+        let read = sent(e.get("x", NONE));
+        assert!(!read.publishes, "reads publish nothing");
+        // The write's answer and the PUBLISH's, in one pipeline with another call's.
+        let steps = e.read_pipeline(vec![set, read], 200, br#"[{"result":"OK"},{"result":2},{"result":[null,-2]}]"#);
+        assert_eq!(steps, vec![Ok(Step::Done(Outcome::Done)), Ok(Step::Done(Outcome::Value(None)))]);
+        assert_eq!(done(e.get("s", NONE)), Outcome::Value(text("1")), "its own write, kept");
+        // Another instance's message drops what it names; everything for `*`; its own: nothing.
+        assert_eq!(e.bus_message(r#"00000000000000aa:k["::k"]"#), Some(Some(vec!["::k".to_owned()])));
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))), "dropped");
+        assert_eq!(done(e.get("s", NONE)), Outcome::Value(text("1")));
+        assert_eq!(e.bus_message("00000000000000aa:*"), Some(None));
+        assert!(matches!(e.get("s", NONE), Ok(Step::Send(_))), "everything dropped");
+        assert_eq!(e.bus_message("not a message"), None);
+        let plain = near_engine(NearGiven::default(), None);
+        assert_eq!((plain.bus_channel(), plain.bus_message("00000000000000aa:*")), (None, None));
+        assert!(!sent(plain.set("s", "1".into(), NONE)).publishes);
+    }
+}

@@ -1,0 +1,380 @@
+//! Request planning: an op carried out at once (memory, dummy), or the REST request to send
+//! for it, with what reading its answer needs (`Read`). A list too long for one request goes
+//! in parts, one after another.
+
+use crate::prelude::*;
+
+use alloc::boxed::Box;
+
+use super::{Backend, Engine, Host, Step};
+use crate::backend::dummy;
+use crate::backend::rest::commands::{plan, plan_checked, Expect};
+use crate::backend::rest::{json, Walk};
+use crate::error::Result;
+use crate::ops::{Op, Outcome};
+
+/// The most bytes of commands one REST request carries: well under the gateway's default
+/// `--max-body` (8 MiB) and Upstash's 1 MB. A longer list (`getMany`, `setMany`, `deleteMany`)
+/// goes in several requests, one after another.
+pub const MAX_REQUEST_BYTES: usize = 512 * 1024;
+
+/// A request for the transport to send: the body, and what the engine needs to read its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// One command (`["GET","k"]`); for `Route::Pipeline` a list of them; with `publishes`,
+    /// a command, a comma and a PUBLISH.
+    pub body: String,
+    pub(super) read: Read,
+    /// The command must not run twice (`add`, `incr`...): retried only when provably unsent.
+    pub once: bool,
+    /// With the bus: `body` is the command and a PUBLISH of what it changes (the PUBLISH's
+    /// answer is not read).
+    pub publishes: bool,
+}
+
+/// Where the transport sends a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// One command: alone to the endpoint, or batched with others of its tick into `/pipeline`.
+    Command = 0,
+    /// Commands that go inside a `/pipeline` request, alone or batched: a script sent by its
+    /// SHA-1 (its NOSCRIPT answer is then the command's own entry rather than an HTTP 400,
+    /// which browsers log in the console), or a command with the bus's PUBLISH.
+    Pipelined = 1,
+    /// A list of commands of its own (`clear()`'s DEL and next SCAN): to `/pipeline`, alone.
+    Pipeline = 2,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Read {
+    Reply(Expect),
+    /// A read of these keys, with `onEvent`: `Reply`, and each key's hit or miss noted.
+    Keys(Box<(Expect, Vec<String>)>),
+    Walk(Walk),
+    /// One part of a list too long for one request: the parts still to send, and for `getMany`
+    /// the values read so far.
+    Part(Box<Parts>),
+    /// A read through the near tier: the keys it fetches with their PTTL, and for `getMany`
+    /// what the near tier already had for each requested key (`None` where fetched).
+    NearFetch(Box<NearFetch>),
+    /// A write through the near tier: what its keys hold once it succeeds.
+    NearWrite(Box<NearWrite>),
+}
+
+impl Read {
+    /// How to decode the answer, for the reads whose answer is one op's reply.
+    pub(super) fn expect(&self) -> Option<Expect> {
+        match self {
+            Read::Reply(expect) => Some(*expect),
+            Read::Keys(read) => Some(read.0),
+            Read::Part(parts) => Some(parts.expect),
+            Read::NearWrite(write) => Some(write.expect),
+            Read::Walk(_) | Read::NearFetch(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct NearFetch {
+    pub fetch: Vec<String>,
+    pub epoch: u64,
+    pub many: Option<Vec<Option<Option<String>>>>,
+    /// A stale-while-revalidate refresh: no caller waits for it, so a failure serves nothing.
+    pub background: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct NearWrite {
+    pub expect: Expect,
+    pub keys: Vec<String>,
+    /// The values written (`None`: the keys were deleted).
+    pub values: Option<Vec<String>>,
+    pub ttl_ms: Option<u64>,
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Parts {
+    expect: Expect,
+    /// `getMany` with `onEvent`: its keys, to note what each found.
+    keys: Vec<String>,
+    /// The ops still to send, the next one last.
+    rest: Vec<Op>,
+    /// `getMany`: the JSON texts of the values read so far, comma-separated.
+    values: String,
+}
+
+impl Request {
+    pub(super) fn new(body: String, read: Read, once: bool) -> Request {
+        Request { body, read, once, publishes: false }
+    }
+
+    pub fn route(&self) -> Route {
+        if matches!(self.read, Read::Walk(walk) if walk.is_pipeline()) {
+            Route::Pipeline
+        } else if self.publishes || self.body.starts_with(r#"["EVALSHA"#) {
+            Route::Pipelined
+        } else {
+            Route::Command
+        }
+    }
+
+    /// The commands in `body` as a pipeline entry: 1, or 2 with a PUBLISH.
+    pub fn commands(&self) -> usize {
+        1 + usize::from(self.publishes)
+    }
+
+    /// For a near-tier read of one key: the key, so that concurrent reads of it can share one
+    /// request.
+    pub fn shared_key(&self) -> Option<&str> {
+        match &self.read {
+            Read::NearFetch(read) if read.many.is_none() => read.fetch.first().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+impl<H: Host> Engine<H> {
+    /// Carries `op` out (memory, dummy) or says what to send (REST).
+    pub(super) fn run(&self, op: Op) -> Result<Step> {
+        let incr = matches!(op, Op::Incr { .. });
+        let outcome = match &self.backend {
+            Backend::Memory(store) => {
+                let keys = self.events.as_ref().and_then(|_| op.read_keys());
+                let outcome = store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?;
+                if let Some(keys) = keys {
+                    self.note_found(&keys, &outcome);
+                }
+                outcome
+            }
+            Backend::Dummy => dummy::execute(op)?,
+            Backend::Rest { .. } => return Ok(self.send(op)),
+        };
+        Ok(Step::Done(if incr { self.number(outcome)? } else { outcome }))
+    }
+
+    /// REST: the op's request, marked in the near tier when it writes, with the bus's PUBLISH.
+    fn send(&self, op: Op) -> Step {
+        let write = self.near.as_ref().and_then(|near| Self::begin_write(&mut near.borrow_mut(), &op));
+        let publish = self.bus.as_ref().and_then(|bus| bus.publish(&op));
+        let step = match (self.plan(op), write) {
+            (Step::Send(Request { body, read: read @ (Read::Reply(_) | Read::Keys(_)), once, publishes }), Some(mut write)) => {
+                write.expect = read.expect().unwrap_or(write.expect);
+                Step::Send(Request { body, read: Read::NearWrite(Box::new(write)), once, publishes })
+            }
+            (step, _) => step,
+        };
+        match (step, publish) {
+            (Step::Send(mut request), Some(publish)) if !request.publishes => {
+                request.body.push(',');
+                request.body.push_str(&publish);
+                request.publishes = true;
+                Step::Send(request)
+            }
+            (step, _) => step,
+        }
+    }
+
+    fn plan(&self, op: Op) -> Step {
+        let (body, read, once) = match op {
+            Op::Clear { prefix: Some(prefix) } => {
+                let (walk, body) = Walk::start(&prefix);
+                (body, Read::Walk(walk), false)
+            }
+            // Empty lists need no request.
+            Op::GetMany { keys } if keys.is_empty() => return Step::Done(Outcome::Values(Vec::new())),
+            Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
+            Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
+            op => {
+                let body = self.command(&op);
+                if body.len() > self.request_limit {
+                    if let Some(step) = self.plan_parts(&op) {
+                        return step;
+                    }
+                }
+                let read = match self.events.as_ref().and_then(|_| op.read_keys()) {
+                    Some(keys) => Read::Keys(Box::new((Expect::of(&op), keys))),
+                    None => Read::Reply(Expect::of(&op)),
+                };
+                (body, read, !op.idempotent())
+            }
+        };
+        Step::Send(Request::new(body, read, once))
+    }
+
+    /// The command for `op`: with `tagged`, reads as the script that checks tags.
+    fn command(&self, op: &Op) -> String {
+        match plan_checked(op).filter(|_| self.tagged) {
+            Some(body) => body,
+            None => plan(op, &self.host),
+        }
+    }
+
+    /// A list too long for one request, as parts of at most `request_limit` bytes sent one
+    /// after another (each part's command is atomic, the whole is not); `None` for anything
+    /// else, or a list of one.
+    fn plan_parts(&self, op: &Op) -> Option<Step> {
+        // What the command takes besides its list (its name; setMany's script and ttl).
+        let bare = match op {
+            Op::GetMany { .. } => Op::GetMany { keys: Vec::new() },
+            Op::DeleteMany { .. } => Op::DeleteMany { keys: Vec::new() },
+            Op::SetMany { ttl_ms, stamps, .. } => Op::SetMany { entries: Vec::new(), ttl_ms: *ttl_ms, stamps: stamps.clone() },
+            _ => return None,
+        };
+        let limit = self.request_limit.saturating_sub(self.command(&bare).len());
+        let mut parts = match op {
+            Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::GetMany { keys }).collect(),
+            Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::DeleteMany { keys }).collect(),
+            Op::SetMany { entries, ttl_ms, stamps } => split(entries, limit, |(k, v)| json::str_len(k) + json::str_len(v))
+                .into_iter()
+                .map(|entries| Op::SetMany { entries, ttl_ms: *ttl_ms, stamps: stamps.clone() })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if parts.len() < 2 {
+            return None;
+        }
+        parts.reverse();
+        let first = parts.pop()?;
+        let keys = match op {
+            Op::GetMany { keys } if self.events.is_some() => keys.clone(),
+            _ => Vec::new(),
+        };
+        Some(self.send_part(first, Parts { expect: Expect::Ok, keys, rest: parts, values: String::new() }))
+    }
+
+    fn send_part(&self, op: Op, mut parts: Parts) -> Step {
+        parts.expect = Expect::of(&op);
+        Step::Send(Request::new(self.command(&op), Read::Part(Box::new(parts)), !op.idempotent()))
+    }
+
+    /// The next part's request, or the whole list's outcome once the last part is read.
+    pub(super) fn next_part(&self, mut parts: Parts, outcome: Outcome) -> Result<Step> {
+        if let Outcome::Json(values) = outcome {
+            // A part's values as a JSON array: `[...]`, appended without its brackets.
+            let inner = values.get(1..values.len().saturating_sub(1)).unwrap_or_default();
+            if !parts.values.is_empty() && !inner.is_empty() {
+                parts.values.push(',');
+            }
+            parts.values.push_str(inner);
+        }
+        Ok(match parts.rest.pop() {
+            Some(op) => self.send_part(op, parts),
+            None if matches!(parts.expect, Expect::Values(_)) => {
+                let mut values = String::with_capacity(parts.values.len() + 2);
+                values.push('[');
+                values.push_str(&parts.values);
+                values.push(']');
+                let outcome = Outcome::Json(values);
+                self.note_found(&parts.keys, &outcome);
+                Step::Done(outcome)
+            }
+            None => Step::Done(Outcome::Done),
+        })
+    }
+}
+
+/// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`; an item larger
+/// than `limit` is a run of its own.
+fn split<T: Clone>(items: &[T], limit: usize, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(item) + 1;
+        if !current.is_empty() && bytes + n > limit {
+            runs.push(core::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += n;
+        current.push(item.clone());
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::error::Code;
+
+    #[test]
+    fn rest_calls_send_one_command_and_read_its_answer() {
+        let e = rest(Options { key_prefix: Some("p".into()), ..Options::default() });
+        assert_eq!(e.endpoint(), Some(("https://h", "t")));
+        let get = sent(e.get("k", CallOptions { version: VersionGiven::Number(3.0), ..NONE }));
+        assert_eq!((get.body.as_str(), get.once, get.route()), (r#"["GET","p:3:k"]"#, false, Route::Command));
+        assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
+        assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
+        let incr = sent(e.incr("n", Some(-2.0), NONE));
+        assert_eq!((incr.body.as_str(), incr.once), (r#"["EVALSHA","23483d2e0221385b8b4b46b27fdcc0ccf9e48f82","1","p::n","-2"]"#, true));
+        assert_eq!(done(e.read(incr.clone(), 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
+        for bad in [&br#"{"result":"1e999"}"#[..], br#"{"result":"forty"}"#, br#"{"result":[5]}"#] {
+            assert_eq!(e.read(incr.clone(), 200, bad).unwrap_err().code(), Some(Code::Protocol));
+        }
+        // A server without the script answers NOSCRIPT (nothing ran): the script goes in full.
+        let eval = sent(e.read(incr.clone(), 400, br#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#));
+        assert!(eval.body.starts_with(r#"["EVAL","local function live"#) && eval.once, "{}", eval.body);
+        assert_eq!(done(e.read(eval, 200, br#"{"result":"-2"}"#)), Outcome::Number(-2.0));
+        let batched = e.read_pipeline(vec![incr.clone()], 200, br#"[{"error":"NOSCRIPT No matching script."}]"#);
+        assert!(matches!(&batched[0], Ok(Step::Send(r)) if r.body.starts_with(r#"["EVAL""#)));
+        assert_eq!(e.read(incr.clone(), 400, br#"{"error":"ERR the stored value is not a JSON number"}"#).unwrap_err().code(), Some(Code::NotANumber));
+        let add = sent(e.add("k", "1".into(), ttl(TtlGiven::Seconds(1.5))));
+        assert_eq!((add.body.as_str(), add.once), (r#"["EVALSHA","83581fedd08bac4bc8a0362eb04a1d423d2b9589","1","p::k","add","1","1500"]"#, true));
+        assert_eq!(done(e.get_many("[]", NONE)), Outcome::Values(vec![]), "an empty list sends nothing");
+    }
+
+    #[test]
+    fn a_list_too_long_for_one_request_goes_in_parts_one_after_another() {
+        let mut e = rest(Options::default());
+        e.request_limit = 40; // bytes of commands per request
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, NONE));
+        assert_eq!(first.body, r#"["MGET","::a","::b","::c","::d","::e"]"#);
+        let second = sent(e.read(first, 200, br#"{"result":["1",null,"3",null,null]}"#));
+        assert_eq!(second.body, r#"["MGET","::f"]"#);
+        // A part may be batched with other calls: read from its pipeline entry.
+        let last = e.read_pipeline(vec![second], 200, br#"[{"result":["6"]}]"#).pop().unwrap();
+        assert_eq!(last, Ok(Step::Done(Outcome::Json(r#"["1",null,"3",null,null,"6"]"#.into()))));
+        // A part that fails fails the call; an answer of the wrong length is PROTOCOL.
+        let first = sent(e.get_many(r#"["a","b","c","d","e","f"]"#, NONE));
+        assert_eq!(e.read(first, 200, br#"{"result":["1"]}"#).unwrap_err().code(), Some(Code::Protocol));
+        e.request_limit = 130; // the script takes about 105 of them
+        let set = sent(e.set_many(r#"["a","b","c"]"#, r#"["1","2","3"]"#, ttl(TtlGiven::Seconds(1.0))));
+        assert!(set.body.ends_with(r#""2","::a","::b","1","2","1000"]"#), "{}", set.body);
+        let second = sent(e.read(set, 200, br#"{"result":2}"#));
+        assert!(second.body.ends_with(r#""1","::c","3","1000"]"#), "{}", second.body);
+        assert_eq!(done(e.read(second, 200, br#"{"result":1}"#)), Outcome::Done);
+        e.request_limit = 40; // DEL takes 8 of them
+        let del = sent(e.delete_many(r#"["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","b"]"#, NONE));
+        assert_eq!(del.body, r#"["DEL","::aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#, "an item over the limit goes alone");
+        // Short lists stay one request.
+        assert_eq!(sent(e.get_many(r#"["a"]"#, NONE)).body, r#"["MGET","::a"]"#);
+    }
+
+    #[test]
+    fn tagged_reads_are_one_request_and_plain_reads_check_only_what_is_tagged() {
+        let tagged_entry = br##"{"result":"#tags[[\"::#tags:t\",\"1\"]]\n1"}"##;
+        // Without `tagged`: a plain GET; an answer holding a tagged entry sends the script.
+        let plain = rest(Options::default());
+        let get = sent(plain.get("k", NONE));
+        assert_eq!(get.body, r#"["GET","::k"]"#);
+        let again = sent(plain.read(get, 200, tagged_entry));
+        assert_eq!(again.body, r#"["EVALSHA_RO","091323b08b42d6e54557583c497cfeaf43f7d2ff","1","::k"]"#);
+        assert_eq!(again.route(), Route::Pipelined);
+        assert_eq!(done(plain.read_pipeline(vec![again], 200, br#"[{"result":null}]"#).pop().unwrap()), Outcome::Json("null".into()));
+        let many = sent(plain.get_many(r#"["a","b"]"#, NONE));
+        let both = r##"{"result":["1","#tags[[\"x\",\"1\"]]\n2"]}"##;
+        assert!(sent(plain.read(many, 200, both.as_bytes())).body.starts_with(r#"["EVALSHA_RO","f6f6"#));
+        // A value that only contains the marker is no tagged entry.
+        let quoted = sent(plain.get("q", NONE));
+        assert_eq!(done(plain.read(quoted, 200, br##"{"result":"\"#tags[\""}"##)), Outcome::Json(r##""\"#tags[\"""##.into()));
+        // With `tagged`: the script at once.
+        let tagged = rest(Options { tagged: true, ..Options::default() });
+        assert!(sent(tagged.get("k", NONE)).body.starts_with(r#"["EVALSHA_RO","091323b"#));
+        let many = sent(tagged.get_many(r#"["a","b"]"#, NONE));
+        assert!(many.body.starts_with(r#"["EVALSHA_RO","f6f6"#) && many.route() == Route::Pipelined);
+        assert_eq!(done(tagged.read_pipeline(vec![many], 200, br#"[{"result":["1",null]}]"#).pop().unwrap()), Outcome::Json(r#"["1",null]"#.into()));
+    }
+}
