@@ -10,11 +10,14 @@
 #![recursion_limit = "256"]
 
 mod auth;
+mod backend;
+mod body;
 mod budget;
 mod client_scripts;
 mod cluster;
 mod commands;
 mod config;
+mod error_answer;
 mod execute;
 mod pool;
 mod redact;
@@ -63,12 +66,8 @@ fn main() -> ExitCode {
     redact::panics(&secrets);
     // One thread. The gateway's work per request is short (parse, one Redis round trip,
     // answer) and it shares the machine with Redis, and often with its clients: a second
-    // worker mostly adds cross-thread wake-ups and work stealing. Measured with wrk -c64 on two
-    // cores, GET /get/key: 43,000-45,000 requests/s at 22 us of gateway CPU each, against
-    // 37,000-38,000 at 27 us with a worker per core (and 29,000 at 28 us with one multi-thread
-    // worker). A single-threaded runtime per core, each with its own Redis connection and
-    // connections handed out by one acceptor, lost too: 52,000-61,000 at 16.5-19.5 us against
-    // 60,000-77,000 at 11.5-15 us on one thread (alternating rounds on one Redis).
+    // worker mostly adds cross-thread wake-ups and work stealing (measured: docs/performance.md,
+    // "The gateway's one thread").
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -90,7 +89,7 @@ fn main() -> ExitCode {
 
 async fn run(config: config::Config) -> Result<(), String> {
     let backend = match &config.mode {
-        config::Mode::Cluster => routes::Backend::Cluster(cluster::Cluster::new(
+        config::Mode::Cluster => backend::Backend::Cluster(cluster::Cluster::new(
             &config.redis_urls,
             config.redis_timeout,
         )?),
@@ -100,7 +99,7 @@ async fn run(config: config::Config) -> Result<(), String> {
                 _ => None,
             };
             let target = Arc::new(target::Target::new(&config.redis_urls, sentinel)?);
-            routes::Backend::Single {
+            backend::Backend::Single {
                 target: target.clone(),
                 shared: shared::Shared::new(
                     target.clone(),

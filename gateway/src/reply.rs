@@ -49,11 +49,11 @@ pub fn failure_text(err: &redis::RedisError) -> String {
 /// safe.
 pub fn did_not_run(error: &str) -> bool {
     let code = error.split(' ').next().unwrap_or_default();
-    matches!(
-        code,
-        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY"
-    )
+    DID_NOT_RUN.split_ascii_whitespace().any(|c| c == code)
 }
+
+/// The codes, shared with the client (which reads an `incr` refused this way as not run).
+const DID_NOT_RUN: &str = include_str!("../../src/backend/rest/did_not_run.txt");
 
 /// A pipeline entry: a value, or an error text.
 pub fn result_entry(result: Result<Value, String>, encoding: Encoding) -> Json {

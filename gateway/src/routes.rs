@@ -8,35 +8,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Bytes, Incoming};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
 use hyper::http::request::Parts;
 use hyper::http::HeaderValue;
 use hyper::{header, HeaderMap, Method, StatusCode};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::auth::{Role, Tokens};
+use crate::backend::Backend;
+use crate::body::{declared_length, discard_unread, read_body, too_large};
 use crate::budget::Budget;
-use crate::cluster::Cluster;
 use crate::commands;
-use crate::execute::{self, Connection, Transaction};
-use crate::pool::{self, Conn, Pool};
+use crate::error_answer::{fail, json_response, ErrorAnswer};
+use crate::execute::{self, Transaction};
 use crate::reply::{self, Encoding};
 use crate::request::{self, Command};
-use crate::shared::{self, Shared};
 use crate::subscribe;
-
-/// Where commands go.
-pub enum Backend {
-    /// One Redis (fixed, or the primary Sentinel names): a shared connection and a pool.
-    Single {
-        pool: Pool,
-        shared: Shared,
-        target: Arc<crate::target::Target>,
-    },
-    Cluster(Cluster),
-}
 
 /// Everything a request needs, shared by all of them.
 pub struct App {
@@ -70,55 +59,11 @@ const ALLOW_HEADERS: &str = "Authorization, Content-Type, Upstash-Encoding, Upst
      Upstash-Telemetry-Runtime, Upstash-Telemetry-Platform, Upstash-Telemetry-Sdk, Upstash-Telemetry-Retry";
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, OPTIONS";
 
-/// A body the gateway refuses is still read (and dropped) up to this many times --max-body, or
-/// [`DRAIN_AT_LEAST`] bytes, see [`discard`].
-const DRAIN_FACTOR: usize = 4;
-const DRAIN_AT_LEAST: usize = 8 * 1024 * 1024;
-
-/// An answer with `{"error": "..."}`.
-#[derive(Debug)]
-struct Failure {
-    status: StatusCode,
-    message: String,
-}
-
-fn fail(status: StatusCode, message: impl Into<String>) -> Failure {
-    Failure {
-        status,
-        message: message.into(),
-    }
-}
-
-impl Failure {
-    fn into_response(self) -> Response {
-        let mut response = json_response(self.status, &json!({ "error": self.message }));
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response.headers_mut().insert(
-                header::ALLOW,
-                HeaderValue::from_static("GET, HEAD, POST, PUT"),
-            );
-        }
-        response
-    }
-}
-
-fn json_response(status: StatusCode, body: &Json) -> Response {
-    let bytes =
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"ERR internal\"}".to_vec());
-    let mut response = Response::new(Body::Left(Full::new(Bytes::from(bytes))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
 /// Answers one request; every outcome, refusals included, is a response.
 pub async fn handle(app: Arc<App>, request: Request) -> Response {
     let mut response = serve(&app, request)
         .await
-        .unwrap_or_else(Failure::into_response);
+        .unwrap_or_else(ErrorAnswer::into_response);
     response.headers_mut().insert(SYNC_TOKEN, sync_token(&app));
     if let Some(origin) = &app.allow_origin {
         let headers = response.headers_mut();
@@ -155,7 +100,7 @@ struct Admitted<'a> {
     has_body: bool,
 }
 
-fn admit<'a>(app: &App, parts: &'a Parts) -> Result<Admitted<'a>, Failure> {
+fn admit<'a>(app: &App, parts: &'a Parts) -> Result<Admitted<'a>, ErrorAnswer> {
     let has_body = match parts.method {
         Method::POST | Method::PUT => true,
         Method::GET | Method::HEAD => false,
@@ -189,7 +134,7 @@ fn admit<'a>(app: &App, parts: &'a Parts) -> Result<Admitted<'a>, Failure> {
     })
 }
 
-async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
+async fn serve(app: &App, request: Request) -> Result<Response, ErrorAnswer> {
     let (parts, body) = request.into_parts();
     if parts.method == Method::OPTIONS && app.allow_origin.is_some() {
         return Ok(preflight());
@@ -251,45 +196,14 @@ async fn serve(app: &App, request: Request) -> Result<Response, Failure> {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
             let _slot = slot(app).await?;
-            let results = match &app.backend {
-                Backend::Single { .. } => {
-                    execute::pipeline(connection(app, &commands).await?, &commands)
-                        .await
-                        .map_err(redis_failure)?
-                }
-                Backend::Cluster(cluster) => {
-                    let results = cluster.pipeline(&commands).await;
-                    // A command whose node failed is not an entry a client could take for
-                    // Redis's error: the request fails, 503 only if none of it was sent.
-                    if let Some(Err(e)) = results.iter().find(|r| crate::cluster::node_failed(r)) {
-                        if !results.iter().all(unsent) {
-                            return Err(fail(
-                                StatusCode::BAD_GATEWAY,
-                                "ERR a Redis node failed before answering some commands of this \
-                                 request: they may have run",
-                            ));
-                        }
-                        return Err(redis_failure(e.clone()));
-                    }
-                    results
-                        .into_iter()
-                        .map(|r| r.map_err(|e| reply::failure_text(&e)))
-                        .collect()
-                }
-            };
+            let results = app.backend.pipeline(&commands).await?;
             Ok(entries(results, encoding))
         }
         Endpoint::MultiExec => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
             let _slot = slot(app).await?;
-            let outcome = match &app.backend {
-                Backend::Single { .. } => {
-                    execute::transaction(own_connection(app).await?, &commands).await
-                }
-                Backend::Cluster(cluster) => cluster.transaction(&commands).await,
-            };
-            match outcome.map_err(redis_failure)? {
+            match app.backend.transaction(&commands).await? {
                 Transaction::Executed(values) => {
                     Ok(entries(values.into_iter().map(Ok).collect(), encoding))
                 }
@@ -314,16 +228,11 @@ async fn run_single(
     role: Role,
     command: Command,
     encoding: Encoding,
-) -> Result<Response, Failure> {
+) -> Result<Response, ErrorAnswer> {
     let commands = std::slice::from_ref(&command);
     check_all(commands, role)?;
     let _slot = slot(app).await?;
-    let value = match &app.backend {
-        Backend::Single { .. } => execute::single(connection(app, commands).await?, &command)
-            .await
-            .map_err(redis_failure)?,
-        Backend::Cluster(cluster) => cluster.single(&command).await.map_err(redis_failure)?,
-    };
+    let value = app.backend.single(&command).await?;
     let status = match &value {
         // A replica (a demoted primary) refused a write: it did not run.
         redis::Value::ServerError(e) if reply::did_not_run(e.code()) => {
@@ -344,15 +253,8 @@ fn entries(results: Vec<Result<redis::Value, String>>, encoding: Encoding) -> Re
     json_response(StatusCode::OK, &Json::Array(entries))
 }
 
-/// A failure that happened before the command was sent.
-fn unsent(result: &Result<redis::Value, redis::RedisError>) -> bool {
-    result.as_ref().is_err_and(|e| {
-        e.is_connection_refusal() || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
-    })
-}
-
 /// Refuses the whole request if any command is refused, before anything runs.
-fn check_all(commands: &[Command], role: Role) -> Result<(), Failure> {
+fn check_all(commands: &[Command], role: Role) -> Result<(), ErrorAnswer> {
     for command in commands {
         commands::check(command, role)
             .map_err(|refused| fail(StatusCode::BAD_REQUEST, refused.0))?;
@@ -361,7 +263,7 @@ fn check_all(commands: &[Command], role: Role) -> Result<(), Failure> {
 }
 
 /// A request's turn at Redis; [`App::slots`].
-async fn slot(app: &App) -> Result<SemaphorePermit<'_>, Failure> {
+async fn slot(app: &App) -> Result<SemaphorePermit<'_>, ErrorAnswer> {
     if let Ok(permit) = app.slots.try_acquire() {
         return Ok(permit);
     }
@@ -372,74 +274,6 @@ async fn slot(app: &App) -> Result<SemaphorePermit<'_>, Failure> {
             StatusCode::SERVICE_UNAVAILABLE,
             "ERR all Redis connections are busy",
         )),
-    }
-}
-
-/// The shared connection when every command may go there ([`shared::may_share`]), else a
-/// pooled one.
-async fn connection<'a>(app: &'a App, commands: &[Command]) -> Result<Connection<'a>, Failure> {
-    let Backend::Single { shared, .. } = &app.backend else {
-        return Err(fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR no single Redis",
-        ));
-    };
-    if !commands.iter().all(shared::may_share) {
-        return Ok(Connection::Own(own_connection(app).await?));
-    }
-    match shared.get().await {
-        Ok(link) => Ok(Connection::Shared(shared, link)),
-        Err(_) => Err(fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ERR Redis is unavailable",
-        )),
-    }
-}
-
-async fn own_connection(app: &App) -> Result<Conn, Failure> {
-    let Backend::Single { pool, .. } = &app.backend else {
-        return Err(fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR no single Redis",
-        ));
-    };
-    pool.get().await.map_err(|e| {
-        fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("ERR {}", pool::unavailable_reason(&e)),
-        )
-    })
-}
-
-/// A Redis error reply is the caller's (400), or says the command did not run (503); a command
-/// that never reached Redis is a 503 (retrying is safe); one that was sent and then got no
-/// answer may have run: 504 when Redis was too slow, 502 when the connection was lost. Clients
-/// read 502 and 504 as "may have run" (edge-caches does), not as "retry at will".
-fn redis_failure(err: redis::RedisError) -> Failure {
-    if err.kind() == redis::ErrorKind::Parse {
-        // The redis crate reads error and status lines as UTF-8 only, and Redis quotes arguments
-        // in some errors ("unknown command 'x', with args beginning with: ..."): a caller's bytes.
-        // It also refuses replies nested more than 100 deep, which a Lua script can return.
-        return fail(StatusCode::BAD_REQUEST, execute::UNREADABLE);
-    }
-    match err.code() {
-        Some(code) if reply::did_not_run(code) => {
-            fail(StatusCode::SERVICE_UNAVAILABLE, reply::failure_text(&err))
-        }
-        Some(_) => fail(StatusCode::BAD_REQUEST, reply::failure_text(&err)),
-        None if err.is_connection_refusal()
-            || err.kind() == redis::ErrorKind::ClusterConnectionNotFound =>
-        {
-            fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable")
-        }
-        None if err.is_timeout() => fail(
-            StatusCode::GATEWAY_TIMEOUT,
-            "ERR Redis did not answer in time: the command may have run",
-        ),
-        None => fail(
-            StatusCode::BAD_GATEWAY,
-            "ERR the connection to Redis ended before it answered: the command may have run",
-        ),
     }
 }
 
@@ -460,20 +294,14 @@ fn subscription(path: &str) -> Option<(bool, Vec<Vec<u8>>)> {
 }
 
 /// A stream of the messages on `names` (any token may subscribe: it reads).
-async fn subscribe(app: &App, names: Vec<Vec<u8>>, pattern: bool) -> Result<Response, Failure> {
+async fn subscribe(app: &App, names: Vec<Vec<u8>>, pattern: bool) -> Result<Response, ErrorAnswer> {
     let Ok(mut permit) = app.subscribers.clone().try_acquire_owned() else {
         return Err(fail(
             StatusCode::SERVICE_UNAVAILABLE,
             "ERR too many subscriptions are open (--max-subscribers)",
         ));
     };
-    let clients = match &app.backend {
-        Backend::Single { target, .. } => {
-            vec![target.client().await.map_err(redis_failure)?]
-        }
-        Backend::Cluster(cluster) => cluster.seed_clients(),
-    };
-    // On a cluster a message published on any node reaches every node: any live seed will do.
+    let clients = app.backend.subscribe_clients().await?;
     let mut last = None;
     for client in clients {
         match subscribe::open(client, names.clone(), pattern, permit).await {
@@ -495,7 +323,7 @@ async fn subscribe(app: &App, names: Vec<Vec<u8>>, pattern: bool) -> Result<Resp
     }
     Err(last.map_or_else(
         || fail(StatusCode::SERVICE_UNAVAILABLE, "ERR Redis is unavailable"),
-        redis_failure,
+        ErrorAnswer::from,
     ))
 }
 
@@ -525,95 +353,3 @@ fn preflight() -> Response {
     response
 }
 
-fn too_large(app: &App) -> Failure {
-    fail(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!(
-            "ERR the request body is larger than this gateway's limit of {} bytes (--max-body)",
-            app.max_body
-        ),
-    )
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-}
-
-/// Reads the body within the read timeout and the size limit (`declared`, the Content-Length,
-/// is within it). Whatever the content type says: clients send `application/json`, with or
-/// without a charset, or nothing.
-async fn read_body(app: &App, declared: Option<u64>, mut body: Incoming) -> Result<Bytes, Failure> {
-    let read = async {
-        let capacity = declared.map_or(0, |n| n as usize).min(app.max_body);
-        let mut buffer = Vec::with_capacity(capacity);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| {
-                Some(fail(
-                    StatusCode::BAD_REQUEST,
-                    "ERR could not read the request body",
-                ))
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            if buffer.len() + data.len() > app.max_body {
-                return Err(None);
-            }
-            buffer.extend_from_slice(&data);
-        }
-        Ok(Bytes::from(buffer))
-    };
-    match tokio::time::timeout(app.read_timeout, read).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(Some(failure))) => Err(failure),
-        Ok(Err(None)) => {
-            discard(app, body);
-            Err(too_large(app))
-        }
-        Err(_) => Err(fail(
-            StatusCode::REQUEST_TIMEOUT,
-            "ERR the request body was not received in time",
-        )),
-    }
-}
-
-/// [`discard`] for a body not read at all yet: a client waiting for `100 Continue` has sent
-/// nothing, so dropping the body answers it without asking for the upload.
-fn discard_unread(app: &App, headers: &HeaderMap, body: Incoming) {
-    let expects_continue = headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if !expects_continue {
-        discard(app, body);
-    }
-}
-
-/// Reads and drops the rest of a body the gateway answers without using (401, 405, 413), in the
-/// background and within limits, so the client can read the answer: closing a connection with
-/// unread data resets it, and the client may lose the answer with it. Past the limits the
-/// connection is simply closed.
-fn discard(app: &App, mut body: Incoming) {
-    if body.is_end_stream() {
-        return;
-    }
-    let limit = app
-        .max_body
-        .saturating_mul(DRAIN_FACTOR)
-        .max(DRAIN_AT_LEAST);
-    let timeout = app.read_timeout;
-    tokio::spawn(async move {
-        let drain = async {
-            let mut seen = 0usize;
-            while let Some(Ok(frame)) = body.frame().await {
-                seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
-                if seen > limit {
-                    break;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(timeout, drain).await;
-    });
-}

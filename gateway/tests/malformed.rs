@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use common::damaged::damaged;
 use common::{bearer, Gateway, Proxy, Redis, TOKEN};
 use hyper::{Method, StatusCode};
 use proptest::prelude::*;
@@ -195,28 +196,13 @@ fn command() -> impl Strategy<Value = Json> {
     })
 }
 
-/// A JSON text, whole (five times in eight) or damaged: cut short, a byte replaced, a byte
-/// inserted (invalid UTF-8 among them).
-fn damaged(json: impl Strategy<Value = Json>) -> impl Strategy<Value = Vec<u8>> {
-    (json, 0..8u8, any::<prop::sample::Index>(), any::<u8>()).prop_map(|(json, how, at, byte)| {
-        let mut bytes = serde_json::to_vec(&json).unwrap();
-        let i = at.index(bytes.len() + 1);
-        match how {
-            0 => bytes.truncate(i),
-            1 if i < bytes.len() => bytes[i] = byte,
-            2 => bytes.insert(i, byte),
-            _ => {}
-        }
-        bytes
-    })
-}
 
 fn bodies() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         // One command, or a pipeline of them (up to past the limit).
-        4 => damaged(command()),
-        4 => damaged(prop::collection::vec(command(), 0..12).prop_map(Json::Array)),
-        2 => damaged(json()),
+        4 => damaged(command(), 5),
+        4 => damaged(prop::collection::vec(command(), 0..12).prop_map(Json::Array), 5),
+        2 => damaged(json(), 5),
         // Random bytes, and invalid UTF-8 inside a string.
         2 => any::<Vec<u8>>(),
         1 => prop::collection::vec(0x80..=0xffu8, 1..8).prop_map(|bad| {

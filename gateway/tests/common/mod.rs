@@ -3,6 +3,7 @@
 //! [`shared`], which keeps one pair alive while any test of the file still holds it.
 #![allow(dead_code)]
 
+pub mod damaged;
 mod proxy;
 
 #[allow(unused_imports)]

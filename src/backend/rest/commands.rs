@@ -295,13 +295,17 @@ pub fn result(reply: Json) -> Result<Reply> {
     Err(protocol_error())
 }
 
-/// A reply's result, or its Redis error as a `SERVER` error.
+/// The Redis error codes that say a command did not run because of where it was sent (a
+/// cluster's redirect, a failover). The gateway reads the same file.
+const DID_NOT_RUN: &str = include_str!("did_not_run.txt");
+
 /// Whether an error reply says the command did not run because of where it was sent.
-fn not_run(message: &str) -> bool {
+fn did_not_run(message: &str) -> bool {
     let code = message.split(' ').next().unwrap_or_default();
-    matches!(code, "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY")
+    DID_NOT_RUN.split_ascii_whitespace().any(|c| c == code)
 }
 
+/// A reply's result, or its Redis error as a `SERVER` error.
 pub fn value(reply: Reply) -> Result<Json> {
     reply.map_err(|message| Error::cache(Code::Server, &["the server answered: ", &message]))
 }
@@ -379,7 +383,7 @@ pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
             Ok(Json::Number(number)) => Ok(Outcome::Value(Some(number))),
             Ok(_) => Err(protocol_error()),
             // Refused where it was sent (a cluster's redirect, a failover): not about the value.
-            Err(message) if not_run(&message) => value(Err(message)).map(|_| Outcome::Done),
+            Err(message) if did_not_run(&message) => value(Err(message)).map(|_| Outcome::Done),
             Err(message) => Err(Error::cache(Code::NotANumber, &["the stored value is not a number (", &message, ")"])),
         };
     }
