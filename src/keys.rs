@@ -49,10 +49,6 @@ impl KeyBuilder {
         &self.prefix
     }
 
-    pub fn version(&self) -> Option<&str> {
-        self.version.as_deref()
-    }
-
     /// `version`: the call's, `None` for the cache's default.
     pub fn build(&self, key: &str, version: Option<&str>) -> String {
         let mut out = self.stem(version, key.len());

@@ -34,17 +34,6 @@ pub fn is_safe_integer(n: f64) -> bool {
     n.abs() <= 9_007_199_254_740_991.0 && n as i64 as f64 == n
 }
 
-/// `f64::ceil` (std, not core) of a number from 0 to 2^63, where the cast is exact or
-/// (above 2^52, where every number is whole) changes nothing.
-pub fn ceil_positive(x: f64) -> f64 {
-    let whole = x as u64 as f64;
-    if whole < x {
-        whole + 1.0
-    } else {
-        whole
-    }
-}
-
 /// The JSON number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. A stored value
 /// that is a JSON string, `null`, an object... is not a number, even if it looks like one
 /// (`"\"5\""` is the string "5").

@@ -238,12 +238,6 @@ proptest! {
         prop_assert_eq!(number::is_safe_integer(n), expected, "{}", n);
     }
 
-    /// `ceil_positive` (written without std's f64::ceil) is f64::ceil on its range.
-    #[test]
-    fn ceil_of_positive_numbers(x in prop_oneof![0.0..9.2e18, 0.0..100.0, (0u64..1000).prop_map(|n| n as f64 / 4.0)]) {
-        prop_assert_eq!(number::ceil_positive(x), x.ceil(), "{}", x);
-    }
-
     /// incr on any stored text with any delta: a number or a clean error.
     #[test]
     fn incr_on_any_stored_text(stored in "\\PC{0,30}|-?[0-9]{1,30}(\\.[0-9]{0,10})?(e[+-]?[0-9]{1,4})?", delta in any::<f64>()) {
