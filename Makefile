@@ -87,9 +87,9 @@ test-topologies:
 	cargo build --quiet --profile gateway -p edge-caches-gateway
 	$(NODE_TEST) --test-concurrency=1 tests/topologies/
 
-# One real Redis and gateway (scripts/with-servers.sh) for every suite that needs them.
+# One real Redis and gateway (tests/with-servers.mjs) for every suite that needs them.
 test-servers:
-	scripts/with-servers.sh tests/with-servers.sh
+	node tests/with-servers.mjs tests/with-servers.sh
 
 clean:
 	rm -rf .build pkg target node_modules/edge-caches

@@ -17,7 +17,7 @@
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
 # (installed here with apt-get when missing, as root). Sections 2, 3, 6, 7, 8 and 9 run inside
-# scripts/with-servers.sh (a fresh redis-server and gateway on free ports).
+# tests/with-servers.mjs (a fresh redis-server and gateway on free ports).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +36,7 @@ run_section() {
     fi
 }
 
-# Inner mode: run by scripts/with-servers.sh with the servers' environment.
+# Inner mode: run by tests/with-servers.mjs with the servers' environment.
 if [ "${1:-}" = "--server-sections" ]; then
     run_section throughput node bench/throughput.mjs
     run_section near node bench/near.mjs
@@ -84,7 +84,7 @@ fi
 cp -r "$packed" "$work/edge-caches"
 export EDGE_CACHES_DIR=$work/edge-caches
 
-# The gateway as built (scripts/with-servers.sh builds it when there is none).
+# The gateway as built (tests/with-servers.mjs builds it when there is none).
 if [ -z "${GATEWAY_BIN:-}" ] && [ -x "$root/target/gateway/edge-caches-gateway" ]; then
     export GATEWAY_BIN=$root/target/gateway/edge-caches-gateway
 fi
@@ -92,7 +92,7 @@ fi
 run_section cost node bench/cost.mjs
 run_section coldstart node bench/coldstart.mjs
 run_section size node bench/size.mjs
-scripts/with-servers.sh "$root/bench/run.sh" --server-sections || status=1
+node tests/with-servers.mjs "$root/bench/run.sh" --server-sections || status=1
 
 echo >&2
 node bench/report.mjs --merge "$BENCH_OUT"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every suite that needs a real Redis and gateway, run inside scripts/with-servers.sh by
+# Every suite that needs a real Redis and gateway, run inside tests/with-servers.mjs by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
 # backend's own tests, the near tier (and the conformance suite again with it on), the bus
 # between two processes (and in Deno and Bun), @upstash/redis

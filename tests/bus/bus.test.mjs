@@ -1,5 +1,5 @@
 // The bus (`near: { bus: true }`) over the real gateway's /subscribe stream and Redis
-// (scripts/with-servers.sh): another process's writes reach this one's near tier in
+// (tests/with-servers.mjs): another process's writes reach this one's near tier in
 // milliseconds; with the stream cut, near.ttl still bounds what is served; after the stream is
 // back, the near tier is dropped (messages may have been missed).
 import { it } from "node:test";
@@ -9,7 +9,7 @@ import process from "node:process";
 import { Cache } from "edge-caches";
 
 const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
-assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with scripts/with-servers.sh");
+assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with tests/with-servers.mjs");
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => performance.timeOrigin + performance.now();
 let n = 0;

@@ -17,7 +17,7 @@ async function eventually(read, want) {
   return got;
 }
 
-it("another instance's writes, clear() and invalidateTags reach this near tier at once", { skip: !GATEWAY_URL && "run me with scripts/with-servers.sh" }, async () => {
+it("another instance's writes, clear() and invalidateTags reach this near tier at once", { skip: !GATEWAY_URL && "run me with tests/with-servers.mjs" }, async () => {
   const keyPrefix = `busrt${Math.random().toString(36).slice(2)}`;
   const open = async (onEvent) => {
     const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix, near: { ttl: 60, bus: true }, onEvent });

@@ -4,7 +4,7 @@
 //
 // Run through the harness, which starts Redis and the gateway and sets GATEWAY_URL,
 // GATEWAY_TOKEN and GATEWAY_READONLY_TOKEN:
-//   scripts/with-servers.sh node --test tests/gateway/
+//   node tests/with-servers.mjs node --test tests/gateway/
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
@@ -12,7 +12,7 @@ import { Redis } from "@upstash/redis";
 const url = process.env.GATEWAY_URL;
 const token = process.env.GATEWAY_TOKEN;
 const readonlyToken = process.env.GATEWAY_READONLY_TOKEN;
-const skip = url && token ? false : "GATEWAY_URL and GATEWAY_TOKEN are not set: run through scripts/with-servers.sh";
+const skip = url && token ? false : "GATEWAY_URL and GATEWAY_TOKEN are not set: run through tests/with-servers.mjs";
 
 const modes = [
   { name: "base64 responses, auto-pipelining", options: {} },

@@ -1,4 +1,4 @@
-// The near tier over REST: a real gateway and Redis (scripts/with-servers.sh), a wrapping fetch
+// The near tier over REST: a real gateway and Redis (tests/with-servers.mjs), a wrapping fetch
 // that counts the requests each cache sends. For stale-if-error the test starts a gateway of its
 // own on the same Redis and kills it.
 import { describe, it } from "node:test";
@@ -7,7 +7,7 @@ import { Cache } from "edge-caches";
 import { freePort, startGateway, stop } from "../servers.mjs";
 
 const { GATEWAY_URL, GATEWAY_TOKEN, GATEWAY_BIN, REDIS_URL } = process.env;
-assert.ok(GATEWAY_URL && GATEWAY_TOKEN && GATEWAY_BIN && REDIS_URL, "run me with scripts/with-servers.sh");
+assert.ok(GATEWAY_URL && GATEWAY_TOKEN && GATEWAY_BIN && REDIS_URL, "run me with tests/with-servers.mjs");
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let n = 0;

@@ -1,6 +1,6 @@
 // What only the REST backend has: the stored format as Redis sees it, requests per call, the
 // SCAN walk of clear(), configuration from the environment, and errors. Run by
-// scripts/with-servers.sh, which provides a real Redis and gateway (GATEWAY_URL, GATEWAY_TOKEN).
+// tests/with-servers.mjs, which provides a real Redis and gateway (GATEWAY_URL, GATEWAY_TOKEN).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
@@ -9,7 +9,7 @@ import { Cache, CacheError } from "edge-caches";
 import { reply } from "../conformance/stub.mjs";
 
 const { GATEWAY_URL, GATEWAY_TOKEN } = process.env;
-assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with scripts/with-servers.sh");
+assert.ok(GATEWAY_URL && GATEWAY_TOKEN, "run me with tests/with-servers.mjs");
 
 // Over a Redis Cluster (tests/topologies), where tagged writes are refused.
 const cluster = process.env.EDGE_CACHES_CLUSTER === "1";
