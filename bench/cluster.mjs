@@ -3,7 +3,7 @@
 // /pipeline with 100 GETs of keys in many slots, and a getMany of 10 keys in 10 slots (MGET,
 // split per slot by the gateway); then what the split adds: one caller's MGET of 10 keys in 10
 // slots against 10 keys in one slot (a hash tag). On a 2-core machine the cluster cannot show
-// scaling (its 6 nodes, the gateway and wrk share the cores): docs/gateway-capacity.md models it.
+// scaling (its 6 nodes, the gateway and wrk share the cores): gateway/README.md (Capacity) models it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
