@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo bench fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
+.PHONY: all setup build demo bench bench-variant fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
 all: build
 
 setup:
@@ -38,6 +38,12 @@ demo: build
 # directory, e.g. another checkout's .build/packed/edge-caches) beside this one.
 bench: build
 	BENCH_BASELINE_DIR=$(BASELINE) bench/run.sh
+
+# docs/decisions/0001: the client a wasm-bindgen project would usually write (async methods on
+# wasm-bindgen-futures, web-sys's fetch, serde-wasm-bindgen options; `get` only) beside this one:
+# size, and µs per `get` with fetch stubbed.
+bench-variant: build
+	bench/variant/run.sh
 
 # The property tests of tests/fuzz.rs with a fixed, larger budget (PROPTEST_CASES per
 # property; about a minute). A failing case is saved in tests/fuzz.proptest-regressions.
