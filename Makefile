@@ -46,10 +46,13 @@ bench-variant: build
 	bench/variant/run.sh
 
 # The property tests of tests/fuzz.rs with a fixed, larger budget (PROPTEST_CASES per
-# property; about a minute). A failing case is saved in tests/fuzz.proptest-regressions.
+# property; about a minute; a failing case is saved in tests/fuzz.proptest-regressions), and
+# the simulation of tests/simulation/ over SIM_SEEDS seeds (a failing seed prints itself).
 FUZZ_CASES ?= 20000
+SIM_SEEDS ?= 100000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p edge-caches --test fuzz
+	SIM_SEEDS=$(SIM_SEEDS) cargo test --release -p edge-caches --test simulation
 
 # Every node --test run: a test that hangs fails after 5 minutes, and a file whose tests are done
 # exits even if a failed test left a stream open (CI reports the failure instead of waiting).

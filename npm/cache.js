@@ -3,7 +3,7 @@
 // and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
 // or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
 // walk, the next request). docs/architecture.md follows a call through in full.
-import { Engine, ErrorKind, ErrorReport, Refresh, RestRequest, abortedError, unsetEnvError } from "./wasm.js";
+import { Engine, ErrorKind, ErrorReport, Refresh, RestRequest, abortedError, freedError, unsetEnvError } from "./wasm.js";
 import {
   NEAR_READ,
   NEAR_WRITE,
@@ -57,7 +57,9 @@ export class Cache {
   #transport = null; // REST only
   #inFlight = 0;
   #idle = []; // resolvers of disconnect() calls waiting for the calls in flight
-  #computing = new Map(); // getOrSet with a function default: stored key -> shared promise
+  #rejects = new Set(); // of the requests in flight, for free()
+  #freed = false;
+  #computing = new Map(); // getOrSet with a function default: stored key and options -> { promise, waiting }
   #loading = new Map(); // near tier: stored key -> the promise of the one request reading it
   #near = false;
   #emit; // onEvent, with its exceptions swallowed; undefined without one
@@ -137,10 +139,11 @@ export class Cache {
   }
 
   get connected() {
-    return this.#engine.connected;
+    return !this.#freed && this.#engine.connected;
   }
 
   connect() {
+    if (this.#freed) return Promise.reject(toError(freedError()));
     try {
       this.#engine.connect();
       this.#bus?.start();
@@ -152,6 +155,7 @@ export class Cache {
 
   /** Stops admitting calls at once and resolves when the calls in flight have settled. */
   disconnect() {
+    if (this.#freed) return Promise.reject(toError(freedError()));
     try {
       this.#engine.disconnect();
     } catch (error) {
@@ -166,9 +170,21 @@ export class Cache {
     if (this.connected) await this.disconnect();
   }
 
-  /** Frees the engine's wasm memory; the cache is unusable afterwards. */
+  /**
+   * Frees the engine's wasm memory. Calls in flight reject with NOT_CONNECTED at once (their
+   * requests may still run), and so does every later call.
+   */
   free() {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#bus?.stop();
+    this.#transport?.close();
+    const error = toError(freedError());
+    for (const reject of this.#rejects) reject(error);
+    this.#rejects.clear();
     this.#engine.free();
+    this.#inFlight = 0;
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   get(key, dflt, options) {
@@ -197,21 +213,40 @@ export class Cache {
     let o;
     let stored;
     try {
+      this.#live();
       o = callOptions(options, NEAR_WRITE);
       stored = this.#engine.getOrSetKey(checked(key), o);
     } catch (error) {
       return Promise.reject(error);
     }
     if (stored instanceof ErrorReport) return Promise.reject(this.#failure(toError(stored)));
-    let shared = this.#computing.get(stored);
+    // Calls share one computation only when what they would store agrees (ttl, tags) and they
+    // read alike (fresh); otherwise each computes, and the first add wins.
+    const group = `${stored}\u0000${o?.ttl}\u0000${o?.tags}\u0000${o?.fresh === true}`;
+    let shared = this.#computing.get(group);
     if (shared === undefined) {
-      shared = this.#compute(stored, dflt, o);
-      this.#computing.set(stored, shared);
-      const forget = () => this.#computing.delete(stored);
-      shared.then(forget, forget);
+      shared = { promise: this.#compute(stored, dflt, o), waiting: 0 };
+      this.#computing.set(group, shared);
+      const forget = () => this.#computing.get(group) === shared && this.#computing.delete(group);
+      shared.promise.then(forget, forget);
     }
+    // Each caller waits until the computation settles or its own signal fires. Once no caller
+    // waits, the computation blocks no one: the next call starts its own, and disconnect()
+    // does not wait for it (if it settles later, its value is still added).
+    shared.waiting++;
+    this.#inFlight++;
+    let waiting = true;
+    const leave = () => {
+      if (!waiting) return;
+      waiting = false;
+      this.#settled();
+      if (--shared.waiting === 0 && this.#computing.get(group) === shared) this.#computing.delete(group);
+    };
+    shared.promise.then(leave, leave);
     // The calls share the stored text; each decodes a copy of its own.
-    return this.#signal(this.#watch(shared).then(decodeValue), o?.signal);
+    const result = this.#signal(shared.promise.then(decodeValue), o?.signal);
+    result.catch(leave);
+    return result;
   }
 
   getMany(keys, options) {
@@ -271,6 +306,7 @@ export class Cache {
     let o;
     let step;
     try {
+      this.#live();
       o = callOptions(options, allowed);
       step = plan(o);
     } catch (error) {
@@ -287,6 +323,11 @@ export class Cache {
     }
   }
 
+  // Throws NOT_CONNECTED once the cache is freed (its engine is gone).
+  #live() {
+    if (this.#freed) throw toError(freedError());
+  }
+
   // A call's `signal` ends the wait early (the request itself goes on: a batched command may
   // already be on its way).
   #signal(promise, signal) {
@@ -297,22 +338,16 @@ export class Cache {
     if (--this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  // Counts a call of several steps in flight until it settles.
-  #watch(promise) {
-    this.#inFlight++;
-    const settled = () => this.#settled();
-    promise.then(settled, settled);
-    return promise;
-  }
-
   // A request to the call's result, counted in flight until it settles. What the engine makes
   // of an answer may be another request (clear()'s walk): that is sent in turn.
   #request(request, finish) {
     this.#inFlight++;
     return new Promise((resolve, reject) => {
+      this.#rejects.add(reject);
       const done = (result) => {
         if (this.#emit !== undefined) this.#drain();
         if (result instanceof RestRequest) return this.#transport.send(result, done);
+        this.#rejects.delete(reject);
         this.#settled();
         if (result instanceof ErrorReport) return reject(this.#failure(toError(result)));
         // What describing a fetch's failure threw.
@@ -327,15 +362,18 @@ export class Cache {
     });
   }
 
-  // A request, or with the near tier, the one request already reading its key.
+  // A request, or with the near tier, the one request already reading its key. Only reads
+  // planned at one epoch share (src/engine/plan.rs, `shared_key`): a read that starts after a
+  // write of this instance ended must not be answered by one that started before it.
   #send(request, finish) {
     const key = this.#near ? request.sharedKey : undefined;
     if (key === undefined) return this.#request(request, finish);
-    let loading = this.#loading.get(key);
+    const group = `${request.sharedEpoch}:${key}`;
+    let loading = this.#loading.get(group);
     if (loading === undefined) {
       loading = this.#request(request, same);
-      this.#loading.set(key, loading);
-      const forget = () => this.#loading.delete(key);
+      this.#loading.set(group, loading);
+      const forget = () => this.#loading.delete(group);
       loading.then(forget, forget);
     } else {
       request.free();
@@ -355,8 +393,10 @@ export class Cache {
     return stale;
   }
 
-  // An admitted call's step: its outcome, or a promise of it.
-  #step(step, waitUntil) {
+  // An admitted call's next step (`plan` asks the engine): its outcome, or a promise of it.
+  #step(plan, waitUntil) {
+    this.#live();
+    const step = plan();
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#send(step, same);
     if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
@@ -367,12 +407,12 @@ export class Cache {
   // getOrSet with a function default, once per stored key: the stored text it resolves with.
   // `o`: the first call's options (undefined for none).
   async #compute(stored, produce, o) {
-    const hit = await this.#step(this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
+    const hit = await this.#step(() => this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
     if (hit !== null) return hit;
     const text = encodeValue(await produce());
-    if (await this.#step(this.#engine.addStored(stored, text, o))) return text;
+    if (await this.#step(() => this.#engine.addStored(stored, text, o))) return text;
     // Another writer stored the key meanwhile: its value wins.
-    const now = await this.#step(this.#engine.getStored(stored, true));
+    const now = await this.#step(() => this.#engine.getStored(stored, true));
     return now === null ? text : now;
   }
 }

@@ -25,6 +25,7 @@ export class Transport {
   #emit; // the cache's onEvent, or undefined
   #queue = []; // single-command requests waiting for this tick's /pipeline request
   #flush = () => this.#sendQueued();
+  #closed = false; // the engine was freed: answers are dropped, nothing is retried
   /** HTTP requests sent (retries included), for `cache.stats`. */
   requests = 0;
   /** Upstash's read-your-writes token: the last one a response carried, sent on each request. */
@@ -45,6 +46,12 @@ export class Transport {
     this.fetch = options.fetch;
     this.#timeout = options.timeout;
     this.#autoPipeline = options.autoPipeline;
+  }
+
+  /** The cache was freed: requests in flight are dropped when they settle (their calls were rejected). */
+  close() {
+    this.#closed = true;
+    for (const item of this.#queue.splice(0)) item.request.free();
   }
 
   // Sends `request` (an engine `RestRequest`) and calls `done` once with what the engine made
@@ -71,10 +78,12 @@ export class Transport {
       // For events: clear()'s walk sends a DEL and the next SCAN as a pipeline of its own.
       path === "" ? 1 : 2,
       ([status, bytes]) => {
+        if (this.#closed) return item.request.free();
         item.done(this.#engine.read(item.request, status, bytes));
         then?.();
       },
       (how, detail) => {
+        if (this.#closed) return item.request.free();
         item.done(this.#failed(item.request, how, detail));
         then?.();
       },
@@ -106,11 +115,13 @@ export class Transport {
       batch.some((item) => item.once),
       this.#emit === undefined ? 0 : batch.reduce((n, item) => n + item.commands, 0),
       ([status, bytes]) => {
+        if (this.#closed) return batch.forEach((item) => item.request.free());
         const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
         batch.forEach((item, i) => item.done(read[i]));
         then?.();
       },
       (how, detail) => {
+        if (this.#closed) return batch.forEach((item) => item.request.free());
         for (const item of batch) item.done(this.#failed(item.request, how, detail));
         then?.();
       },
@@ -131,6 +142,7 @@ export class Transport {
   #post(path, body, once, commands, answered, failed) {
     const emit = this.#emit;
     const attempt = (n) => {
+      if (this.#closed) return failed(FetchFailure.Aborted, "the cache was freed");
       this.requests++;
       const started = emit === undefined ? 0 : performance.now();
       const sent = (status) => emit?.({ type: "request", ms: performance.now() - started, commands, status, attempt: n });
@@ -166,6 +178,7 @@ export class Transport {
       );
     };
     const retry = (n, how, outcome) => {
+      if (this.#closed) return failed(how, outcome);
       const delay = this.#engine.retryAfter(how, n, once);
       if (delay !== undefined) {
         emit?.({ type: "retry", attempt: n + 1, reason: REASONS[how], delayMs: delay });

@@ -4,10 +4,19 @@
 //! - an entry is served while it is younger than `ttl` (fresh), and up to `swr` more while a
 //!   refresh runs (stale); up to `grace` more only when the backend fails;
 //! - never past the key's own expiry, which a read learns in the same request (`PTTL`);
-//! - a missing key is remembered too (a negative entry), on the same terms;
-//! - a write through this instance marks its keys before it is sent: nothing is served for them
-//!   until it is answered, and no read sent before the write may store an older value after it
-//!   (the write's epoch). A write that fails, or whose outcome is unknown, leaves the mark.
+//! - a missing key is remembered too (a negative entry), on the same terms.
+//!
+//! The rule it keeps (docs/decisions/0006): once a write of this instance has resolved, no read
+//! that starts afterwards is served what the write replaced. The network may deliver requests
+//! and answers in any order, so the tier orders them by a counter (the epoch), bumped when a
+//! write begins and when it ends:
+//! - a write marks its keys before it is sent: nothing is served for them until it ends;
+//! - a read's answer is kept only if no write of its key was in flight when it was planned or
+//!   began since (it might have run before that write), and no `clear()` or `invalidateTags`
+//!   was in flight either;
+//! - a write that ends keeps what it wrote only if no other write of the key, nor a `clear()`,
+//!   overlapped it (the server may have run them in either order); one that fails, or whose
+//!   outcome is unknown, leaves its keys unserved until a read fetches them.
 
 use crate::prelude::*;
 
@@ -26,14 +35,24 @@ struct Entry {
     /// `None`: the key was missing.
     value: Option<String>,
     /// When it was read or written (ms since the epoch); `None` while a write of the key is in
-    /// flight or failed: then it is not served.
+    /// flight, or after one failed or overlapped another: then it is not served.
     at: Option<f64>,
     /// The key's own expiry, when there is one.
     expires_at: Option<f64>,
-    /// The write epoch it was stored at (see `Near::epoch`).
+    /// The epoch it was stored or marked at.
     epoch: u64,
     /// A refresh of this entry is in flight (one per key).
     refreshing: bool,
+    /// The writes of this key in flight (their ids).
+    writing: Vec<u64>,
+    /// A write of this key began while another was in flight: neither keeps its value.
+    overlapped: bool,
+}
+
+impl Entry {
+    fn mark(epoch: u64) -> Entry {
+        Entry { value: None, at: None, expires_at: None, epoch, refreshing: false, writing: Vec::new(), overlapped: false }
+    }
 }
 
 /// What the near tier has for a key.
@@ -51,19 +70,32 @@ pub enum Lookup {
 pub struct Near {
     entries: Lru<Entry>,
     policy: NearPolicy,
-    /// Counts the writes through this instance. A read records it when it is planned; its answer
-    /// is stored only if no write of its key was planned since.
+    /// Bumped when a write (or `clear()`) begins or ends. A read records it when it is planned.
     epoch: u64,
-    /// The newest epoch of a write mark that eviction dropped: reads older than it store nothing.
+    /// Reads planned before this store nothing (a `clear()`, or a write mark that was evicted).
     evicted_write: u64,
+    /// `clear()`s and `invalidateTags` in flight: reads store nothing meanwhile.
+    clearing: u32,
+    /// The writes in flight (their ids).
+    in_flight: Vec<u64>,
+    /// Writes in flight whose marks were evicted or cleared: reads store nothing until they end.
+    orphans: Vec<u64>,
 }
 
 impl Near {
     pub fn new(policy: NearPolicy, hash_key: [u64; 2]) -> Near {
-        Near { entries: Lru::new(policy.max_entries, hash_key), policy, epoch: 0, evicted_write: 0 }
+        Near {
+            entries: Lru::new(policy.max_entries, hash_key),
+            policy,
+            epoch: 0,
+            evicted_write: 0,
+            clearing: 0,
+            in_flight: Vec::new(),
+            orphans: Vec::new(),
+        }
     }
 
-    /// The epoch a read planned now carries to `store`.
+    /// The epoch a read planned now carries to `store_read`.
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
@@ -88,7 +120,7 @@ impl Near {
     }
 
     /// What a read whose request failed may still serve: an entry within `ttl + swr + grace`,
-    /// not past its key's expiry.
+    /// not past its key's expiry, and not marked by a write.
     pub fn fallback(&mut self, key: &str, now: f64) -> Option<Option<String>> {
         let NearPolicy { ttl_ms, swr_ms, grace_ms, .. } = self.policy;
         let entry = self.entries.get(key)?;
@@ -101,37 +133,109 @@ impl Near {
     /// Keeps what a read planned at `epoch` found: `value` (or `None`: missing), and the key's
     /// remaining life in ms (`pttl` as Redis answers it: -1 for none, -2 for a missing key).
     pub fn store_read(&mut self, key: String, value: Option<String>, pttl: i64, epoch: u64, now: f64) {
-        if epoch < self.evicted_write || self.entries.peek(&key).is_some_and(|e| e.epoch > epoch) {
+        if self.clearing > 0 || !self.orphans.is_empty() || epoch < self.evicted_write {
             return;
         }
-        let expires_at = (pttl >= 0).then(|| now + pttl as f64);
-        self.insert(key, Entry { value, at: Some(now), expires_at, epoch, refreshing: false });
+        if self.entries.peek(&key).is_some_and(|e| !e.writing.is_empty() || e.epoch > epoch) {
+            return;
+        }
+        let expires_at = (pttl >= 0).then_some(now + pttl as f64);
+        self.insert(key, Entry { value, at: Some(now), expires_at, ..Entry::mark(epoch) });
     }
 
-    /// Marks keys a write is about to change: nothing is served for them until `store_write`,
-    /// and reads planned before now store nothing for them. The write's epoch.
+    /// Marks keys a write is about to change: nothing is served for them until it ends, and
+    /// reads planned before it ends store nothing for them. The write's id, for `end_write`.
     pub fn begin_write(&mut self, keys: &[String]) -> u64 {
         self.epoch += 1;
+        let id = self.epoch;
+        self.in_flight.push(id);
+        // A write that overlaps a `clear()`, or a write whose mark was dropped (it may be of
+        // these keys), may run before or after it.
+        let clearing = self.clearing > 0 || !self.orphans.is_empty();
         for key in keys {
-            self.insert(key.clone(), Entry { value: None, at: None, expires_at: None, epoch: self.epoch, refreshing: false });
+            match self.entries.get(key) {
+                Some(entry) => {
+                    entry.overlapped |= clearing || !entry.writing.is_empty();
+                    entry.writing.push(id);
+                    entry.at = None;
+                    entry.epoch = id;
+                }
+                None => self.insert(key.clone(), Entry { writing: vec![id], overlapped: clearing, ..Entry::mark(id) }),
+            }
         }
-        self.epoch
+        id
     }
 
-    /// What a write of `epoch` left its key holding, when the write says (`set`: the value and
-    /// its ttl; `delete`: missing). Left marked (not served) if a later write came meanwhile.
-    pub fn store_write(&mut self, key: String, value: Option<String>, ttl_ms: Option<u64>, epoch: u64, now: f64) {
-        if self.entries.peek(&key).is_none_or(|e| e.epoch != epoch) {
-            return;
+    /// The write `id` of `keys` ended. `written`: what each key holds now, when the write
+    /// succeeded and says (`set`: the value and its ttl; `delete`: missing); kept only if no
+    /// other write of the key overlapped this one.
+    pub fn end_write(&mut self, keys: &[String], id: u64, written: Option<(Vec<Option<String>>, Option<u64>)>, now: f64) {
+        self.epoch += 1;
+        let ended = self.epoch;
+        self.in_flight.retain(|&w| w != id);
+        let (values, ttl_ms) = match written {
+            Some((values, ttl_ms)) => (Some(values), ttl_ms),
+            None => (None, None),
+        };
+        for (i, key) in keys.iter().enumerate() {
+            let Some(entry) = self.entries.get(key) else { continue };
+            let Some(at) = entry.writing.iter().position(|&w| w == id) else { continue };
+            entry.writing.remove(at);
+            let alone = entry.writing.is_empty() && !entry.overlapped && entry.epoch == id && self.orphans.is_empty();
+            match values.as_ref().and_then(|v| v.get(i)) {
+                Some(value) if alone => {
+                    entry.value.clone_from(value);
+                    entry.at = Some(now);
+                    entry.expires_at = ttl_ms.map(|ms| now + ms as f64);
+                }
+                _ => entry.at = None,
+            }
+            entry.epoch = ended;
+            if entry.writing.is_empty() {
+                entry.overlapped = false;
+            }
         }
-        let expires_at = ttl_ms.map(|ms| now + ms as f64);
-        self.insert(key, Entry { value, at: Some(now), expires_at, epoch, refreshing: false });
+        let orphaned = self.orphans.len();
+        self.orphans.retain(|&w| w != id);
+        if orphaned > 0 && self.orphans.is_empty() {
+            self.evicted_write = self.epoch;
+        }
     }
 
-    /// Forgets everything (`clear()`); later reads of earlier requests store nothing.
+    /// A `clear()` or `invalidateTags` is about to be sent: everything is forgotten, and reads
+    /// store nothing until it ends (`end_clear`).
+    pub fn begin_clear(&mut self) {
+        self.clearing += 1;
+        self.clear();
+    }
+
+    pub fn end_clear(&mut self) {
+        self.clearing = self.clearing.saturating_sub(1);
+        self.epoch += 1;
+        self.evicted_write = self.epoch;
+    }
+
+    /// Another writer changed these keys (a bus message): not served, and reads planned before
+    /// now store nothing for them.
+    pub fn forget(&mut self, keys: &[String]) {
+        self.epoch += 1;
+        for key in keys {
+            match self.entries.get(key) {
+                Some(entry) => {
+                    entry.at = None;
+                    entry.epoch = self.epoch;
+                }
+                None => self.insert(key.clone(), Entry::mark(self.epoch)),
+            }
+        }
+    }
+
+    /// Forgets everything; reads of earlier requests store nothing, and neither do reads while
+    /// a write whose mark this drops is in flight.
     pub fn clear(&mut self) {
         self.epoch += 1;
         self.evicted_write = self.epoch;
+        self.orphans.extend_from_slice(&self.in_flight);
         self.entries.clear();
     }
 
@@ -140,6 +244,7 @@ impl Near {
             if evicted.at.is_none() {
                 self.evicted_write = self.evicted_write.max(evicted.epoch);
             }
+            self.orphans.extend_from_slice(&evicted.writing);
         }
     }
 }
@@ -199,19 +304,51 @@ mod tests {
         // A read sent before the write answers after it: its value is not kept.
         n.store_read("k".into(), text("old"), -1, read_epoch, 2.0);
         assert_eq!(n.lookup("k", 3.0), Lookup::Miss);
-        n.store_write("k".into(), text("new"), Some(10), write, 4.0);
+        // A read planned while the write is in flight may have run before it: not kept.
+        let during = n.epoch();
+        n.end_write(&["k".into()], write, Some((vec![text("new")], Some(10))), 4.0);
         assert_eq!(n.lookup("k", 5.0), Lookup::Fresh(text("new")));
+        n.store_read("k".into(), text("old"), -1, during, 5.0);
+        assert_eq!(n.lookup("k", 6.0), Lookup::Fresh(text("new")), "the read from during the write");
         assert_eq!(n.lookup("k", 14.0), Lookup::Miss, "the write's own ttl");
-        // A write answered after a later one began leaves the later one's mark.
+        // Two writes of one key in flight at once: the server may run them in either order, so
+        // neither keeps its value (the old test kept the later one's: the race the simulation
+        // found).
         let first = n.begin_write(&["j".into()]);
         let second = n.begin_write(&["j".into()]);
-        n.store_write("j".into(), text("first"), None, first, 5.0);
+        n.end_write(&["j".into()], first, Some((vec![text("first")], None)), 5.0);
         assert_eq!(n.lookup("j", 6.0), Lookup::Miss);
-        n.store_write("j".into(), text("second"), None, second, 7.0);
-        assert_eq!(n.lookup("j", 8.0), Lookup::Fresh(text("second")));
-        // A read planned after the write stores as usual.
+        n.end_write(&["j".into()], second, Some((vec![text("second")], None)), 7.0);
+        assert_eq!(n.lookup("j", 8.0), Lookup::Miss);
+        // A read planned after the writes ended stores as usual.
         n.store_read("k".into(), text("newer"), -1, n.epoch(), 9.0);
         assert_eq!(n.lookup("k", 10.0), Lookup::Fresh(text("newer")));
+        // A write that failed (or timed out) leaves its keys unserved.
+        let failed = n.begin_write(&["k".into()]);
+        n.end_write(&["k".into()], failed, None, 11.0);
+        assert_eq!(n.lookup("k", 12.0), Lookup::Miss);
+    }
+
+    #[test]
+    fn reads_store_nothing_while_a_clear_is_in_flight_or_a_write_lost_its_mark() {
+        let mut n = near(1000, 0, 0);
+        n.begin_clear();
+        let during = n.epoch();
+        n.store_read("k".into(), text("v"), -1, during, 0.0);
+        assert_eq!(n.lookup("k", 1.0), Lookup::Miss, "the read may have run before the clear");
+        n.end_clear();
+        n.store_read("k".into(), text("v"), -1, during, 2.0);
+        assert_eq!(n.lookup("k", 3.0), Lookup::Miss, "planned before the clear ended");
+        n.store_read("k".into(), text("v"), -1, n.epoch(), 4.0);
+        assert_eq!(n.lookup("k", 5.0), Lookup::Fresh(text("v")));
+        // A write whose mark a clear dropped: reads store nothing until it ends.
+        let write = n.begin_write(&["w".into()]);
+        n.clear();
+        n.store_read("w".into(), text("old"), -1, n.epoch(), 6.0);
+        assert_eq!(n.lookup("w", 7.0), Lookup::Miss);
+        n.end_write(&["w".into()], write, Some((vec![text("new")], None)), 8.0);
+        n.store_read("w".into(), text("new"), -1, n.epoch(), 9.0);
+        assert_eq!(n.lookup("w", 10.0), Lookup::Fresh(text("new")));
     }
 
     #[test]

@@ -234,10 +234,15 @@ impl RestRequest {
     pub fn flags(&self) -> u32 {
         self.0.route() as u32 | if self.0.once { ONCE } else { 0 } | (self.0.commands() as u32) << COMMANDS_SHIFT
     }
-    /// A near-tier read of one key: the key, which concurrent reads of it may share.
+    /// A near-tier read of one key: the key, which concurrent reads of it planned at the same
+    /// `sharedEpoch` may share.
     #[wasm_bindgen(getter, js_name = sharedKey)]
     pub fn shared_key(&self) -> Option<String> {
-        self.0.shared_key().map(str::to_owned)
+        self.0.shared_key().map(|(key, _)| key.to_owned())
+    }
+    #[wasm_bindgen(getter, js_name = sharedEpoch)]
+    pub fn shared_epoch(&self) -> f64 {
+        self.0.shared_key().map_or(0.0, |(_, epoch)| epoch as f64)
     }
 }
 
@@ -264,6 +269,12 @@ impl Refresh {
 #[wasm_bindgen(js_name = unsetEnvError)]
 pub fn unset_env_error() -> ErrorReport {
     crate::error::Error::cache(crate::error::Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]).into()
+}
+
+/// The error of the calls in flight when the cache is freed, and of any call after it.
+#[wasm_bindgen(js_name = freedError)]
+pub fn freed_error() -> ErrorReport {
+    engine::freed_error().into()
 }
 
 /// The error of a call whose signal fired; `reason` is its reason's text (or empty).

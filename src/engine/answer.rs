@@ -13,10 +13,16 @@ use crate::ops::Outcome;
 
 impl<H: Host> Engine<H> {
     /// What the answer to `request` (HTTP `status`, `body` as it came) means.
-    pub fn read(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
+    pub fn read(&self, mut request: Request, status: u16, body: &[u8]) -> Result<Step> {
+        let mark = request.mark.take();
+        let step = self.read_answer(request, status, body);
+        self.end_mark(mark, step)
+    }
+
+    fn read_answer(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
         let body = rest::body_text(body);
         if request.publishes {
-            return self.read_pipeline(vec![request], status, body.as_bytes()).pop().unwrap_or_else(|| Err(protocol_error()));
+            return self.read_pipeline_answer(vec![request], status, body.as_bytes()).pop().unwrap_or_else(|| Err(protocol_error()));
         }
         if request.route() != Route::Pipelined {
             if let Some(expect) = request.read.expect() {
@@ -35,7 +41,13 @@ impl<H: Host> Engine<H> {
     /// What the answer to a `/pipeline` request of these (single-command) requests means for
     /// each of them, in order. A request that failed as a whole fails each of them (or, for a
     /// near-tier read when the backend failed, serves what grace allows).
-    pub fn read_pipeline(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
+    pub fn read_pipeline(&self, mut requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
+        let marks: Vec<_> = requests.iter_mut().map(|r| r.mark.take()).collect();
+        let steps = self.read_pipeline_answer(requests, status, body);
+        marks.into_iter().zip(steps).map(|(mark, step)| self.end_mark(mark, step)).collect()
+    }
+
+    fn read_pipeline_answer(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
         let count = requests.iter().map(Request::commands).sum();
         match rest::pipeline_answers(count, status, rest::body_text(body)) {
             Ok(answers) => {
@@ -56,9 +68,11 @@ impl<H: Host> Engine<H> {
 
     /// What a request that got no answer (`failure`; `detail`: what the runtime said) means
     /// for its call: the error, or for a near-tier read, what grace allows.
-    pub fn unanswered(&self, request: Request, failure: FetchFailure, detail: &str) -> Result<Step> {
+    pub fn unanswered(&self, mut request: Request, failure: FetchFailure, detail: &str) -> Result<Step> {
+        let mark = request.mark.take();
         let backend_failed = matches!(failure, FetchFailure::Network | FetchFailure::Unsent | FetchFailure::Timeout);
-        self.request_failed(request.read, failure.error(detail), backend_failed)
+        let step = self.request_failed(request.read, failure.error(detail), backend_failed);
+        self.end_mark(mark, step)
     }
 
     /// Milliseconds to wait before retry number `attempt + 1` of a request that failed as
@@ -83,7 +97,7 @@ impl<H: Host> Engine<H> {
             Read::Walk(walk) => self.walk(walk, answer),
             Read::NearFetch(read) => self.near_answer(*read, result(answer)?),
             // Each has an `expect`, handled above.
-            Read::Reply(_) | Read::Keys(_) | Read::Part(_) | Read::NearWrite(_) => Err(protocol_error()),
+            Read::Reply(_) | Read::Keys(_) | Read::Part(_) => Err(protocol_error()),
         }
     }
 
@@ -101,7 +115,6 @@ impl<H: Host> Engine<H> {
                 self.finish(expect, outcome)
             }
             Read::Part(parts) => self.next_part(*parts, outcome),
-            Read::NearWrite(write) => self.written(*write, outcome),
             Read::Walk(_) | Read::NearFetch(_) => Err(protocol_error()),
         }
     }

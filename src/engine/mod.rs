@@ -200,6 +200,11 @@ fn not_connected() -> Error {
     Error::cache(Code::NotConnected, &["the cache is not connected: call connect() first"])
 }
 
+/// The error of a call in flight when its cache was freed, or made after.
+pub fn freed_error() -> Error {
+    Error::cache(Code::NotConnected, &["the cache was freed"])
+}
+
 /// The error of a call whose signal fired (`reason`: its text, or empty).
 pub fn aborted_error(reason: &str) -> Error {
     let separator = if reason.is_empty() { "" } else { ": " };

@@ -7,9 +7,9 @@ use crate::prelude::*;
 use alloc::boxed::Box;
 use core::cell::RefCell;
 
-use super::plan::{NearFetch, NearWrite, Read, Request};
+use super::plan::{NearFetch, Read, Request, Stores, WriteMark};
 use super::{Engine, Host, KeyEvent, Step};
-use crate::backend::rest::commands::{integer, protocol_error, value, Expect, Reply, Script};
+use crate::backend::rest::commands::{integer, protocol_error, value, Reply, Script};
 use crate::backend::rest::json;
 use crate::error::Result;
 use crate::near::{Lookup, Near};
@@ -29,10 +29,8 @@ impl<H: Host> Engine<H> {
         let dropped = bus.read(text)?;
         let mut near = near.borrow_mut();
         match &dropped {
-            // Marked as by a write of this instance: not served, and older reads store nothing.
-            Some(keys) => {
-                near.begin_write(keys);
-            }
+            // Not served, and older reads store nothing for them.
+            Some(keys) => near.forget(keys),
             None => near.clear(),
         }
         Some(dropped)
@@ -57,6 +55,8 @@ impl<H: Host> Engine<H> {
     /// refreshed in the background (once: other stale reads meanwhile just serve it).
     pub(super) fn near_read(&self, near: &RefCell<Near>, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
         let now = self.host.now_ms();
+        // getMany's keys, for a read too long for one request.
+        let requested = many.then(|| keys.clone());
         let mut tier = near.borrow_mut();
         let mut known = Vec::with_capacity(keys.len());
         let mut fetch = Vec::new();
@@ -96,13 +96,11 @@ impl<H: Host> Engine<H> {
             return Ok(Step::Done(if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) }));
         }
         let request = near_request(NearFetch { fetch, epoch, many: many.then_some(known), background: false });
-        if request.body.len() > self.request_limit {
-            // Too many to read with their PTTL in one request: read them as parts, past the
-            // near tier (it keeps nothing of them).
-            let Read::NearFetch(read) = request.read else {
-                return Err(protocol_error());
-            };
-            return self.run(Op::GetMany { keys: read.fetch });
+        if let (true, Some(keys)) = (request.body.len() > self.request_limit, requested) {
+            // Too many to read with their PTTL in one request: every requested key is read in
+            // parts, past the near tier (it keeps nothing of them), so that the values line up
+            // with the keys.
+            return self.run(Op::GetMany { keys });
         }
         Ok(Step::Send(request))
     }
@@ -139,50 +137,54 @@ impl<H: Host> Engine<H> {
         Ok(Step::Done(near_outcome(read.many, found.into_iter().map(|(text, _)| text).collect())))
     }
 
-    /// A near-tier write's outcome: what its keys hold now, when the outcome says.
-    pub(super) fn written(&self, write: NearWrite, outcome: Outcome) -> Result<Step> {
-        if write.expect == Expect::Value {
-            self.note_found(&write.keys, &outcome);
-        }
-        let applies = match (write.expect, &outcome) {
-            (Expect::Ok | Expect::Count, _) => true,
-            (Expect::Stored, Outcome::Bool(stored)) => *stored,
-            // getOrSet's SET NX GET: null when this value was stored.
-            (Expect::Value, Outcome::Json(json)) => json == "null",
-            _ => false,
-        };
-        if let (true, Some(near)) = (applies, &self.near) {
-            let now = self.host.now_ms();
-            let mut near = near.borrow_mut();
-            let values = write.values.map(|v| v.into_iter().map(Some).collect()).unwrap_or_else(|| vec![None; write.keys.len()]);
-            for (key, value) in write.keys.into_iter().zip(values) {
-                near.store_write(key, value, write.ttl_ms, write.epoch, now);
-            }
-        }
-        self.finish(write.expect, outcome)
-    }
-
-    /// Marks the keys `op` writes in the near tier (`clear` and `invalidateTags` empty it:
+    /// Marks the keys `op` writes in the near tier (`clear()` and `invalidateTags` empty it:
     /// near entries do not carry their tags), and says what they hold once it succeeds, when
-    /// that is known (`expect` is filled in when the op is planned).
-    pub(super) fn begin_write(near: &mut Near, op: &Op) -> Option<NearWrite> {
+    /// that is known.
+    pub(super) fn begin_write(near: &mut Near, op: &Op) -> Option<Box<WriteMark>> {
         let Some(keys) = op.written_keys() else {
-            near.clear();
-            return None;
+            near.begin_clear();
+            return Some(Box::new(WriteMark { keys: None, id: 0, written: None, stores: Stores::Always }));
         };
         if keys.is_empty() {
             return None;
         }
         let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
-        let epoch = near.begin_write(&keys);
-        let (values, ttl_ms) = match op {
-            Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => (Some(vec![entry.value.clone()]), entry.ttl_ms),
-            Op::SetMany { entries, ttl_ms, .. } => (Some(entries.iter().map(|(_, v)| v.clone()).collect()), *ttl_ms),
-            Op::DeleteMany { .. } => (None, None),
+        let id = near.begin_write(&keys);
+        let one = |entry: &crate::ops::Entry| Some((vec![Some(entry.value.clone())], entry.ttl_ms));
+        let (written, stores) = match op {
+            Op::Set(entry) => (one(entry), Stores::Always),
+            Op::Add(entry) => (one(entry), Stores::IfAdded),
+            Op::GetOrAdd(entry) => (one(entry), Stores::IfMissing),
+            Op::SetMany { entries, ttl_ms, .. } => (Some((entries.iter().map(|(_, v)| Some(v.clone())).collect(), *ttl_ms)), Stores::Always),
+            Op::DeleteMany { keys } => (Some((vec![None; keys.len()], None)), Stores::Always),
             // touch, incr: the new value or expiry is the server's; the next read fetches it.
-            _ => return None,
+            _ => (None, Stores::Always),
         };
-        Some(NearWrite { expect: Expect::Ok, keys, values, ttl_ms, epoch })
+        Some(Box::new(WriteMark { keys: Some(keys), id, written, stores }))
+    }
+
+    /// A step of a call that carries a write's marks: the next request carries them on; a
+    /// call that is over ends them, keeping what it wrote when its outcome says it succeeded.
+    pub(super) fn end_mark(&self, mark: Option<Box<WriteMark>>, step: Result<Step>) -> Result<Step> {
+        let (Some(mark), Some(near)) = (mark, &self.near) else { return step };
+        if let Ok(Step::Send(mut next)) = step {
+            next.mark = Some(mark);
+            return Ok(Step::Send(next));
+        }
+        let WriteMark { keys, id, written, stores } = *mark;
+        let mut near = near.borrow_mut();
+        let Some(keys) = keys else {
+            near.end_clear();
+            return step;
+        };
+        let succeeded = match (&step, stores) {
+            (Ok(Step::Done(_)), Stores::Always) => true,
+            (Ok(Step::Done(Outcome::Bool(stored))), Stores::IfAdded) => *stored,
+            (Ok(Step::Done(Outcome::Json(json))), Stores::IfMissing) => json == "null",
+            _ => false,
+        };
+        near.end_write(&keys, id, written.filter(|_| succeeded), self.host.now_ms());
+        step
     }
 }
 
@@ -215,7 +217,7 @@ mod tests {
         let e = near_engine(NearGiven { ttl: Some(1.0), ..NearGiven::default() }, None);
         let first = sent(e.get("k", NONE));
         assert_eq!(first.body, r#"["EVALSHA_RO","333ddf8678e399811fbdedd81486c8628c014efd","1","::k"]"#);
-        assert_eq!(first.shared_key(), Some("::k"));
+        assert_eq!(first.shared_key(), Some(("::k", 0)));
         assert_eq!(done(e.read(first, 200, PTTL_BODY)), Outcome::Value(text("\"v\"")));
         assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"v\"")), "no request");
         assert!(matches!(e.get("k", FRESH), Ok(Step::Send(_))), "fresh: true skips the near tier");
@@ -244,6 +246,20 @@ mod tests {
         let values = done(e.read(many, 200, br#"{"result":["1",-1,null,-2]}"#));
         assert_eq!(values, Outcome::Values(vec![text("1"), text("2"), None]));
         assert_eq!(done(e.get_many(r#"["c","a"]"#, NONE)), Outcome::Values(vec![None, text("1")]), "all from memory");
+    }
+
+    #[test]
+    fn a_near_get_many_too_long_for_one_request_reads_every_key_in_parts_in_order() {
+        let mut e = near_engine(NearGiven::default(), None);
+        done(e.read(sent(e.get("b", NONE)), 200, br#"{"result":["2",-1]}"#));
+        e.request_limit = 40;
+        let first = sent(e.get_many(r#"["a","b","c"]"#, NONE));
+        assert_eq!(first.body, r#"["MGET","::a","::b","::c"]"#, "every key, the near tier's hit too");
+        let values = done(e.read(first, 200, br#"{"result":["1","2",null]}"#));
+        assert_eq!(values, Outcome::Json(r#"["1","2",null]"#.into()), "one value per requested key, in order");
+        let many = sent(e.get_many(r#"["aaaaaaaaaaaaaaaa","b","cccccccccccccccc"]"#, NONE));
+        let rest = sent(e.read(many, 200, br#"{"result":["1","2"]}"#));
+        assert_eq!(done(e.read(rest, 200, br#"{"result":[null]}"#)), Outcome::Json(r#"["1","2",null]"#.into()));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Request {
     /// With the bus: `body` is the command and a PUBLISH of what it changes (the PUBLISH's
     /// answer is not read).
     pub publishes: bool,
+    /// With the near tier, a write's marks, ended when its call ends (`near_calls.rs`).
+    pub(super) mark: Option<Box<WriteMark>>,
 }
 
 /// Where the transport sends a request.
@@ -57,8 +59,6 @@ pub(super) enum Read {
     /// A read through the near tier: the keys it fetches with their PTTL, and for `getMany`
     /// what the near tier already had for each requested key (`None` where fetched).
     NearFetch(Box<NearFetch>),
-    /// A write through the near tier: what its keys hold once it succeeds.
-    NearWrite(Box<NearWrite>),
 }
 
 impl Read {
@@ -68,7 +68,6 @@ impl Read {
             Read::Reply(expect) => Some(*expect),
             Read::Keys(read) => Some(read.0),
             Read::Part(parts) => Some(parts.expect),
-            Read::NearWrite(write) => Some(write.expect),
             Read::Walk(_) | Read::NearFetch(_) => None,
         }
     }
@@ -83,14 +82,28 @@ pub(super) struct NearFetch {
     pub background: bool,
 }
 
+/// A write's marks in the near tier, while it is in flight.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct NearWrite {
-    pub expect: Expect,
-    pub keys: Vec<String>,
-    /// The values written (`None`: the keys were deleted).
-    pub values: Option<Vec<String>>,
-    pub ttl_ms: Option<u64>,
-    pub epoch: u64,
+pub(super) struct WriteMark {
+    /// The keys it writes; `None` for `clear()` and `invalidateTags` (any key).
+    pub keys: Option<Vec<String>>,
+    /// The write's id in the near tier.
+    pub id: u64,
+    /// What the keys hold once it succeeds, when the op says: each key's value (`None`:
+    /// deleted) and the ttl.
+    pub written: Option<(Vec<Option<String>>, Option<u64>)>,
+    /// Which outcome says it succeeded.
+    pub stores: Stores,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stores {
+    /// Any outcome (set, setMany, delete).
+    Always,
+    /// `Bool(true)` (add).
+    IfAdded,
+    /// No value was there (getOrSet's store-if-missing answers null).
+    IfMissing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +119,7 @@ pub(super) struct Parts {
 
 impl Request {
     pub(super) fn new(body: String, read: Read, once: bool) -> Request {
-        Request { body, read, once, publishes: false }
+        Request { body, read, once, publishes: false, mark: None }
     }
 
     pub fn route(&self) -> Route {
@@ -124,11 +137,12 @@ impl Request {
         1 + usize::from(self.publishes)
     }
 
-    /// For a near-tier read of one key: the key, so that concurrent reads of it can share one
-    /// request.
-    pub fn shared_key(&self) -> Option<&str> {
+    /// For a near-tier read of one key: the key, and the epoch it was planned at. Concurrent
+    /// reads of a key planned at one epoch may share one request; a read planned later (after
+    /// a write of this instance ended) may not share an earlier one's answer.
+    pub fn shared_key(&self) -> Option<(&str, u64)> {
         match &self.read {
-            Read::NearFetch(read) if read.many.is_none() => read.fetch.first().map(String::as_str),
+            Read::NearFetch(read) if read.many.is_none() => read.fetch.first().map(|key| (key.as_str(), read.epoch)),
             _ => None,
         }
     }
@@ -155,23 +169,20 @@ impl<H: Host> Engine<H> {
 
     /// REST: the op's request, marked in the near tier when it writes, with the bus's PUBLISH.
     fn send(&self, op: Op) -> Step {
-        let write = self.near.as_ref().and_then(|near| Self::begin_write(&mut near.borrow_mut(), &op));
+        let mark = self.near.as_ref().and_then(|near| Self::begin_write(&mut near.borrow_mut(), &op));
         let publish = self.bus.as_ref().and_then(|bus| bus.publish(&op));
-        let step = match (self.plan(op), write) {
-            (Step::Send(Request { body, read: read @ (Read::Reply(_) | Read::Keys(_)), once, publishes }), Some(mut write)) => {
-                write.expect = read.expect().unwrap_or(write.expect);
-                Step::Send(Request { body, read: Read::NearWrite(Box::new(write)), once, publishes })
-            }
-            (step, _) => step,
-        };
-        match (step, publish) {
-            (Step::Send(mut request), Some(publish)) if !request.publishes => {
-                request.body.push(',');
-                request.body.push_str(&publish);
-                request.publishes = true;
+        match self.plan(op) {
+            Step::Send(mut request) => {
+                request.mark = mark;
+                if let Some(publish) = publish.filter(|_| !request.publishes) {
+                    request.body.push(',');
+                    request.body.push_str(&publish);
+                    request.publishes = true;
+                }
                 Step::Send(request)
             }
-            (step, _) => step,
+            // Nothing to send (an empty list): the write is over.
+            step => self.end_mark(mark, Ok(step)).unwrap_or(Step::Done(Outcome::Done)),
         }
     }
 
