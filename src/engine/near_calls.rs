@@ -289,6 +289,44 @@ mod tests {
         assert!(matches!(e.get("d", NONE), Ok(Step::Send(_))), "clear() empties the near tier");
     }
 
+    /// The races the issue reported, each as the network ordered it (the simulation finds them
+    /// among many others; these pin them down).
+    #[test]
+    fn a_read_that_may_have_run_before_a_write_or_clear_is_not_kept() {
+        let e = near_engine(NearGiven::default(), None);
+        let old = br#"{"result":["\"old\"",-1]}"#;
+        // clear(), then a get sent after it, whose answer (from before the clear) arrives first.
+        let clear = sent(e.clear(NONE));
+        let read = sent(e.get("k", NONE));
+        assert_eq!(done(e.read(read, 200, old)), Outcome::Value(text("\"old\"")), "the read itself may return it");
+        done(e.read(clear, 200, br#"{"result":"OK"}"#));
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))), "but the near tier does not keep it");
+        // The same with invalidateTags.
+        let invalidate = sent(e.invalidate_tags(r#"["t"]"#, NONE));
+        let read = sent(e.get("k", NONE));
+        done(e.read(read, 200, old));
+        done(e.read(invalidate, 200, br#"{"result":1}"#));
+        assert!(matches!(e.get("k", NONE), Ok(Step::Send(_))));
+        // A read planned while a set is in flight, answered (with the old value) after the set.
+        let set = sent(e.set("k", "\"new\"".into(), NONE));
+        let read = sent(e.get("k", NONE));
+        done(e.read(set, 200, br#"{"result":"OK"}"#));
+        done(e.read(read, 200, old));
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"new\"")), "the set's value, not the read's");
+        // Two sets of one key in flight: the server may run them in either order.
+        let first = sent(e.set("j", "1".into(), NONE));
+        let second = sent(e.set("j", "2".into(), NONE));
+        done(e.read(second, 200, br#"{"result":"OK"}"#));
+        done(e.read(first, 200, br#"{"result":"OK"}"#));
+        assert!(matches!(e.get("j", NONE), Ok(Step::Send(_))), "neither is kept");
+        // A get that starts after a write ended does not share the request of one from before.
+        let before = sent(e.get("s", NONE));
+        done(e.read(sent(e.set("s", "3".into(), NONE)), 200, br#"{"result":"OK"}"#));
+        e.host.0.set(e.host.0.get() + 10_000.0);
+        let after = sent(e.get("s", NONE));
+        assert_ne!(before.shared_key(), after.shared_key());
+    }
+
     #[test]
     fn stale_while_revalidate_and_stale_if_error() {
         let e = near_engine(NearGiven { ttl: Some(1.0), swr: Some(1.0), ..NearGiven::default() }, Some(10.0));
