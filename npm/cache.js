@@ -335,6 +335,7 @@ export class Cache {
   }
 
   #settled() {
+    if (this.#freed) return; // free() let go of the count
     if (--this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 

@@ -200,7 +200,7 @@ export declare class Cache {
 
   /** Connects (no round trip). Rejects with `ALREADY_CONNECTED` when connected. */
   connect(): Promise<void>;
-  /** Stops new calls (`NOT_CONNECTED`) and resolves once calls in flight have settled. */
+  /** Stops new calls (`NOT_CONNECTED`) and resolves once the calls in flight that someone awaits have settled. */
   disconnect(): Promise<void>;
 
   /** Counters since construction (near tier and requests). */
@@ -222,8 +222,8 @@ export declare class Cache {
 
   /**
    * The cached value; on a miss, stores `defaultValue` (called, and awaited, when it is a
-   * function: once per key however many calls overlap) and returns it. A value another writer
-   * stored meanwhile wins.
+   * function: once for the overlapping calls of a key whose `ttl`, `tags` and `fresh` agree,
+   * while one of them awaits it) and returns it. A value another writer stored meanwhile wins.
    */
   getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: TaggedWriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
 
@@ -255,6 +255,6 @@ export declare class Cache {
   /** `await using cache = ...`: disconnects if connected. */
   [Symbol.asyncDispose](): Promise<void>;
 
-  /** Frees the wasm memory of this cache object (it is unusable afterwards). */
+  /** Frees the wasm memory of this cache object: calls in flight and every later call reject with `NOT_CONNECTED`. */
   free(): void;
 }
