@@ -82,7 +82,12 @@ pub fn add(current: Option<&str>, delta: f64, numbers: &dyn Numbers) -> Result<S
     };
     let sum = base + delta;
     if !sum.is_finite() {
-        return Err(Error::cache(Code::NotANumber, &["increment would produce NaN or Infinity"]));
+        return Err(Error::cache(Code::NotANumber, &["incr: the result is beyond the range of a number; the stored value is unchanged"]));
+    }
+    // Integers stay exact up to 2^53: past it, an incr of exact integers would return a
+    // rounded number. (Operands past 2^53 were not exact to begin with.)
+    if is_safe_integer(base) && is_safe_integer(delta) && !is_safe_integer(sum) {
+        return Err(Error::cache(Code::NotANumber, &["incr: the result is beyond 2^53, where integers are no longer exact; the stored value is unchanged"]));
     }
     Ok(numbers.format(sum))
 }
@@ -115,5 +120,10 @@ mod tests {
             assert_eq!(add(Some(stored), 1.0, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));
         }
         assert_eq!(add(Some("1.7e308"), 1.7e308, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));
+        // Integers past 2^53 would come back rounded; fractions were never exact.
+        assert_eq!(add(Some("9007199254740991"), 1.0, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));
+        assert_eq!(add(Some("-9007199254740991"), -1.0, &StdNumbers).unwrap_err().code(), Some(Code::NotANumber));
+        assert_eq!(add(Some("9007199254740990"), 1.0, &StdNumbers).unwrap(), "9007199254740991");
+        assert!(add(Some("9007199254740991"), 0.5, &StdNumbers).is_ok());
     }
 }

@@ -48,7 +48,7 @@ mod tests {
     fn knows_the_client_scripts_by_the_sha1s_the_client_sends() {
         // The client's own test pins these (src/backend/rest/commands.rs).
         for sha in [
-            "23483d2e0221385b8b4b46b27fdcc0ccf9e48f82",
+            "190ad57851a9e8327d52534daeb7699b68a7eea0",
             "091323b08b42d6e54557583c497cfeaf43f7d2ff",
             "333ddf8678e399811fbdedd81486c8628c014efd",
         ] {

@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));
         assert_eq!(e.read(get, 401, b"").unwrap_err().code(), Some(Code::Auth));
         let incr = sent(e.incr("n", Some(-2.0), NONE));
-        assert_eq!((incr.body.as_str(), incr.once), (r#"["EVALSHA","23483d2e0221385b8b4b46b27fdcc0ccf9e48f82","1","p::n","-2"]"#, true));
+        assert_eq!((incr.body.as_str(), incr.once), (r#"["EVALSHA","190ad57851a9e8327d52534daeb7699b68a7eea0","1","p::n","-2"]"#, true));
         assert_eq!(done(e.read(incr.clone(), 200, br#"{"result":"40"}"#)), Outcome::Number(40.0));
         for bad in [&br#"{"result":"1e999"}"#[..], br#"{"result":"forty"}"#, br#"{"result":[5]}"#] {
             assert_eq!(e.read(incr.clone(), 200, bad).unwrap_err().code(), Some(Code::Protocol));

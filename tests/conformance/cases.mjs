@@ -420,6 +420,21 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
         assert.deepEqual(await cache.get("s"), stored, "left as it was");
       }
     });
+
+    it("never stores a result it cannot return exactly: past the double range, or an integer past 2^53", async () => {
+      const cache = await open();
+      assert.equal(await cache.incr("big", 1e308), 1e308);
+      await assert.rejects(cache.incr("big", 1e308), code("NOT_A_NUMBER"));
+      assert.equal(await cache.get("big"), 1e308, "left as it was");
+      await assert.rejects(cache.decr("big", -1e308), code("NOT_A_NUMBER"));
+      await cache.set("top", Number.MAX_SAFE_INTEGER - 1);
+      assert.equal(await cache.incr("top"), Number.MAX_SAFE_INTEGER);
+      await assert.rejects(cache.incr("top"), code("NOT_A_NUMBER"));
+      assert.equal(await cache.get("top"), Number.MAX_SAFE_INTEGER, "left as it was");
+      await cache.set("bottom", -Number.MAX_SAFE_INTEGER);
+      await assert.rejects(cache.decr("bottom", 2), code("NOT_A_NUMBER"));
+      assert.equal(await cache.get("bottom"), -Number.MAX_SAFE_INTEGER);
+    });
   });
 
   describe(`lifecycle (${LABEL})`, () => {
