@@ -73,7 +73,9 @@ export class Cache {
       const onEvent = o.onEvent;
       this.#emit = (event) => {
         try {
-          onEvent(event);
+          // An async callback's rejection is swallowed like a throw.
+          const returned = onEvent(event);
+          if (typeof returned?.then === "function") returned.then(undefined, () => {});
         } catch {
           // A callback's bug must not break the call it describes.
         }

@@ -94,7 +94,7 @@ impl<H: Host> Engine<H> {
     /// before now reads as missing, through any instance; this instance's near tier is emptied
     /// (its entries do not carry their tags).
     pub fn invalidate_tags(&self, tags: &str, call: CallOptions) -> Result<Step> {
-        let stamps = self.stamps(Some(tags))?;
+        let stamps = self.stamp_keys(Some(tags), tags::MAX_INVALIDATED, "invalidateTags takes at most 1000 tags a call")?;
         self.admit(&call)?;
         if stamps.is_empty() {
             return Ok(Step::Done(Outcome::Done));
@@ -141,12 +141,20 @@ impl<H: Host> Engine<H> {
     }
 
     fn key(&self, key: &str, version: &VersionGiven) -> Result<String> {
-        Ok(self.keys.build(key, version.check(&self.host)?.as_deref()))
+        let stored = self.keys.build(key, version.check(&self.host)?.as_deref());
+        if tags::reserved(&stored) {
+            return Err(tags::reserved_error());
+        }
+        Ok(stored)
     }
 
     fn key_list(&self, keys: &str, version: &VersionGiven) -> Result<Vec<String>> {
         let stem = self.keys.stem(version.check(&self.host)?.as_deref(), 0);
-        json::string_list(keys, &stem).ok_or_else(not_a_list)
+        let stored = json::string_list(keys, &stem).ok_or_else(not_a_list)?;
+        if stored.iter().any(|key| tags::reserved(key)) {
+            return Err(tags::reserved_error());
+        }
+        Ok(stored)
     }
 
     fn ttl_ms(&self, ttl: TtlGiven) -> Result<Option<u64>> {
@@ -162,14 +170,19 @@ impl<H: Host> Engine<H> {
         Ok(Entry { key, value, ttl_ms, stamps })
     }
 
-    /// The stamp keys of `tags` (the JSON text of an array of strings), once each.
+    /// The stamp keys of an entry's `tags` (the JSON text of an array of strings), once each.
     fn stamps(&self, tags: Option<&str>) -> Result<Vec<String>> {
+        self.stamp_keys(tags, tags::MAX_TAGS, "an entry takes at most 64 tags")
+    }
+
+    /// The stamp keys of `tags`, once each; more than `max` is a `RangeError` saying `limit`.
+    fn stamp_keys(&self, tags: Option<&str>, max: usize, limit: &str) -> Result<Vec<String>> {
         let Some(tags) = tags else {
             return Ok(Vec::new());
         };
         let given = json::string_list(tags, &tags::stem(self.keys.prefix())).ok_or_else(|| Error::type_error(&["tags must be an array of strings"]))?;
-        if given.len() > tags::MAX_TAGS {
-            return Err(Error::range_error(&["at most 64 tags per entry"]));
+        if given.len() > max {
+            return Err(Error::range_error(&[limit]));
         }
         // Once each; at most 64, so a scan (no sort code in the wasm).
         let mut stamps: Vec<String> = Vec::with_capacity(given.len());
@@ -219,6 +232,22 @@ mod tests {
         assert_eq!(e.incr("k", Some(f64::NAN), aborted("x")).unwrap_err().kind, Kind::Range);
         e.disconnect().unwrap();
         assert_eq!(code(e.clear(NONE)), Some(Code::NotConnected));
+    }
+
+    #[test]
+    fn no_key_version_or_prefix_addresses_a_tag_stamp() {
+        let e = engine("memory://", Options::default());
+        let version = |v: &str| CallOptions { version: VersionGiven::Text(v.into()), ..NONE };
+        assert_eq!(e.get("k", version("#tags")).unwrap_err().kind, Kind::Range);
+        assert_eq!(e.set("x:#tags:y", "1".into(), NONE).unwrap_err().kind, Kind::Range);
+        assert_eq!(e.get_many(r#"["a","b:#tags:c"]"#, NONE).unwrap_err().kind, Kind::Range);
+        assert_eq!(e.delete_many(r#"["a"]"#, version("v:#tags")).unwrap_err().kind, Kind::Range);
+        assert_eq!(done(e.get("#tags", NONE)), Outcome::Value(None), "a key may be called #tags");
+        let stores = NamedStores::default();
+        for options in [Options { key_prefix: Some("app:#tags".into()), ..Options::default() }, Options { version: VersionGiven::Text("#tags".into()), ..Options::default() }] {
+            assert_eq!(Engine::new("memory://", options, host(0.0), &stores).err().map(|e| e.kind), Some(Kind::Range));
+        }
+        assert!(Engine::new("memory://?version=%23tags", Options::default(), host(0.0), &stores).is_err(), "the URL's version too");
     }
 
     #[test]

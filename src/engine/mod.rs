@@ -122,6 +122,9 @@ impl<H: Host> Engine<H> {
         let version = options.version.check(&host)?.or(parsed.version);
         let key_prefix = options.key_prefix.filter(|p| !p.is_empty()).or(parsed.key_prefix).unwrap_or_default();
         let keys = KeyBuilder::new(key_prefix, version);
+        if crate::tags::reserved(&keys.stem(None, 0)) {
+            return Err(crate::tags::reserved_error());
+        }
         let default_ttl_ms = options.ttl.check()?.resolve(parsed.ttl_ms);
         let max_entries = options::max_entries(options.max_entries, "maxEntries")?;
         let retries = options::retries(options.retries)?;
@@ -134,6 +137,11 @@ impl<H: Host> Engine<H> {
             BackendUrl::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),
             BackendUrl::Dummy => Backend::Dummy,
             BackendUrl::Rest { endpoint, token } => match options.token.or(token) {
+                // It goes into a header: anything else would fail every request, with the
+                // runtime's message quoting it.
+                Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                    return Err(Error::cache(Code::Config, &["the token is not a valid HTTP header value (printable ASCII, no spaces)"]))
+                }
                 Some(token) => Backend::Rest { endpoint, token },
                 None => return Err(Error::cache(Code::Config, &["the REST backend needs a token: options.token, or https://:TOKEN@host"])),
             },

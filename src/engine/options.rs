@@ -137,6 +137,12 @@ mod tests {
         assert_eq!(kind("https://h", Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
         assert_eq!(kind("memory://", Options { version: VersionGiven::Number(0.5), ..Options::default() }), Some(Kind::Range));
         assert_eq!(kind("https://:tok@h/", Options::default()), None, "the token may come in the URL");
+        for bad in ["a\r\nX-Evil: 1", "a b", "tok\u{0}", "t\u{e9}"] {
+            let error = Engine::new("https://h", Options { token: Some(bad.into()), ..Options::default() }, host(0.0), &stores).err().expect(bad);
+            assert_eq!(error.kind, Kind::Cache(Code::Config), "{bad:?}");
+            assert!(!error.message.contains(bad), "the message never holds the token");
+        }
+        assert_eq!(kind("https://:a%0Ab@h/", Options::default()), Some(Kind::Cache(Code::Config)), "nor in the URL");
     }
 
     #[test]

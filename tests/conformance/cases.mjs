@@ -561,12 +561,27 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
         await assert.rejects(cache.invalidateTags(bad), TypeError);
       }
       const many = Array.from({ length: 65 }, (_, i) => `t${i}`);
-      await assert.rejects(cache.set("k", 1, { tags: many }), RangeError);
-      await assert.rejects(cache.invalidateTags(many), RangeError);
+      await assert.rejects(cache.set("k", 1, { tags: many }), { name: "RangeError", message: /an entry takes at most 64 tags/ });
+      // invalidateTags takes up to 1000 in one call, and says so past that.
+      await cache.invalidateTags(many);
+      const tooMany = Array.from({ length: 1001 }, (_, i) => `t${i}`);
+      await assert.rejects(cache.invalidateTags(tooMany), { name: "RangeError", message: /invalidateTags takes at most 1000 tags/ });
       await assert.rejects(cache.get("k", null, { tags: ["t"] }), TypeError, "reads take no tags");
       assert.equal(await cache.get("k"), null);
       await cache.set("k", 1, { tags: many.slice(0, 64) });
       assert.equal(await cache.get("k"), 1);
+    });
+
+    it("no key, version or key prefix can address a tag's stamp (RangeError)", async () => {
+      const cache = await open();
+      await cache.set("k", 1, { tags: ["k"] });
+      await cache.invalidateTags(["k"]);
+      await assert.rejects(cache.get("k", null, { version: "#tags" }), RangeError, "the version #tags would read the stamp of tag k");
+      await assert.rejects(cache.set("x:#tags:y", 1), RangeError);
+      await assert.rejects(cache.getMany(["a", "b:#tags:c"]), RangeError);
+      assert.throws(() => new Cache("memory://", { keyPrefix: "app:#tags" }), RangeError);
+      assert.throws(() => new Cache("memory://", { version: "#tags" }), RangeError);
+      assert.equal(await cache.get("#tags"), null, "a key may be called #tags");
     });
   });
 
