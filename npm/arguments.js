@@ -173,11 +173,23 @@ function describe(value) {
   return typeof value;
 }
 
-// JSON.stringify silently turns NaN and the infinities into null and drops undefined,
-// functions and symbols; a cache that did the same would hand back something else than was
-// stored. The replacer refuses them instead (BigInt and cycles JSON.stringify refuses itself).
+// Bytes (a whole value that is a Uint8Array or an ArrayBuffer) are stored as this marker and
+// their base64: no JSON text starts with `#` (docs/decisions/0007).
+const BYTES = "#bytes:";
+
+// JSON.stringify silently turns NaN and the infinities into null, drops undefined, functions
+// and symbols, and writes a Map, a Set or a typed array as `{}` or `{"0":1,...}`; a cache that
+// did the same would hand back something else than was stored. The replacer refuses them
+// instead (BigInt and cycles JSON.stringify refuses itself).
 function strictReplacer(key, value) {
   switch (typeof value) {
+    case "object":
+      if (value instanceof Map || value instanceof Set || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+        const what = value.constructor?.name ?? "binary object";
+        const hint = key === "" ? ": only a Uint8Array or an ArrayBuffer is stored as bytes" : ": bytes are stored only as a whole value";
+        throw new TypeError(`cannot store a ${what}${where(key)}${key === "" && (value instanceof Map || value instanceof Set) ? ": JSON has no " + what : hint}`);
+      }
+      return value;
     case "number":
       if (!Number.isFinite(value)) throw new RangeError(`cannot store ${value}${where(key)}: JSON has no NaN or Infinity`);
       return value;
@@ -205,7 +217,23 @@ function where(key) {
 // one; anything else (a toJSON, a class instance, a Map, a cycle, deep nesting) takes the
 // replacer, which gives the same text and the precise error.
 export function encodeValue(value) {
+  if (value instanceof Uint8Array) return BYTES + toBase64(value);
+  if (value instanceof ArrayBuffer) return BYTES + toBase64(new Uint8Array(value));
   return isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+}
+
+function toBase64(bytes) {
+  let binary = "";
+  // fromCharCode takes its arguments on the stack: a chunk at a time.
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 const MAX_PLAIN_DEPTH = 64;
@@ -244,6 +272,13 @@ function isPlainJson(value, depth) {
 // (JSON has no such numbers): those are read as the numbers Python meant. Any other text that is
 // not JSON, written by another client, comes back as the raw string.
 export function decodeValue(text) {
+  if (text.charCodeAt(0) === 35 && text.startsWith(BYTES)) {
+    try {
+      return fromBase64(text.slice(BYTES.length));
+    } catch {
+      return text;
+    }
+  }
   try {
     return JSON.parse(text);
   } catch {

@@ -6,6 +6,9 @@
 /** Anything JSON can hold: no undefined (but as an omitted object property), functions, symbols, BigInt, NaN or Infinity. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
 
+/** What a cache stores: a JSON value, or bytes as a whole value (read back as a `Uint8Array`). */
+export type CacheValue = JsonValue | Uint8Array | ArrayBuffer;
+
 /** A key version: a string, or an integer (stored as its decimal text). */
 export type Version = string | number;
 
@@ -216,20 +219,20 @@ export declare class Cache {
   /** The cached value, or `defaultValue` when the key is missing or expired. */
   get<T = unknown, D = T>(key: string, defaultValue: D, options?: ReadOptions): Promise<T | D>;
 
-  set(key: string, value: JsonValue, options?: TaggedWriteOptions): Promise<void>;
+  set(key: string, value: CacheValue, options?: TaggedWriteOptions): Promise<void>;
   /** Stores only when the key is missing, expired or invalidated; resolves whether it stored. */
-  add(key: string, value: JsonValue, options?: TaggedWriteOptions): Promise<boolean>;
+  add(key: string, value: CacheValue, options?: TaggedWriteOptions): Promise<boolean>;
 
   /**
    * The cached value; on a miss, stores `defaultValue` (called, and awaited, when it is a
    * function: once for the overlapping calls of a key whose `ttl`, `tags` and `fresh` agree,
    * while one of them awaits it) and returns it. A value another writer stored meanwhile wins.
    */
-  getOrSet<T extends JsonValue>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: TaggedWriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
+  getOrSet<T extends JsonValue | Uint8Array>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: TaggedWriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
 
   /** Every requested key mapped to its value, or `null` when missing or expired. */
   getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: ReadOptions): Promise<Record<K, T | null>>;
-  setMany(mapping: Record<string, JsonValue> | Map<string, JsonValue>, options?: TaggedWriteOptions): Promise<void>;
+  setMany(mapping: Record<string, CacheValue> | Map<string, CacheValue>, options?: TaggedWriteOptions): Promise<void>;
   /**
    * Every entry written with one of `tags` before now reads as missing, through any instance
    * (another instance's near tier within its `near.ttl`; this one's at once). One request.

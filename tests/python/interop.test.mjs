@@ -252,6 +252,13 @@ describe("calls across the two", () => {
     assert.equal(await e.touch("gone", 5), false);
   });
 
+  it("bytes: async-caches cannot read them (a JSON error), and its raw value is #bytes: and base64", async () => {
+    const { e, py } = await pair();
+    await e.set("bytes", new Uint8Array([0, 1, 254, 255]));
+    await assert.rejects(py.get("bytes"), (err) => err.pythonError === "JSONDecodeError", "async-caches json.loads the stored text");
+    assert.equal(await py.raw_get(await py.make_key("bytes")), "#bytes:AAH+/w==");
+  });
+
   it("getOrSet: a stored null is a hit for edge-caches, a miss for async-caches", async () => {
     const { e, py } = await pair();
     await py.set("k", "there");

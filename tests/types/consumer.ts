@@ -1,7 +1,7 @@
 // A TypeScript user of edge-caches: must type-check under `tsc --strict` against the packed
 // package's index.d.ts. Each @ts-expect-error is a misuse the types must refuse (tsc fails if
 // one of them type-checks).
-import { Cache, CacheError, type CacheErrorCode, type CacheEvent, type CacheOptions, type JsonValue } from "edge-caches";
+import { Cache, CacheError, type CacheErrorCode, type CacheEvent, type CacheOptions, type CacheValue, type JsonValue } from "edge-caches";
 
 interface User {
   name: string;
@@ -25,6 +25,12 @@ export async function use(env: Record<string, string>): Promise<void> {
   const many: Record<"a" | "b", number | null> = await cache.getMany<number, "a" | "b">(["a", "b"]);
   await cache.setMany({ a: 1, b: 2 }, { ttl: 1.5 });
   await cache.setMany(new Map<string, JsonValue>([["c", { deep: [true] }]]));
+  await cache.set("bytes", new Uint8Array([1, 2]));
+  await cache.setMany(new Map<string, CacheValue>([["buffer", new ArrayBuffer(2)]]));
+  const bytes: Uint8Array | null = await cache.get<Uint8Array>("bytes");
+  const computed: Uint8Array = await cache.getOrSet("b", async () => new Uint8Array(3));
+  // @ts-expect-error: a Map is not JSON (a TypeError at run time)
+  await cache.set("map", new Map());
   await cache.delete("a", { version: 3 });
   await cache.deleteMany(["a", "b"]);
   const touched: boolean = await cache.touch("k", null);
