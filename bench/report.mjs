@@ -14,7 +14,7 @@ import { median } from "./lib.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const resultsPath = join(here, "results.json");
-const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near", "cluster", "tagsEvents"];
+const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near", "cluster", "tagsEvents", "compression"];
 const EDGE = "edge-caches";
 const BASE = "edge-caches (baseline)";
 const UP = "@upstash/redis";
@@ -367,6 +367,24 @@ function render(results) {
     const quiet = t.events["REST, no onEvent"];
     const heard = t.events["REST, onEvent"];
     target("onEvent adds ≤ 10% to a get", `${fix(heard.usPerCall)} vs ${fix(quiet.usPerCall)} µs`, heard.usPerCall <= 1.1 * quiet.usPerCall);
+  }
+
+  // 10. compression
+  out.push("", "## 10. Compression", "");
+  if (S.compression?.error) failed("compression", S.compression);
+  else if (S.compression) {
+    const c = S.compression;
+    out.push(`${c.description}. Stored: the text sent to Redis; µs: client CPU per call.`, "");
+    const rows = Object.entries(c.rows).map(([label, r]) => [
+      label,
+      int(r.plain.storedBytes),
+      int(r.compressed.storedBytes),
+      fix(r.ratio, 3),
+      `${fix(r.plain.setUs)} / ${fix(r.compressed.setUs)}`,
+      `${fix(r.plain.getUs)} / ${fix(r.compressed.getUs)}`,
+    ]);
+    out.push(table(["value", "stored plain, B", "stored compressed, B", "ratio", "`set` µs, plain / compressed", "`get` µs, plain / compressed"], rows));
+    out.push("", `The largest value of this kind that fits one request of Upstash's ${int(c.limitBytes)} B: ${int(c.fits.plain)} B of JSON plain, ${int(c.fits.compressed)} B compressed.`);
   }
 
   out.push("", "## Targets", "");

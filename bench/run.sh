@@ -14,6 +14,7 @@
 #   7 near tier       bench/near.mjs        64 callers through a 20 ms proxy; bench/near-latency.svg
 #   8 cluster         bench/cluster.mjs     the gateway over one Redis and over a 3-master cluster
 #   9 tags, events    bench/tags-events.mjs a tagged get beside an untagged one; onEvent's cost
+#  10 compression     bench/compression.mjs stored size and cost of compress: true, 1 KB to 1 MB
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
 # (installed here with apt-get when missing, as root). Sections 2, 3, 6, 7, 8 and 9 run inside
@@ -92,6 +93,7 @@ fi
 run_section cost node bench/cost.mjs
 run_section coldstart node bench/coldstart.mjs
 run_section size node bench/size.mjs
+run_section compression node bench/compression.mjs
 node tests/with-servers.mjs "$root/bench/run.sh" --server-sections || status=1
 
 echo >&2

@@ -27,6 +27,12 @@ export function stringList(list, what = "key") {
 // setMany's mapping (a plain object or a Map) as the engine takes it: the JSON texts of its
 // keys and of its values' texts.
 export function entryLists(mapping) {
+  const [keys, values] = entryTexts(mapping);
+  return [JSON.stringify(keys), JSON.stringify(values)];
+}
+
+// setMany's mapping as two arrays: the keys (checked) and the stored text of each value.
+export function entryTexts(mapping) {
   let entries;
   if (mapping instanceof Map) entries = [...mapping];
   else if (typeof mapping === "object" && mapping !== null && !Array.isArray(mapping)) entries = Object.entries(mapping);
@@ -37,7 +43,7 @@ export function entryLists(mapping) {
     keys[i] = checkString(entries[i][0], "key");
     values[i] = encodeValue(entries[i][1]);
   }
-  return [JSON.stringify(keys), JSON.stringify(values)];
+  return [keys, values];
 }
 
 // An options object naming only `allowed` options. Unknown names are a TypeError: a misspelt
@@ -114,7 +120,7 @@ export function checkDelta(delta) {
   throw new TypeError("delta must be a number");
 }
 
-const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged"];
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged", "compress"];
 const NEAR_NUMBERS = ["ttl", "swr", "maxEntries"];
 const NEAR_OPTIONS = [...NEAR_NUMBERS, "bus"];
 
@@ -140,6 +146,7 @@ export function cacheOptions(options) {
   const near = nearOptions(options.near);
   if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
   return {
+    compress: compressOptions(options.compress),
     near,
     grace: options.grace,
     onEvent: options.onEvent,
@@ -152,6 +159,23 @@ export function cacheOptions(options) {
     retries,
     transport: { timeout: Math.ceil(timeout), autoPipeline, fetch },
   };
+}
+
+// Stored texts longer than this many characters are compressed when `compress` is on: below
+// about 1 KiB gzip's header and base64 make a text longer, not shorter.
+const COMPRESS_THRESHOLD = 1024;
+
+// `compress`: undefined or false (off), true (the default threshold), or { threshold }. Used in
+// JavaScript only (cache.js), where the runtime's CompressionStream is.
+function compressOptions(compress) {
+  if (compress === undefined || compress === false) return null;
+  if (compress === true) return { threshold: COMPRESS_THRESHOLD };
+  if (typeof compress !== "object" || compress === null || Array.isArray(compress)) throw new TypeError("compress must be true, false or an object");
+  checkOptions(compress, ["threshold"]);
+  const { threshold = COMPRESS_THRESHOLD } = compress;
+  if (typeof threshold !== "number") throw new TypeError("compress.threshold must be a number of characters");
+  if (!(threshold >= 0 && threshold <= Number.MAX_SAFE_INTEGER)) throw new RangeError("compress.threshold must be 0 or more characters");
+  return { threshold };
 }
 
 // `near`: undefined or false (off), true (the defaults), or { ttl, swr, maxEntries } numbers.
@@ -268,10 +292,27 @@ function isPlainJson(value, depth) {
   }
 }
 
-// A stored text as the value it holds. Python's json.dumps writes NaN, Infinity and -Infinity
-// (JSON has no such numbers): those are read as the numbers Python meant. Any other text that is
-// not JSON, written by another client, comes back as the raw string.
+// A compressed entry: `#gzip:` and the base64 of the gzip of the stored text it holds (JSON, or
+// bytes' marked text). Every instance reads one, whatever its own `compress` (decisions/0008).
+const GZIP = "#gzip:";
+
+/** The stored form of `text`, gzipped with the runtime's own CompressionStream. */
+export async function compressText(text) {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return GZIP + toBase64(new Uint8Array(await new Response(stream).arrayBuffer()));
+}
+
+async function decompressed(text) {
+  const stream = new Blob([fromBase64(text.slice(GZIP.length))]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return decodeValue(await new Response(stream).text());
+}
+
+// A stored text as the value it holds (a promise of it for a compressed entry). Python's
+// json.dumps writes NaN, Infinity and -Infinity (JSON has no such numbers): those are read as
+// the numbers Python meant. Any other text that is not JSON, written by another client, comes
+// back as the raw string.
 export function decodeValue(text) {
+  if (text.charCodeAt(0) === 35 && text.startsWith(GZIP)) return decompressed(text);
   if (text.charCodeAt(0) === 35 && text.startsWith(BYTES)) {
     try {
       return fromBase64(text.slice(BYTES.length));
@@ -323,9 +364,15 @@ function pythonJson(text) {
 // A key named "__proto__" is defined as an own property like any other instead of replacing
 // the result's prototype.
 export function manyResult(keys, texts) {
+  const values = texts.map((text) => (text === null ? null : decodeValue(text)));
+  if (values.some((value) => value instanceof Promise)) return Promise.all(values).then((all) => keyed(keys, all));
+  return keyed(keys, values);
+}
+
+function keyed(keys, values) {
   const result = {};
   for (let i = 0; i < keys.length; i++) {
-    const value = texts[i] === null ? null : decodeValue(texts[i]);
+    const value = values[i];
     if (keys[i] === "__proto__") {
       Object.defineProperty(result, keys[i], { value, writable: true, enumerable: true, configurable: true });
     } else {

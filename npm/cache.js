@@ -16,9 +16,11 @@ import {
   checkDelta,
   checkString,
   checkTtl,
+  compressText,
   decodeValue,
   encodeValue,
   entryLists,
+  entryTexts,
   envValue,
   manyResult,
   stringList,
@@ -64,6 +66,8 @@ export class Cache {
   #near = false;
   #emit; // onEvent, with its exceptions swallowed; undefined without one
   #bus = null; // near.bus on REST: the stream that drops near entries other instances wrote
+  #compress = null; // { threshold }: stored texts longer than it are gzipped
+  #gate = null; // while a write's value is being compressed: calls after it wait, in call order
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
@@ -89,6 +93,7 @@ export class Cache {
     if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport, this.#emit);
     if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, this.#transport, this.#emit);
     this.#near = this.#engine.hasNearTier;
+    this.#compress = o.compress;
   }
 
   // The engine's notes of what reads found, as events.
@@ -195,10 +200,12 @@ export class Cache {
   }
 
   set(key, val, options) {
+    if (this.#compress !== null) return this.#write(val, (text) => this.#call(options, TAGGED_WRITE, (o) => this.#engine.set(checked(key), text, o), same, true));
     return this.#call(options, TAGGED_WRITE, (o) => this.#engine.set(checked(key), encodeValue(val), o), same);
   }
 
   add(key, val, options) {
+    if (this.#compress !== null) return this.#write(val, (text) => this.#call(options, TAGGED_WRITE, (o) => this.#engine.add(checked(key), text, o), same, true));
     return this.#call(options, TAGGED_WRITE, (o) => this.#engine.add(checked(key), encodeValue(val), o), same);
   }
 
@@ -209,8 +216,14 @@ export class Cache {
    * wins.
    */
   getOrSet(key, dflt, options) {
+    if (this.#gate !== null) return this.#after(undefined, () => this.#getOrSet(key, dflt, options));
+    return this.#getOrSet(key, dflt, options);
+  }
+
+  #getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      return this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o), value(dflt));
+      if (this.#compress !== null) return this.#write(dflt, (text) => this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), text, o), value(dflt), true));
+      return this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o), value(dflt), true);
     }
     let o;
     let stored;
@@ -263,6 +276,18 @@ export class Cache {
 
   /** `mapping` is a plain object or a `Map` of keys to values. */
   setMany(mapping, options) {
+    if (this.#compress !== null) {
+      let keys, texts;
+      try {
+        [keys, texts] = entryTexts(mapping);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const { threshold } = this.#compress;
+      const write = (stored) => this.#call(options, TAGGED_WRITE, (o) => this.#engine.setMany(JSON.stringify(keys), JSON.stringify(stored), o), same, true);
+      if (texts.every((text) => text.length <= threshold) && this.#gate === null) return write(texts);
+      return this.#after(Promise.all(texts.map((text) => (text.length > threshold ? compressText(text) : text))), write);
+    }
     const plan = (o) => {
       const [keys, values] = entryLists(mapping);
       return this.#engine.setMany(keys, values, o);
@@ -304,7 +329,8 @@ export class Cache {
   // none were given), then `plan` checks its other arguments and asks the engine, which answers
   // with the outcome, a request or an ErrorReport. `finish` makes the method's result from the
   // outcome.
-  #call(options, allowed, plan, finish) {
+  #call(options, allowed, plan, finish, ordered = false) {
+    if (this.#gate !== null && !ordered) return this.#after(undefined, () => this.#call(options, allowed, plan, finish, true));
     let o;
     let step;
     try {
@@ -323,6 +349,39 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  // A write of `val`'s stored text (`write(text)` makes the call): compressed first when it is
+  // longer than `compress.threshold`, the calls made meanwhile waiting behind it in call order.
+  #write(val, write) {
+    let text;
+    try {
+      text = encodeValue(val);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const big = text.length > this.#compress.threshold;
+    if (!big && this.#gate === null) return write(text);
+    return this.#after(big ? compressText(text) : text, write);
+  }
+
+  // `start(value)` once `ready` (a value, or a promise of it) is and the calls before have been
+  // made: what keeps a tick's calls in call order behind a write being compressed.
+  #after(ready, start) {
+    let call;
+    const gate = Promise.all([this.#gate, ready]).then(
+      ([, value]) => {
+        call = start(value);
+      },
+      (error) => {
+        call = Promise.reject(error);
+      },
+    );
+    this.#gate = gate;
+    gate.then(() => {
+      if (this.#gate === gate) this.#gate = null;
+    });
+    return gate.then(() => call);
   }
 
   // Throws NOT_CONNECTED once the cache is freed (its engine is gone).
@@ -412,7 +471,8 @@ export class Cache {
   async #compute(stored, produce, o) {
     const hit = await this.#step(() => this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
     if (hit !== null) return hit;
-    const text = encodeValue(await produce());
+    const plain = encodeValue(await produce());
+    const text = this.#compress !== null && plain.length > this.#compress.threshold ? await compressText(plain) : plain;
     if (await this.#step(() => this.#engine.addStored(stored, text, o))) return text;
     // Another writer stored the key meanwhile: its value wins.
     const now = await this.#step(() => this.#engine.getStored(stored, true));

@@ -64,7 +64,14 @@ export interface CacheOptions {
    */
   tagged?: boolean;
   /**
-   * Called synchronously with every event (see `CacheEvent`); what it throws is swallowed.
+   * Store values whose stored text is longer than `threshold` characters (default 1024) gzipped,
+   * with the runtime's CompressionStream. Every instance reads compressed entries, whatever its
+   * own setting. Default off.
+   */
+  compress?: boolean | { threshold?: number };
+  /**
+   * Called synchronously with every event (see `CacheEvent`); what it throws (or an async one
+   * rejects with) is swallowed.
    * Without it, nothing is recorded.
    */
   onEvent?: (event: CacheEvent) => void;

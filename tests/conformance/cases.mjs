@@ -471,6 +471,48 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
     });
   });
 
+  describe(`compression (${LABEL})`, () => {
+    // Two caches on one store: memory://NAME, or the same REST endpoint.
+    const pair = async (compress) => {
+      const keyPrefix = uniquePrefix();
+      const shared = isMemory ? `memory://${keyPrefix}` : url;
+      return [await open({ keyPrefix, compress }, shared), await open({ keyPrefix }, shared)];
+    };
+    const big = { rows: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `row ${i}`, tags: ["a", "b"] })) };
+
+    it("compresses long values, leaves short ones, and every instance reads both", async () => {
+      const [zipped, plain] = await pair(true);
+      const bytes = Uint8Array.from({ length: 5000 }, (_, i) => i % 7);
+      await zipped.set("big", big);
+      await zipped.set("small", { a: 1 });
+      await zipped.set("bytes", bytes);
+      await zipped.setMany({ m1: big, m2: "short" });
+      assert.deepEqual(await plain.get("big"), big, "an instance without compress reads it");
+      assert.deepEqual(await zipped.get("big"), big);
+      assert.deepEqual(await plain.get("small"), { a: 1 });
+      assert.deepEqual([...(await plain.get("bytes"))], [...bytes]);
+      assert.deepEqual(await plain.getMany(["m1", "m2", "none"]), { m1: big, m2: "short", none: null });
+      assert.deepEqual(await zipped.getOrSet("computed", async () => big), big);
+      assert.deepEqual(await plain.get("computed"), big);
+      assert.deepEqual(await zipped.getOrSet("plain default", big), big);
+      assert.equal(await zipped.add("big", { other: true }), false);
+      assert.deepEqual(await plain.getOrSet("big", "x"), big);
+    });
+
+    it("keeps call order: a read made after a compressed write sees it", async () => {
+      const [zipped] = await pair({ threshold: 10 });
+      const [, read, , readAgain] = await Promise.all([zipped.set("k", big), zipped.get("k"), zipped.set("k", "v".repeat(50)), zipped.get("k")]);
+      assert.deepEqual(read, big);
+      assert.equal(readAgain, "v".repeat(50));
+    });
+
+    it("checks its option", () => {
+      assert.throws(() => newCache({ compress: "yes" }), TypeError);
+      assert.throws(() => newCache({ compress: { threshold: -1 } }), RangeError);
+      assert.throws(() => newCache({ compress: { level: 9 } }), TypeError);
+    });
+  });
+
   describe(`lifecycle (${LABEL})`, () => {
     it("rejects calls before connect and after disconnect, and connects again", async () => {
       const cache = newCache();

@@ -91,6 +91,22 @@ describe("stored format", () => {
     assert.deepEqual(await cache.getMany(["raw", "json"]), { raw: "hello world", json: [1, 2] });
   });
 
+  it("stores bytes as #bytes: and base64, and a compressed value as #gzip: and the base64 of its gzipped text", async () => {
+    const p = prefix();
+    const cache = await open({ keyPrefix: p, compress: { threshold: 100 } });
+    await cache.set("bytes", new Uint8Array([0, 1, 254, 255]));
+    assert.equal(await redis("GET", `${p}::bytes`), "#bytes:AAH+/w==");
+    await cache.set("short", { a: 1 });
+    assert.equal(await redis("GET", `${p}::short`), '{"a":1}', "below the threshold: plain JSON");
+    const long = { text: "edge ".repeat(400) };
+    await cache.set("long", long);
+    const stored = await redis("GET", `${p}::long`);
+    assert.ok(stored.startsWith("#gzip:") && stored.length < JSON.stringify(long).length / 5, stored.slice(0, 40));
+    const gzipped = Uint8Array.from(atob(stored.slice(6)), (c) => c.charCodeAt(0));
+    const text = await new Response(new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    assert.equal(text, JSON.stringify(long), "plain gzip of the JSON text: any reader can undo it");
+  });
+
   it("sets the ttl in Redis to the millisecond", async () => {
     const p = prefix();
     const cache = await open({ keyPrefix: p });

@@ -26,6 +26,10 @@ export async function use(env: Record<string, string>): Promise<void> {
   await cache.setMany({ a: 1, b: 2 }, { ttl: 1.5 });
   await cache.setMany(new Map<string, JsonValue>([["c", { deep: [true] }]]));
   await cache.set("bytes", new Uint8Array([1, 2]));
+  const zipped = new Cache("memory://", { compress: { threshold: 2048 } });
+  await zipped.set("big", { rows: [1, 2, 3] });
+  // @ts-expect-error: the threshold is a number of characters
+  new Cache("memory://", { compress: { threshold: "1k" } });
   await cache.setMany(new Map<string, CacheValue>([["buffer", new ArrayBuffer(2)]]));
   const bytes: Uint8Array | null = await cache.get<Uint8Array>("bytes");
   const computed: Uint8Array = await cache.getOrSet("b", async () => new Uint8Array(3));
