@@ -252,11 +252,17 @@ describe("calls across the two", () => {
     assert.equal(await e.touch("gone", 5), false);
   });
 
-  it("bytes: async-caches cannot read them (a JSON error), and its raw value is #bytes: and base64", async () => {
-    const { e, py } = await pair();
+  it("bytes, compressed and tagged entries: async-caches cannot read them (a JSON error)", async () => {
+    const { p, e, py } = await pair();
     await e.set("bytes", new Uint8Array([0, 1, 254, 255]));
     await assert.rejects(py.get("bytes"), (err) => err.pythonError === "JSONDecodeError", "async-caches json.loads the stored text");
     assert.equal(await py.raw_get(await py.make_key("bytes")), "#bytes:AAH+/w==");
+    await e.set("tagged", { a: 1 }, { tags: ["t"] });
+    await assert.rejects(py.get("tagged"), (err) => err.pythonError === "JSONDecodeError");
+    const zipped = await edge({ keyPrefix: p, compress: { threshold: 10 } });
+    await zipped.set("zipped", { text: "x".repeat(100) });
+    await assert.rejects(py.get("zipped"), (err) => err.pythonError === "JSONDecodeError");
+    assert.deepEqual(await e.get("zipped"), { text: "x".repeat(100) }, "while edge-caches reads it");
   });
 
   it("getOrSet: a stored null is a hit for edge-caches, a miss for async-caches", async () => {

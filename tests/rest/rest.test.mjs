@@ -105,6 +105,13 @@ describe("stored format", () => {
     const gzipped = Uint8Array.from(atob(stored.slice(6)), (c) => c.charCodeAt(0));
     const text = await new Response(new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
     assert.equal(text, JSON.stringify(long), "plain gzip of the JSON text: any reader can undo it");
+    // Upstash's base64 answers carry the stored texts unchanged (they are ASCII).
+    const response = await fetch(GATEWAY_URL, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${GATEWAY_TOKEN}`, "Upstash-Encoding": "base64" },
+      body: JSON.stringify(["GET", `${p}::bytes`]),
+    });
+    assert.equal(atob((await response.json()).result), "#bytes:AAH+/w==");
   });
 
   it("sets the ttl in Redis to the millisecond", async () => {
