@@ -64,6 +64,11 @@ pub struct Args {
     #[arg(long, env = "EDGE_CACHES_MAX_SUBSCRIBERS", default_value_t = 256)]
     pub max_subscribers: usize,
 
+    /// Serve Prometheus metrics at GET /metrics on this address (no token: bind it where only
+    /// the scraper reaches). Off when not given.
+    #[arg(long, env = "EDGE_CACHES_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Enable CORS for this origin (`*` for any): answer preflight requests and add
     /// Access-Control-Allow-Origin to every response. Off when not given.
     #[arg(long, env = "EDGE_CACHES_ALLOW_ORIGIN")]
@@ -107,6 +112,7 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
     /// One URL in the single mode; seed nodes or sentinels otherwise.
     pub redis_urls: Vec<String>,
     pub mode: Mode,
@@ -187,6 +193,7 @@ impl Args {
         let ms = Duration::from_millis;
         Ok(Config {
             listen: self.listen,
+            metrics_listen: self.metrics_listen,
             redis_urls,
             mode,
             token: self.token,

@@ -19,6 +19,7 @@ mod commands;
 mod config;
 mod error_answer;
 mod execute;
+mod metrics;
 mod pool;
 mod redact;
 mod reply;
@@ -132,6 +133,7 @@ async fn run(config: config::Config) -> Result<(), String> {
             .and_then(|o| HeaderValue::from_str(o).ok()),
         sync: Default::default(),
         subscribers: Arc::new(tokio::sync::Semaphore::new(config.max_subscribers)),
+        metrics: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -139,7 +141,21 @@ async fn run(config: config::Config) -> Result<(), String> {
     let bound = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    // The metrics listener after the ready line, which tools wait for as the first.
+    let metrics = match config.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} for metrics: {e}"))?,
+        ),
+        None => None,
+    };
     eprintln!("edge-caches-gateway listening on {bound}");
+    if let Some(listener) = metrics {
+        let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+        eprintln!("edge-caches-gateway metrics on {bound}");
+        tokio::spawn(server::metrics(listener, app.clone(), config.pool_size, config.max_subscribers));
+    }
 
     server::run(
         listener,

@@ -23,6 +23,7 @@ use crate::budget::Budget;
 use crate::commands;
 use crate::error_answer::{fail, json_response, ErrorAnswer};
 use crate::execute::{self, Transaction};
+use crate::metrics::{self, Metrics};
 use crate::reply::{self, Encoding};
 use crate::request::{self, Command};
 use crate::subscribe;
@@ -46,6 +47,7 @@ pub struct App {
     pub sync: AtomicU64,
     /// One per open SUBSCRIBE stream, --max-subscribers of them.
     pub subscribers: Arc<Semaphore>,
+    pub metrics: Metrics,
 }
 
 /// A request as hyper reads it; the body is read (or drained) by the handler.
@@ -61,9 +63,12 @@ const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, OPTIONS";
 
 /// Answers one request; every outcome, refusals included, is a response.
 pub async fn handle(app: Arc<App>, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let route = route(&request);
     let mut response = serve(&app, request)
         .await
         .unwrap_or_else(ErrorAnswer::into_response);
+    app.metrics.request(route, response.status(), started.elapsed());
     response.headers_mut().insert(SYNC_TOKEN, sync_token(&app));
     if let Some(origin) = &app.allow_origin {
         let headers = response.headers_mut();
@@ -77,6 +82,18 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response {
 }
 
 const SYNC_TOKEN: &str = "upstash-sync-token";
+
+/// What a request is counted as in the metrics.
+fn route(request: &Request) -> metrics::Route {
+    match request.uri().path() {
+        _ if request.method() == Method::OPTIONS => metrics::Route::Other,
+        "/" | "" => metrics::Route::Command,
+        "/pipeline" => metrics::Route::Pipeline,
+        "/multi-exec" => metrics::Route::MultiExec,
+        path if subscription(path).is_some() => metrics::Route::Subscribe,
+        _ => metrics::Route::Path,
+    }
+}
 
 /// Upstash's read-your-writes token, which clients send back on their next request. Every
 /// command here goes to the primary of its key (no reads from replicas), so a read always sees
@@ -195,14 +212,14 @@ async fn serve(app: &App, request: Request) -> Result<Response, ErrorAnswer> {
         Endpoint::Pipeline => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
-            let _slot = slot(app).await?;
+            let _slot = slot(app, commands.len()).await?;
             let results = app.backend.pipeline(&commands).await?;
             Ok(entries(results, encoding))
         }
         Endpoint::MultiExec => {
             let commands = request::parse_commands(&body, app.max_pipeline).map_err(bad_request)?;
             check_all(&commands, role)?;
-            let _slot = slot(app).await?;
+            let _slot = slot(app, commands.len()).await?;
             match app.backend.transaction(&commands).await? {
                 Transaction::Executed(values) => {
                     Ok(entries(values.into_iter().map(Ok).collect(), encoding))
@@ -231,7 +248,7 @@ async fn run_single(
 ) -> Result<Response, ErrorAnswer> {
     let commands = std::slice::from_ref(&command);
     check_all(commands, role)?;
-    let _slot = slot(app).await?;
+    let _slot = slot(app, 1).await?;
     let value = app.backend.single(&command).await?;
     let status = match &value {
         // A replica (a demoted primary) refused a write: it did not run.
@@ -262,13 +279,19 @@ fn check_all(commands: &[Command], role: Role) -> Result<(), ErrorAnswer> {
     Ok(())
 }
 
-/// A request's turn at Redis; [`App::slots`].
-async fn slot(app: &App) -> Result<SemaphorePermit<'_>, ErrorAnswer> {
+/// A request's turn at Redis ([`App::slots`]) for its `commands`.
+async fn slot(app: &App, commands: usize) -> Result<SemaphorePermit<'_>, ErrorAnswer> {
     if let Ok(permit) = app.slots.try_acquire() {
+        app.metrics.commands(commands);
         return Ok(permit);
     }
-    match tokio::time::timeout(app.pool_wait, app.slots.acquire()).await {
-        Ok(Ok(permit)) => Ok(permit),
+    let waited = tokio::time::timeout(app.pool_wait, app.slots.acquire()).await;
+    app.metrics.waited(matches!(waited, Ok(Ok(_))));
+    match waited {
+        Ok(Ok(permit)) => {
+            app.metrics.commands(commands);
+            Ok(permit)
+        }
         // The semaphore is never closed.
         Ok(Err(_)) | Err(_) => Err(fail(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -83,3 +83,19 @@ pub async fn run(
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }
+
+/// The metrics listener: `GET /metrics` for every connection, until the process ends.
+pub async fn metrics(listener: TcpListener, app: Arc<App>, pool_size: usize, max_subscribers: usize) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let app = app.clone();
+        let service = service_fn(move |request: routes::Request| {
+            let answer = crate::metrics::answer(&app, request.uri().path(), pool_size, max_subscribers);
+            async move { Ok::<_, Infallible>(answer) }
+        });
+        tokio::spawn(http1::Builder::new().max_buf_size(MAX_BUFFER).serve_connection(TokioIo::new(stream), service));
+    }
+}
