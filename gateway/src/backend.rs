@@ -30,6 +30,14 @@ pub enum Backend {
 impl Backend {
     /// One command's reply (a Redis error reply included).
     pub async fn single(&self, command: &Command) -> Result<redis::Value, ErrorAnswer> {
+        let Some(scan) = without_type_flag(command) else {
+            return self.single_plain(command).await;
+        };
+        let reply = self.single_plain(&scan).await?;
+        self.with_types(reply).await
+    }
+
+    async fn single_plain(&self, command: &Command) -> Result<redis::Value, ErrorAnswer> {
         match self {
             Backend::Single { .. } => {
                 let connection = self.connection(std::slice::from_ref(command)).await?;
@@ -41,6 +49,45 @@ impl Backend {
 
     /// Each command's reply or error text, in order.
     pub async fn pipeline(
+        &self,
+        commands: &[Command],
+    ) -> Result<Vec<Result<redis::Value, String>>, ErrorAnswer> {
+        if !commands.iter().any(|c| without_type_flag(c).is_some()) {
+            return self.pipeline_plain(commands).await;
+        }
+        // The SCANs run with the rest, WITHTYPE taken off; each key's TYPE is asked after.
+        let plain: Vec<Command> = commands.iter().map(|c| without_type_flag(c).unwrap_or_else(|| c.clone())).collect();
+        let mut results = self.pipeline_plain(&plain).await?;
+        for (result, command) in results.iter_mut().zip(commands) {
+            if let (Ok(reply), true) = (&*result, without_type_flag(command).is_some()) {
+                *result = match self.with_types(reply.clone()).await {
+                    Ok(value) => Ok(value),
+                    Err(failure) => Err(failure.message().to_owned()),
+                };
+            }
+        }
+        Ok(results)
+    }
+
+    /// Upstash's `SCAN ... WITHTYPE`: a SCAN's `[cursor, [key, ...]]` as `[cursor, [key, type,
+    /// ...]]` (Redis has no such flag: each key's TYPE is asked in turn; a key gone since is
+    /// `none`, as TYPE says).
+    async fn with_types(&self, reply: redis::Value) -> Result<redis::Value, ErrorAnswer> {
+        let redis::Value::Array(mut parts) = reply else { return Ok(reply) };
+        let Some(redis::Value::Array(keys)) = parts.get(1).cloned() else { return Ok(redis::Value::Array(parts)) };
+        let mut typed = Vec::with_capacity(keys.len() * 2);
+        for key in keys {
+            let redis::Value::BulkString(name) = &key else { return Ok(redis::Value::Array(parts)) };
+            let command: Command = [&b"TYPE"[..], name].into_iter().collect();
+            let kind = self.single_plain(&command).await?;
+            typed.push(key);
+            typed.push(kind);
+        }
+        parts[1] = redis::Value::Array(typed);
+        Ok(redis::Value::Array(parts))
+    }
+
+    async fn pipeline_plain(
         &self,
         commands: &[Command],
     ) -> Result<Vec<Result<redis::Value, String>>, ErrorAnswer> {
@@ -130,4 +177,13 @@ fn unsent(result: &Result<redis::Value, redis::RedisError>) -> bool {
     result.as_ref().is_err_and(|e| {
         e.is_connection_refusal() || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
     })
+}
+
+/// A `SCAN` with Upstash's `WITHTYPE` flag, as the SCAN Redis takes (the flag taken off).
+fn without_type_flag(command: &Command) -> Option<Command> {
+    if !command.name().eq_ignore_ascii_case(b"SCAN") {
+        return None;
+    }
+    let flag = command.args().position(|a| a.eq_ignore_ascii_case(b"WITHTYPE"))?;
+    Some(command.args().enumerate().filter(|&(i, _)| i != flag).map(|(_, a)| a).collect())
 }

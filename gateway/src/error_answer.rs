@@ -26,6 +26,10 @@ pub fn fail(status: StatusCode, message: impl Into<String>) -> ErrorAnswer {
 }
 
 impl ErrorAnswer {
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn into_response(self) -> Response {
         let mut response = json_response(self.status, &json!({ "error": self.message }));
         if self.status == StatusCode::METHOD_NOT_ALLOWED {

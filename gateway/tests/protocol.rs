@@ -799,3 +799,34 @@ async fn unreadable_answers_after_commands_ran_are_never_a_5xx() {
     );
     assert_eq!(g.post("/", r#"["PING"]"#).await.result(), json!("PONG"));
 }
+
+/// Upstash's `SCAN ... WITHTYPE` (Redis has no such flag): each key with its type, alone and in
+/// a pipeline, with MATCH and COUNT.
+#[tokio::test]
+async fn scan_withtype_gives_each_key_its_type() {
+    let s = servers();
+    let g = &s.gateway;
+    g.post("/", r#"["SET","p:wt:s","v"]"#).await.result();
+    g.post("/", r#"["RPUSH","p:wt:l","a"]"#).await.result();
+    g.post("/", r#"["HSET","p:wt:h","f","v"]"#).await.result();
+    let typed = |reply: serde_json::Value| {
+        let items = reply[1].as_array().expect("[cursor, [key, type, ...]]").clone();
+        let mut pairs: Vec<(String, String)> = items.chunks(2).map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned())).collect();
+        pairs.sort();
+        pairs
+    };
+    let expected = vec![
+        ("p:wt:h".to_owned(), "hash".to_owned()),
+        ("p:wt:l".to_owned(), "list".to_owned()),
+        ("p:wt:s".to_owned(), "string".to_owned()),
+    ];
+    let alone = g.post("/", r#"["SCAN","0","MATCH","p:wt:*","COUNT","1000","WITHTYPE"]"#).await.result();
+    assert_eq!(alone[0], json!("0"));
+    assert_eq!(typed(alone), expected);
+    let piped = g.post("/pipeline", r#"[["GET","p:wt:s"],["SCAN","0","MATCH","p:wt:*","COUNT","1000","withtype"]]"#).await.json();
+    assert_eq!(piped[0]["result"], json!("v"));
+    assert_eq!(typed(piped[1]["result"].clone()), expected);
+    let plain = g.post("/", r#"["SCAN","0","MATCH","p:wt:*","COUNT","1000"]"#).await.result();
+    assert_eq!(plain[1].as_array().unwrap().len(), 3, "without the flag: keys only");
+    let _ = TOKEN;
+}
