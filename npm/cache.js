@@ -67,7 +67,7 @@ export class Cache {
   #emit; // onEvent, with its exceptions swallowed; undefined without one
   #bus = null; // near.bus on REST: the stream that drops near entries other instances wrote
   #compress = null; // { threshold }: stored texts longer than it are gzipped
-  #gate = null; // while a write's value is being compressed: calls after it wait, in call order
+  #waiting = null; // while a write's value is being compressed: the calls after it, in call order
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
@@ -216,7 +216,7 @@ export class Cache {
    * wins.
    */
   getOrSet(key, dflt, options) {
-    if (this.#gate !== null) return this.#after(undefined, () => this.#getOrSet(key, dflt, options));
+    if (this.#waiting !== null) return this.#after(undefined, () => this.#getOrSet(key, dflt, options));
     return this.#getOrSet(key, dflt, options);
   }
 
@@ -285,7 +285,7 @@ export class Cache {
       }
       const { threshold } = this.#compress;
       const write = (stored) => this.#call(options, TAGGED_WRITE, (o) => this.#engine.setMany(JSON.stringify(keys), JSON.stringify(stored), o), same, true);
-      if (texts.every((text) => text.length <= threshold) && this.#gate === null) return write(texts);
+      if (texts.every((text) => text.length <= threshold) && this.#waiting === null) return write(texts);
       return this.#after(Promise.all(texts.map((text) => (text.length > threshold ? compressText(text) : text))), write);
     }
     const plan = (o) => {
@@ -330,7 +330,7 @@ export class Cache {
   // with the outcome, a request or an ErrorReport. `finish` makes the method's result from the
   // outcome.
   #call(options, allowed, plan, finish, ordered = false) {
-    if (this.#gate !== null && !ordered) return this.#after(undefined, () => this.#call(options, allowed, plan, finish, true));
+    if (this.#waiting !== null && !ordered) return this.#after(undefined, () => this.#call(options, allowed, plan, finish, true));
     let o;
     let step;
     try {
@@ -361,27 +361,36 @@ export class Cache {
       return Promise.reject(error);
     }
     const big = text.length > this.#compress.threshold;
-    if (!big && this.#gate === null) return write(text);
+    if (!big && this.#waiting === null) return write(text);
     return this.#after(big ? compressText(text) : text, write);
   }
 
-  // `start(value)` once `ready` (a value, or a promise of it) is and the calls before have been
-  // made: what keeps a tick's calls in call order behind a write being compressed.
+  // `start(value)` once `ready` (a value, or a promise of it) is and the calls before it have
+  // started: what keeps calls in call order behind a write being compressed. The calls that are
+  // ready start together, in one turn, so they share one request as calls of one tick do.
   #after(ready, start) {
-    let call;
-    const gate = Promise.all([this.#gate, ready]).then(
-      ([, value]) => {
-        call = start(value);
-      },
-      (error) => {
-        call = Promise.reject(error);
-      },
-    );
-    this.#gate = gate;
-    gate.then(() => {
-      if (this.#gate === gate) this.#gate = null;
+    const waiting = (this.#waiting ??= []);
+    return new Promise((resolve) => {
+      const call = { ready: !(ready instanceof Promise), value: ready, failed: false, start, resolve };
+      waiting.push(call);
+      if (call.ready) {
+        if (waiting.length === 1) this.#startReady();
+        return;
+      }
+      ready.then(
+        (value) => Object.assign(call, { ready: true, value }),
+        (error) => Object.assign(call, { ready: true, value: error, failed: true }),
+      ).then(() => this.#startReady());
     });
-    return gate.then(() => call);
+  }
+
+  #startReady() {
+    const waiting = this.#waiting;
+    while (waiting.length > 0 && waiting[0].ready) {
+      const call = waiting.shift();
+      call.resolve(call.failed ? Promise.reject(call.value) : call.start(call.value));
+    }
+    if (waiting.length === 0 && this.#waiting === waiting) this.#waiting = null;
   }
 
   // Throws NOT_CONNECTED once the cache is freed (its engine is gone).
