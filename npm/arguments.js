@@ -60,6 +60,7 @@ export const TAGGED_WRITE = ["ttl", "version", "signal", "tags"];
 export const READ = ["version", "signal"];
 export const NEAR_READ = ["version", "signal", "fresh", "waitUntil"];
 export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil", "tags"];
+export const GET_OR_SET = [...NEAR_WRITE, "hardTimeout"];
 export const SIGNAL_ONLY = ["signal"];
 
 // The options the engine reads (src/wasm.rs, `call_options`), one bit each in `given`: it reads
@@ -79,8 +80,9 @@ const GIVEN_ABORTED = 16;
 export function callOptions(options, allowed) {
   if (options === undefined || options === null) return undefined;
   checkOptions(options, allowed);
-  const { ttl, version, signal, fresh, waitUntil, tags } = options;
+  const { ttl, version, signal, fresh, waitUntil, tags, hardTimeout } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
+  checkHardTimeout(hardTimeout);
   if (fresh !== undefined && typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
   if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
   const aborted = abortReason(signal);
@@ -98,7 +100,17 @@ export function callOptions(options, allowed) {
     aborted,
     signal,
     waitUntil,
+    // getOrSet only (cache.js): seconds a factory may take.
+    hardTimeout,
   };
+}
+
+// getOrSet's `hardTimeout` (per call, or the cache's default): seconds, positive, at most what
+// setTimeout can wait.
+function checkHardTimeout(seconds) {
+  if (seconds === undefined) return;
+  if (typeof seconds !== "number") throw new TypeError("hardTimeout must be a number of seconds");
+  if (!(seconds > 0 && seconds <= 2_147_483)) throw new RangeError("hardTimeout must be more than 0 and at most 2147483 seconds");
 }
 
 // undefined (the default), null (never) or a number of seconds.
@@ -120,7 +132,7 @@ export function checkDelta(delta) {
   throw new TypeError("delta must be a number");
 }
 
-const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged", "compress"];
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged", "compress", "hardTimeout"];
 const NEAR_NUMBERS = ["ttl", "swr", "maxEntries"];
 const NEAR_OPTIONS = [...NEAR_NUMBERS, "bus"];
 
@@ -145,7 +157,9 @@ export function cacheOptions(options) {
   if (options.tagged !== undefined && typeof options.tagged !== "boolean") throw new TypeError("tagged must be a boolean");
   const near = nearOptions(options.near);
   if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
+  checkHardTimeout(options.hardTimeout);
   return {
+    hardTimeout: options.hardTimeout,
     compress: compressOptions(options.compress),
     near,
     grace: options.grace,

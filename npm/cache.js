@@ -3,10 +3,10 @@
 // and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
 // or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
 // walk, the next request). docs/architecture.md follows a call through in full.
-import { Engine, ErrorKind, ErrorReport, Refresh, RestRequest, abortedError, freedError, unsetEnvError } from "./wasm.js";
+import { Engine, ErrorKind, ErrorReport, Refresh, RestRequest, abortedError, factoryTimeoutError, freedError, unsetEnvError } from "./wasm.js";
 import {
+  GET_OR_SET,
   NEAR_READ,
-  NEAR_WRITE,
   READ,
   SIGNAL_ONLY,
   TAGGED_WRITE,
@@ -67,6 +67,7 @@ export class Cache {
   #emit; // onEvent, with its exceptions swallowed; undefined without one
   #bus = null; // near.bus on REST: the stream that drops near entries other instances wrote
   #compress = null; // { threshold }: stored texts longer than it are gzipped
+  #hardTimeout; // getOrSet's default: seconds a factory may take
   #waiting = null; // while a write's value is being compressed: the calls after it, in call order
 
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
@@ -94,6 +95,7 @@ export class Cache {
     if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, this.#transport, this.#emit);
     this.#near = this.#engine.hasNearTier;
     this.#compress = o.compress;
+    this.#hardTimeout = o.hardTimeout;
   }
 
   // The engine's notes of what reads found, as events.
@@ -222,14 +224,14 @@ export class Cache {
 
   #getOrSet(key, dflt, options) {
     if (typeof dflt !== "function") {
-      if (this.#compress !== null) return this.#write(dflt, (text) => this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), text, o), value(dflt), true));
-      return this.#call(options, NEAR_WRITE, (o) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o), value(dflt), true);
+      if (this.#compress !== null) return this.#write(dflt, (text) => this.#call(options, GET_OR_SET, (o) => this.#engine.getOrSet(checked(key), text, o), value(dflt), true));
+      return this.#call(options, GET_OR_SET, (o) => this.#engine.getOrSet(checked(key), encodeValue(dflt), o), value(dflt), true);
     }
     let o;
     let stored;
     try {
       this.#live();
-      o = callOptions(options, NEAR_WRITE);
+      o = callOptions(options, GET_OR_SET);
       stored = this.#engine.getOrSetKey(checked(key), o);
     } catch (error) {
       return Promise.reject(error);
@@ -237,10 +239,11 @@ export class Cache {
     if (stored instanceof ErrorReport) return Promise.reject(this.#failure(toError(stored)));
     // Calls share one computation only when what they would store agrees (ttl, tags) and they
     // read alike (fresh); otherwise each computes, and the first add wins.
-    const group = `${stored}\u0000${o?.ttl}\u0000${o?.tags}\u0000${o?.fresh === true}`;
+    const limit = o?.hardTimeout ?? this.#hardTimeout;
+    const group = `${stored}\u0000${o?.ttl}\u0000${o?.tags}\u0000${o?.fresh === true}\u0000${limit}`;
     let shared = this.#computing.get(group);
     if (shared === undefined) {
-      shared = { promise: this.#compute(stored, dflt, o), waiting: 0 };
+      shared = { promise: this.#compute(stored, dflt, o, limit), waiting: 0 };
       this.#computing.set(group, shared);
       const forget = () => this.#computing.get(group) === shared && this.#computing.delete(group);
       shared.promise.then(forget, forget);
@@ -477,10 +480,12 @@ export class Cache {
 
   // getOrSet with a function default, once per stored key: the stored text it resolves with.
   // `o`: the first call's options (undefined for none).
-  async #compute(stored, produce, o) {
+  // `limit`: seconds the factory may take (hardTimeout), after which the call rejects with
+  // TIMEOUT, the key is free for the next call, and a value that comes late is not stored.
+  async #compute(stored, produce, o, limit) {
     const hit = await this.#step(() => this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
     if (hit !== null) return hit;
-    const plain = encodeValue(await produce());
+    const plain = encodeValue(await withLimit(produce(), limit));
     const text = this.#compress !== null && plain.length > this.#compress.threshold ? await compressText(plain) : plain;
     if (await this.#step(() => this.#engine.addStored(stored, text, o))) return text;
     // Another writer stored the key meanwhile: its value wins.
@@ -500,6 +505,16 @@ const KEY_EVENTS = [
 function keyEvent(kind, key) {
   const [type, tier] = KEY_EVENTS[kind];
   return { type, key, tier };
+}
+
+// `promise`, or a TIMEOUT once `seconds` have passed without it settling.
+function withLimit(promise, seconds) {
+  if (seconds === undefined) return promise;
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(toError(factoryTimeoutError())), seconds * 1000);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 // The calls waiting on each signal. One listener per signal, however many calls share it (a

@@ -69,6 +69,8 @@ export interface CacheOptions {
    * own setting. Default off.
    */
   compress?: boolean | { threshold?: number };
+  /** getOrSet's default `hardTimeout`: seconds a factory may take. */
+  hardTimeout?: number;
   /**
    * Called synchronously with every event (see `CacheEvent`); what it throws (or an async one
    * rejects with) is swallowed.
@@ -188,6 +190,14 @@ export interface TaggedWriteOptions extends WriteOptions {
   tags?: readonly string[];
 }
 
+export interface GetOrSetOptions extends TaggedWriteOptions, Omit<ReadOptions, keyof VersionOption> {
+  /**
+   * Seconds a factory may take (default: the cache's `hardTimeout`, else no limit): past it the
+   * call rejects with `TIMEOUT`, the key is free for the next call, and a late value is not stored.
+   */
+  hardTimeout?: number;
+}
+
 export declare class Cache {
   /**
    * @param url `memory://` (a store of its own), `memory://NAME` (shared by every cache of
@@ -235,7 +245,7 @@ export declare class Cache {
    * function: once for the overlapping calls of a key whose `ttl`, `tags` and `fresh` agree,
    * while one of them awaits it) and returns it. A value another writer stored meanwhile wins.
    */
-  getOrSet<T extends JsonValue | Uint8Array>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: TaggedWriteOptions & Omit<ReadOptions, keyof VersionOption>): Promise<T>;
+  getOrSet<T extends JsonValue | Uint8Array>(key: string, defaultValue: T | (() => T | PromiseLike<T>), options?: GetOrSetOptions): Promise<T>;
 
   /** Every requested key mapped to its value, or `null` when missing or expired. */
   getMany<T = unknown, K extends string = string>(keys: readonly K[], options?: ReadOptions): Promise<Record<K, T | null>>;

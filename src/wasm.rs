@@ -271,6 +271,12 @@ pub fn unset_env_error() -> ErrorReport {
     crate::error::Error::cache(crate::error::Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]).into()
 }
 
+/// The error of a getOrSet whose factory did not settle within its `hardTimeout`.
+#[wasm_bindgen(js_name = factoryTimeoutError)]
+pub fn factory_timeout_error() -> ErrorReport {
+    crate::error::Error::cache(crate::error::Code::Timeout, &["the getOrSet factory did not settle within its hardTimeout; a value it gives later is not stored"]).into()
+}
+
 /// The error of the calls in flight when the cache is freed, and of any call after it.
 #[wasm_bindgen(js_name = freedError)]
 pub fn freed_error() -> ErrorReport {

@@ -38,6 +38,29 @@ it("a getOrSet whose callers all left blocks no one: the next call computes, dis
   assert.ok(await settles(cache.disconnect()), "disconnect() waited for a computation no one awaits");
 });
 
+it("a factory slower than hardTimeout rejects its calls with TIMEOUT, frees the key, and its late value is not stored", async () => {
+  for (const [cache, options] of [[new Cache("memory://"), { hardTimeout: 0.05 }], [new Cache("memory://", { hardTimeout: 0.05 }), undefined]]) {
+    await cache.connect();
+    let late;
+    const slow = () => new Promise((resolve) => (late = resolve));
+    const started = Date.now();
+    const calls = [cache.getOrSet("k", slow, options), cache.getOrSet("k", slow, options)];
+    for (const call of calls) await assert.rejects(call, isCode("TIMEOUT"));
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(await cache.getOrSet("k", () => "next", options), "next", "the key is free at once");
+    late("late");
+    await sleep(10);
+    assert.equal(await cache.get("k"), "next", "the late value was not stored");
+    assert.equal(await cache.getOrSet("quick", async () => 1, options), 1, "a factory within the limit");
+  }
+  assert.throws(() => new Cache("memory://", { hardTimeout: 0 }), RangeError);
+  assert.throws(() => new Cache("memory://", { hardTimeout: "1" }), TypeError);
+  const cache = new Cache("memory://");
+  await cache.connect();
+  await assert.rejects(cache.getOrSet("k", () => 1, { hardTimeout: -1 }), RangeError);
+  await assert.rejects(cache.get("k", null, { hardTimeout: 1 }), TypeError, "getOrSet's option only");
+});
+
 it("a computation is shared only while someone awaits it, and only by calls whose options agree", async () => {
   const cache = new Cache("memory://");
   await cache.connect();

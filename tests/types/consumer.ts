@@ -33,6 +33,9 @@ export async function use(env: Record<string, string>): Promise<void> {
   await cache.setMany(new Map<string, CacheValue>([["buffer", new ArrayBuffer(2)]]));
   const bytes: Uint8Array | null = await cache.get<Uint8Array>("bytes");
   const computed: Uint8Array = await cache.getOrSet("b", async () => new Uint8Array(3));
+  const limited: number = await cache.getOrSet("slow", async () => 1, { hardTimeout: 0.5 });
+  // @ts-expect-error: seconds, a number
+  await cache.getOrSet("slow", async () => 1, { hardTimeout: "1s" });
   // @ts-expect-error: a Map is not JSON (a TypeError at run time)
   await cache.set("map", new Map());
   await cache.delete("a", { version: 3 });
