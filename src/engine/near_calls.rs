@@ -58,22 +58,29 @@ impl<H: Host> Engine<H> {
         // getMany's keys, for a read too long for one request.
         let requested = many.then(|| keys.clone());
         let mut tier = near.borrow_mut();
-        let mut known = Vec::with_capacity(keys.len());
+        let lookups: Vec<(String, Lookup)> = keys.into_iter().map(|key| {
+            let lookup = if fresh { Lookup::Miss } else { tier.lookup(&key, now) };
+            (key, lookup)
+        }).collect();
+        // Stale entries are served when nothing else needs the backend (a getMany with a key
+        // to fetch fetches its stale ones with it, in the one request).
+        let serve_stale = !lookups.iter().any(|(_, lookup)| *lookup == Lookup::Miss);
+        let mut known = Vec::with_capacity(lookups.len());
         let mut fetch = Vec::new();
         let mut stats = self.stats.get();
-        let mut refresh = None;
-        for key in keys {
-            match if fresh { Lookup::Miss } else { tier.lookup(&key, now) } {
+        let mut refresh = Vec::new();
+        for (key, lookup) in lookups {
+            match lookup {
                 Lookup::Fresh(value) => {
                     stats.near_hits += 1;
                     self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, &key);
                     known.push(Some(value));
                 }
-                Lookup::Stale { value, refresh: first } if !many => {
+                Lookup::Stale { value, refresh: first } if serve_stale => {
                     stats.stale_served += 1;
                     self.note(KeyEvent::Stale, &key);
                     if first {
-                        refresh = Some(key);
+                        refresh.push(key);
                     }
                     known.push(Some(value));
                 }
@@ -87,13 +94,14 @@ impl<H: Host> Engine<H> {
         self.stats.set(stats);
         let epoch = tier.epoch();
         drop(tier);
-        if let Some(key) = refresh {
-            let request = near_request(NearFetch { fetch: vec![key], epoch, many: None, background: true });
-            return Ok(Step::Refresh(near_outcome(None, known.into_iter().flatten().collect()), request));
-        }
         if fetch.is_empty() {
             let known = known.into_iter().map(Option::flatten);
-            return Ok(Step::Done(if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) }));
+            let outcome = if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) };
+            // The stale entries' refresh, in the background, once per key.
+            if refresh.is_empty() {
+                return Ok(Step::Done(outcome));
+            }
+            return Ok(Step::Refresh(outcome, near_request(NearFetch { fetch: refresh, epoch, many: None, background: true })));
         }
         let request = near_request(NearFetch { fetch, epoch, many: many.then_some(known), background: false });
         if let (true, Some(keys)) = (request.body.len() > self.request_limit, requested) {
@@ -353,6 +361,25 @@ mod tests {
         assert_eq!(e.stats().stale_served, 6);
         e.host.0.set(14_500.0); // the refresh's read at 2,500 + ttl + swr + grace
         assert_eq!(e.unanswered(sent(e.get("k", NONE)), FetchFailure::Network, "").unwrap_err().code(), Some(Code::Network), "past grace");
+    }
+
+    #[test]
+    fn get_many_serves_stale_entries_as_get_does_when_nothing_else_is_fetched() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), swr: Some(10.0), ..NearGiven::default() }, None);
+        let both = sent(e.get_many(r#"["a","b"]"#, NONE));
+        done(e.read(both, 200, br#"{"result":["\"1\"",-1,"\"2\"",-1]}"#));
+        e.host.0.set(3000.0);
+        let Ok(Step::Refresh(stale, refresh)) = e.get_many(r#"["a","b"]"#, NONE) else { panic!("stale values and a refresh") };
+        assert_eq!(stale, Outcome::Values(vec![text("\"1\""), text("\"2\"")]));
+        assert!(refresh.body.ends_with(r#""2","::a","::b"]"#), "one background read of both: {}", refresh.body);
+        assert_eq!(done(e.get_many(r#"["b","a"]"#, NONE)), Outcome::Values(vec![text("\"2\""), text("\"1\"")]), "one refresh per key");
+        assert_eq!(e.stats().stale_served, 4);
+        // With a key to fetch, the stale ones go in the same request.
+        let mixed = sent(e.get_many(r#"["a","c"]"#, NONE));
+        assert!(mixed.body.ends_with(r#""2","::a","::c"]"#), "{}", mixed.body);
+        assert_eq!(done(e.read(mixed, 200, br#"{"result":["\"1b\"",-1,null,-2]}"#)), Outcome::Values(vec![text("\"1b\""), None]));
+        done(e.read(refresh, 200, br#"{"result":["\"1c\"",-1,"\"2c\"",-1]}"#));
+        assert_eq!(done(e.get("b", NONE)), Outcome::Value(text("\"2c\"")));
     }
 
     #[test]
