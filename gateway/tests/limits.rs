@@ -120,6 +120,14 @@ async fn trickled_headers_are_cut_off_within_the_read_timeout() {
 async fn request_heads_are_bounded_to_64_kib_of_buffer() {
     let redis = Redis::start();
     let g = Gateway::start(&redis.url(), &[]);
+    // A head within the buffer is served; one past the bound the README gives is refused.
+    let head = |pad: usize| format!("GET /get/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nX-Pad: {}\r\nConnection: close\r\n\r\n", "a".repeat(pad));
+    for (pad, status) in [(60 * 1024, "HTTP/1.1 200"), (120 * 1024, "HTTP/1.1 431")] {
+        let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+        stream.write_all(head(pad).as_bytes()).unwrap();
+        let answer = read_answer(&mut stream);
+        assert!(answer.starts_with(status), "{pad} bytes of header: {answer:.100}");
+    }
     // Sent at once, a head far over the buffer is refused with 431.
     let mut stream = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
     let head = format!(
