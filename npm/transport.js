@@ -130,9 +130,11 @@ export class Transport {
 
   // What the engine makes of a request that got no answer; `how` is undefined when even
   // describing the fetch's error threw (`detail` is then what it threw, and the call's error).
+  // Either way the engine hears of it: a write's near-tier marks end only there.
   #failed(request, how, detail) {
     if (how !== undefined) return this.#engine.unanswered(request, how, detail);
-    request.free();
+    const step = this.#engine.unanswered(request, FetchFailure.Network, "the fetch failed");
+    step?.free?.();
     return detail;
   }
 

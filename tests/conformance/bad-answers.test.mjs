@@ -146,3 +146,31 @@ it("a fetch that resolves with something else than a Response, or fails with som
     assert.equal(await cache.get("k"), 7, `served after ${what}`);
   }
 });
+
+it("a write whose fetch fails in a way that cannot be described still ends its near-tier mark", async () => {
+  // A near-tier server in a function: near reads answer [value, pttl], writes OK.
+  const stored = new Map();
+  let odd = false;
+  const answer = (c) => {
+    if (c[0].startsWith("EVAL")) return { result: c.slice(3).flatMap((k) => [stored.get(k) ?? null, stored.has(k) ? -1 : -2]) };
+    if (c[0] === "SET") stored.set(c[1], c[2]);
+    return { result: "OK" };
+  };
+  const fetch = async (url, init) => {
+    if (odd) return Promise.reject({ message: Symbol("odd") });
+    const body = JSON.parse(init.body);
+    return new Response(JSON.stringify(String(url).endsWith("/pipeline") ? body.map(answer) : answer(body)));
+  };
+  const cache = new Cache("https://odd.invalid", { token: "t", fetch, retries: 0, near: { ttl: 60 } });
+  await cache.connect();
+  odd = true;
+  await assert.rejects(cache.set("k", 1), TypeError);
+  odd = false;
+  await cache.set("k", 2);
+  await cache.clear();
+  stored.set("::k", "3");
+  assert.equal(await cache.get("k"), 3);
+  const hits = cache.stats.nearHits;
+  assert.equal(await cache.get("k"), 3);
+  assert.equal(cache.stats.nearHits, hits + 1, "the near tier keeps reads again: the failed write's mark ended");
+});
