@@ -14,7 +14,7 @@ import { median } from "./lib.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const resultsPath = join(here, "results.json");
-const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near", "cluster", "tagsEvents", "compression"];
+const SECTIONS = ["cost", "throughput", "requests", "size", "coldstart", "gateway", "near", "cluster", "tagsEvents", "compression", "stampede"];
 const EDGE = "edge-caches";
 const BASE = "edge-caches (baseline)";
 const UP = "@upstash/redis";
@@ -385,6 +385,21 @@ function render(results) {
     ]);
     out.push(table(["value", "stored plain, B", "stored compressed, B", "ratio", "`set` µs, plain / compressed", "`get` µs, plain / compressed"], rows));
     out.push("", `The largest value of this kind that fits one request of Upstash's ${int(c.limitBytes)} B: ${int(c.fits.plain)} B of JSON plain, ${int(c.fits.compressed)} B compressed.`);
+  }
+
+  // 11. getOrSet across instances
+  out.push("", "## 11. getOrSet across instances", "");
+  if (S.stampede?.error) failed("stampede", S.stampede);
+  else if (S.stampede) {
+    const st = S.stampede;
+    out.push(`${st.description}, each a process of its own, over the gateway. Times in ms, from the go to the call's result.`, "");
+    const miss = (label, r) => [label, int(r.factoryCalls), `${fix(r.computers.p50)} / ${fix(r.computers.p99)}`, r.waiters.count ? `${fix(r.waiters.p50)} / ${fix(r.waiters.p99)}` : "–", int(r.failed)];
+    out.push(table(["50 processes miss one key", "factory calls", "callers that ran it: p50 / p99", "waiters: p50 / p99", "failed"], [miss("`lock: true`", st.miss.withLock), miss("no lock", st.miss.withoutLock)]));
+    out.push("", `The factory itself takes ${int(st.miss.withLock.factoryMs)} ms; the rest is 50 processes waking at once on this machine's cores.`, "");
+    const zipf = (label, r) => [label, int(r.calls), fix(r.factoryCallsPerSecond), `${int(r.steadyWaited)} of ${int(r.steadyCalls)}`, `${fix(r.p50)} / ${fix(r.p99)}`, int(r.refreshes)];
+    out.push(table(["Zipf load, ttl 1 s, `lock: true`", "calls", "factory calls per s", "calls after 1.5 s that waited for a factory", "p50 / p99 ms after 1.5 s", "refreshes"], [zipf("no refreshAhead", st.zipf.withoutRefreshAhead), zipf("`refreshAhead: 0.5`", st.zipf.withRefreshAhead)]));
+    target("one factory call for 50 processes missing a key (`lock`)", `${int(st.miss.withLock.factoryCalls)}`, st.miss.withLock.factoryCalls === 1);
+    target("no call waits for a factory after warm-up (`refreshAhead`)", `${int(st.zipf.withRefreshAhead.steadyWaited)} waited`, st.zipf.withRefreshAhead.steadyWaited === 0);
   }
 
   out.push("", "## Targets", "");

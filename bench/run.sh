@@ -15,9 +15,10 @@
 #   8 cluster         bench/cluster.mjs     the gateway over one Redis and over a 3-master cluster
 #   9 tags, events    bench/tags-events.mjs a tagged get beside an untagged one; onEvent's cost
 #  10 compression     bench/compression.mjs stored size and cost of compress: true, 1 KB to 1 MB
+#  11 stampede        bench/stampede.mjs    getOrSet across processes: lock, refreshAhead
 #
 # Needs: node, redis-server/redis-benchmark (scripts/setup.sh installs them), wrk and webdis
-# (installed here with apt-get when missing, as root). Sections 2, 3, 6, 7, 8 and 9 run inside
+# (installed here with apt-get when missing, as root). Sections 2, 3, 6, 7, 8, 9 and 11 run inside
 # tests/with-servers.mjs (a fresh redis-server and gateway on free ports).
 set -euo pipefail
 
@@ -45,6 +46,7 @@ if [ "${1:-}" = "--server-sections" ]; then
     run_section gateway node bench/gateway.mjs
     run_section cluster node bench/cluster.mjs
     run_section tagsEvents node bench/tags-events.mjs
+    run_section stampede node bench/stampede.mjs
     exit "$status"
 fi
 

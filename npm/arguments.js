@@ -60,7 +60,7 @@ export const TAGGED_WRITE = ["ttl", "version", "signal", "tags"];
 export const READ = ["version", "signal"];
 export const NEAR_READ = ["version", "signal", "fresh", "waitUntil"];
 export const NEAR_WRITE = ["ttl", "version", "signal", "fresh", "waitUntil", "tags"];
-export const GET_OR_SET = [...NEAR_WRITE, "hardTimeout"];
+export const GET_OR_SET = [...NEAR_WRITE, "hardTimeout", "softTimeout", "lock", "refreshAhead"];
 export const SIGNAL_ONLY = ["signal"];
 
 // The options the engine reads (src/wasm.rs, `call_options`), one bit each in `given`: it reads
@@ -80,9 +80,12 @@ const GIVEN_ABORTED = 16;
 export function callOptions(options, allowed) {
   if (options === undefined || options === null) return undefined;
   checkOptions(options, allowed);
-  const { ttl, version, signal, fresh, waitUntil, tags, hardTimeout } = options;
+  const { ttl, version, signal, fresh, waitUntil, tags, hardTimeout, softTimeout, refreshAhead } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("signal must be an AbortSignal");
-  checkHardTimeout(hardTimeout);
+  checkSeconds(hardTimeout, "hardTimeout");
+  checkSeconds(softTimeout, "softTimeout");
+  if (refreshAhead !== undefined && typeof refreshAhead !== "number") throw new TypeError("refreshAhead must be a fraction of the ttl");
+  if (refreshAhead !== undefined && !(refreshAhead > 0 && refreshAhead < 1)) throw new RangeError("refreshAhead must be more than 0 and less than 1");
   if (fresh !== undefined && typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
   if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
   const aborted = abortReason(signal);
@@ -100,17 +103,37 @@ export function callOptions(options, allowed) {
     aborted,
     signal,
     waitUntil,
-    // getOrSet only (cache.js): seconds a factory may take.
+    // getOrSet only (cache.js): seconds a factory may take, seconds before a stale value is
+    // served meanwhile, the lock's ttl (false: none), the part of the ttl refreshed ahead.
     hardTimeout,
+    softTimeout,
+    lock: checkLock(options.lock),
+    refreshAhead,
   };
 }
 
-// getOrSet's `hardTimeout` (per call, or the cache's default): seconds, positive, at most what
+// getOrSet's timeouts (per call, or the cache's default): seconds, positive, at most what
 // setTimeout can wait.
-function checkHardTimeout(seconds) {
+function checkSeconds(seconds, what) {
   if (seconds === undefined) return;
-  if (typeof seconds !== "number") throw new TypeError("hardTimeout must be a number of seconds");
-  if (!(seconds > 0 && seconds <= 2_147_483)) throw new RangeError("hardTimeout must be more than 0 and at most 2147483 seconds");
+  if (typeof seconds !== "number") throw new TypeError(`${what} must be a number of seconds`);
+  if (!(seconds > 0 && seconds <= 2_147_483)) throw new RangeError(`${what} must be more than 0 and at most 2147483 seconds`);
+}
+
+// Seconds a getOrSet lock lasts unless `lock: { ttl }` says: long enough for most factories,
+// short enough that a crashed holder delays its waiters little.
+export const LOCK_TTL = 10;
+
+// getOrSet's `lock`: undefined (the cache's default), false (none), or the lock's ttl in seconds
+// (true: LOCK_TTL).
+function checkLock(lock) {
+  if (lock === undefined || lock === false) return lock;
+  if (lock === true) return LOCK_TTL;
+  if (typeof lock !== "object" || lock === null || Array.isArray(lock)) throw new TypeError("lock must be true, false or { ttl }");
+  checkOptions(lock, ["ttl"]);
+  const { ttl = LOCK_TTL } = lock;
+  checkSeconds(ttl, "lock.ttl");
+  return ttl;
 }
 
 // undefined (the default), null (never) or a number of seconds.
@@ -132,7 +155,7 @@ export function checkDelta(delta) {
   throw new TypeError("delta must be a number");
 }
 
-const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged", "compress", "hardTimeout"];
+const CACHE_OPTIONS = ["keyPrefix", "version", "ttl", "maxEntries", "token", "timeout", "retries", "autoPipeline", "fetch", "near", "grace", "onEvent", "tagged", "compress", "hardTimeout", "lock"];
 const NEAR_NUMBERS = ["ttl", "swr", "maxEntries"];
 const NEAR_OPTIONS = [...NEAR_NUMBERS, "bus"];
 
@@ -157,9 +180,10 @@ export function cacheOptions(options) {
   if (options.tagged !== undefined && typeof options.tagged !== "boolean") throw new TypeError("tagged must be a boolean");
   const near = nearOptions(options.near);
   if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
-  checkHardTimeout(options.hardTimeout);
+  checkSeconds(options.hardTimeout, "hardTimeout");
   return {
     hardTimeout: options.hardTimeout,
+    lock: checkLock(options.lock),
     compress: compressOptions(options.compress),
     near,
     grace: options.grace,

@@ -71,6 +71,8 @@ export interface CacheOptions {
   compress?: boolean | { threshold?: number };
   /** getOrSet's default `hardTimeout`: seconds a factory may take. */
   hardTimeout?: number;
+  /** getOrSet's default `lock` (default none). */
+  lock?: boolean | { ttl?: number };
   /**
    * Called synchronously with every event (see `CacheEvent`); what it throws (or an async one
    * rejects with) is swallowed.
@@ -80,7 +82,30 @@ export interface CacheOptions {
 }
 
 /** What `onEvent` is called with. */
-export type CacheEvent = KeyEvent | RequestEvent | RetryEvent | ErrorEvent | BusEvent | InvalidateEvent;
+export type CacheEvent = KeyEvent | RequestEvent | RetryEvent | ErrorEvent | BusEvent | InvalidateEvent | LockEvent | TimeoutEvent | RefreshEvent;
+
+/**
+ * getOrSet's `lock` on a stored key: `held` (this instance runs the factory), `waiting`
+ * (another instance holds it), `expired` (waited the lock's ttl; computing without it).
+ */
+export interface LockEvent {
+  type: "lock";
+  key: string;
+  state: "held" | "waiting" | "expired";
+}
+
+/** A factory past getOrSet's `hardTimeout` (the call rejects) or `softTimeout` (served stale). */
+export interface TimeoutEvent {
+  type: "timeout";
+  key: string;
+  timeout: "hard" | "soft";
+}
+
+/** This instance took the lock to refresh a key ahead of its expiry (`refreshAhead`). */
+export interface RefreshEvent {
+  type: "refresh";
+  key: string;
+}
 
 /** `near.bus`: the stream is subscribed (`up`) or was lost (`down`; it is reopened with backoff). */
 export interface BusEvent {
@@ -196,6 +221,23 @@ export interface GetOrSetOptions extends TaggedWriteOptions, Omit<ReadOptions, k
    * call rejects with `TIMEOUT`, the key is free for the next call, and a late value is not stored.
    */
   hardTimeout?: number;
+  /**
+   * With a stale value at hand (the near tier's, read or written within `near.ttl + near.swr +
+   * grace`): a factory slower than this many seconds lets the call resolve with it, while the
+   * factory finishes in the background (handed to `waitUntil`) and stores its value.
+   */
+  softTimeout?: number;
+  /**
+   * On a miss, one caller across every instance sharing the store runs the factory; the others
+   * wait for its value up to the lock's `ttl` (seconds, default 10), then compute for
+   * themselves. `false` overrides the cache's default.
+   */
+  lock?: boolean | { ttl?: number };
+  /**
+   * A fraction of the ttl (0 < f < 1): a read within the last `f` of the entry's ttl returns the
+   * value and refreshes it in the background, one instance at a time (under the lock).
+   */
+  refreshAhead?: number;
 }
 
 export declare class Cache {

@@ -67,6 +67,17 @@ impl KeyBuilder {
         out
     }
 
+    /// The key of `getOrSet`'s lock on a stored key: `{prefix}:#lock:{version}:{key}`, under the
+    /// prefix (so `clear()` removes it) in a name no stored key can take (`reserved`).
+    pub fn lock_key(&self, stored: &str) -> String {
+        let rest = stored.strip_prefix(self.prefix.as_str()).unwrap_or(stored);
+        let mut out = String::with_capacity(stored.len() + 6);
+        out.push_str(&self.prefix);
+        out.push_str(":#lock");
+        out.push_str(rest);
+        out
+    }
+
     /// The prefix every key of this cache starts with, for `clear()`; `None` without a key
     /// prefix, when `clear()` empties the whole store.
     pub fn clear_prefix(&self) -> Option<String> {
@@ -78,6 +89,18 @@ impl KeyBuilder {
             Some(p)
         }
     }
+}
+
+/// Whether a stored key could name the cache's own bookkeeping: a tag's stamp key
+/// (`{prefix}:#tags:{tag}`, `crate::tags`) or a lock (`KeyBuilder::lock_key`). Keys, versions
+/// and prefixes holding `:#tags:` or `:#lock:` are refused, so that no entry ever addresses
+/// them. (A byte scan: `str::contains` brings core's two-way searcher.)
+pub fn reserved(stored: &str) -> bool {
+    stored.as_bytes().windows(7).any(|w| w == b":#tags:" || w == b":#lock:")
+}
+
+pub fn reserved_error() -> Error {
+    Error::range_error(&["keys, versions and key prefixes must not make a stored key holding \":#tags:\" or \":#lock:\" (they name the cache's tag stamps and locks)"])
 }
 
 #[cfg(test)]
@@ -105,6 +128,21 @@ mod tests {
         assert_eq!(check(VersionGiven::Number(7.0)), Ok(Some("7".into())));
         assert_eq!(check(VersionGiven::Text("0".into())), Ok(Some("0".into())), "the string \"0\" is true in Python");
         assert!(check(VersionGiven::Number(0.5)).is_err());
+    }
+
+    #[test]
+    fn bookkeeping_keys_live_under_the_prefix_in_names_no_stored_key_takes() {
+        let app = KeyBuilder::new("app".into(), Some("2".into()));
+        let lock = app.lock_key(&app.build("k", None));
+        assert_eq!(lock, "app:#lock:2:k");
+        assert_eq!(KeyBuilder::default().lock_key("::k"), ":#lock::k");
+        assert!(lock.starts_with(&app.clear_prefix().unwrap()), "clear() removes it");
+        for stored in [lock.as_str(), "app:#tags:k", ":#tags:", "a::x:#tags:y", "p:v:#tags:", "p:#lock:", "a::#lock:x"] {
+            assert!(reserved(stored), "{stored}");
+        }
+        for stored in ["app::#tags", "app::k", "::#tags", "#tags:x", "app:2:k#tags:", "app:2:#lockx", "#lock:k"] {
+            assert!(!reserved(stored), "{stored}");
+        }
     }
 
     #[test]

@@ -119,6 +119,23 @@ impl Near {
         }
     }
 
+    /// When the backend's copy of a key the tier serves expires, as the tier learned it (`None`
+    /// inside: never); `None` when the tier has nothing it would serve for it.
+    pub fn expiry(&mut self, key: &str) -> Option<Option<f64>> {
+        let entry = self.entries.peek(key)?;
+        entry.at.and(entry.value.as_ref()).map(|_| entry.expires_at)
+    }
+
+    /// What `getOrSet`'s `softTimeout` may serve while a factory runs: the value last read or
+    /// written within `ttl + swr + grace`, past the key's own expiry too (a soft timeout is for
+    /// when the key is gone), never one a write marked.
+    pub fn stale(&mut self, key: &str, now: f64) -> Option<String> {
+        let NearPolicy { ttl_ms, swr_ms, grace_ms, .. } = self.policy;
+        let entry = self.entries.peek(key)?;
+        let at = entry.at?;
+        if now - at < (ttl_ms + swr_ms + grace_ms) as f64 { entry.value.clone() } else { None }
+    }
+
     /// What a read whose request failed may still serve: an entry within `ttl + swr + grace`,
     /// not past its key's expiry, and not marked by a write.
     pub fn fallback(&mut self, key: &str, now: f64) -> Option<Option<String>> {
@@ -281,6 +298,20 @@ mod tests {
         assert_eq!(n.lookup("short", 99.0), Lookup::Fresh(text("v")));
         assert_eq!(n.lookup("short", 100.0), Lookup::Miss, "the key's own ttl is shorter than the tier's");
         assert_eq!(n.fallback("short", 100.0), None, "not even when the backend fails");
+    }
+
+    #[test]
+    fn a_soft_timeout_may_serve_a_value_past_its_key_but_not_past_grace_nor_a_write() {
+        let mut n = near(1000, 100, 500);
+        n.store_read("k".into(), text("v"), 50, 0, 0.0);
+        assert_eq!(n.lookup("k", 60.0), Lookup::Miss, "the key expired");
+        assert_eq!(n.stale("k", 60.0), text("v"));
+        assert_eq!(n.stale("k", 1599.0), text("v"));
+        assert_eq!(n.stale("k", 1600.0), None, "past ttl + swr + grace");
+        let id = n.begin_write(&["k".to_owned()]);
+        assert_eq!(n.stale("k", 70.0), None, "a write of the key is in flight");
+        n.end_write(&["k".to_owned()], id, None, 80.0);
+        assert_eq!(n.stale("k", 90.0), None, "its outcome is unknown");
     }
 
     #[test]

@@ -45,6 +45,15 @@ pub enum Op {
     /// Every entry written with one of these stamp keys' tags before now reads as missing.
     /// -> `Done`
     Invalidate { stamps: Vec<String> },
+    /// `getOrSet`'s lock: stores `token` at the lock's key only when it is free, for `ttl_ms`.
+    /// -> `Bool` (taken)
+    Lock { key: String, token: String, ttl_ms: u64 },
+    /// Frees a lock, only while it still holds `token` (it may have expired and been taken).
+    /// -> `Done`
+    Unlock { key: String, token: String },
+    /// A live value with its remaining life. -> `Json` `[text or null, ms]`, ms as Redis's
+    /// PTTL (-1: no expiry, -2: missing)
+    GetExpiring { key: String },
 }
 
 impl Op {
@@ -53,15 +62,15 @@ impl Op {
     /// would answer "already there" the second time, `Incr` would count twice. (`Touch` sets an
     /// expiry relative to now, so a repeat only moves it by the retry delay.)
     pub fn idempotent(&self) -> bool {
-        !matches!(self, Op::Add(_) | Op::GetOrAdd(_) | Op::Incr { .. })
+        !matches!(self, Op::Add(_) | Op::GetOrAdd(_) | Op::Incr { .. } | Op::Lock { .. })
     }
 
     /// The stored keys the op may change: `Some(keys)` (none for a read), or `None` when it
     /// may change any key (`clear()`, `invalidateTags`). The near tier marks them, the bus
-    /// publishes them.
+    /// publishes them. (A lock is not an entry: no reader of the key needs to know.)
     pub fn written_keys(&self) -> Option<Vec<&str>> {
         Some(match self {
-            Op::Get { .. } | Op::GetMany { .. } => Vec::new(),
+            Op::Get { .. } | Op::GetMany { .. } | Op::GetExpiring { .. } | Op::Lock { .. } | Op::Unlock { .. } => Vec::new(),
             Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => vec![entry.key.as_str()],
             Op::Touch { key, .. } | Op::Incr { key, .. } => vec![key.as_str()],
             Op::SetMany { entries, .. } => entries.iter().map(|(k, _)| k.as_str()).collect(),
@@ -73,7 +82,7 @@ impl Op {
     /// The stored keys whose values the op's outcome gives, for `onEvent`.
     pub fn read_keys(&self) -> Option<Vec<String>> {
         match self {
-            Op::Get { key } | Op::GetOrAdd(Entry { key, .. }) => Some(vec![key.clone()]),
+            Op::Get { key } | Op::GetOrAdd(Entry { key, .. }) | Op::GetExpiring { key } => Some(vec![key.clone()]),
             Op::GetMany { keys } => Some(keys.clone()),
             _ => None,
         }

@@ -22,17 +22,6 @@ pub const MAX_TAGS: usize = 64;
 /// call, one key each.
 pub const MAX_INVALIDATED: usize = 1000;
 
-/// Whether a stored key could name a stamp key (`{prefix}:#tags:{tag}`) of some cache: keys,
-/// versions and prefixes holding `:#tags:` are refused, so that no entry ever addresses the
-/// tags' bookkeeping. (A byte scan: `str::contains` brings core's two-way searcher.)
-pub fn reserved(stored: &str) -> bool {
-    stored.as_bytes().windows(7).any(|w| w == b":#tags:")
-}
-
-pub fn reserved_error() -> crate::error::Error {
-    crate::error::Error::range_error(&["keys, versions and key prefixes must not make a stored key holding \":#tags:\" (it names tag stamps)"])
-}
-
 /// What every stamp key of a cache with this key prefix starts with.
 pub fn stem(prefix: &str) -> String {
     let mut stem = String::with_capacity(prefix.len() + 7);
@@ -49,11 +38,5 @@ mod tests {
     fn stamp_keys_live_under_the_prefix_in_a_version_no_key_uses_by_accident() {
         assert_eq!(stem("app"), "app:#tags:");
         assert_eq!(stem(""), ":#tags:");
-        for stored in ["app:#tags:k", ":#tags:", "a::x:#tags:y", "p:v:#tags:"] {
-            assert!(reserved(stored), "{stored}");
-        }
-        for stored in ["app::#tags", "app::k", "::#tags", "#tags:x", "app:2:k#tags:"] {
-            assert!(!reserved(stored), "{stored}");
-        }
     }
 }

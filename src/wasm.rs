@@ -399,8 +399,46 @@ impl Engine {
         step(self.0.get_stored(stored_key, fresh))
     }
     #[wasm_bindgen(js_name = addStored)]
-    pub fn add_stored(&self, stored_key: String, value: String, options: Option<CallOptionsObject>) -> JsValue {
-        step(self.0.add_stored(stored_key, value, call_options(options)))
+    pub fn add_stored(&self, stored_key: String, value: String, options: Option<CallOptionsObject>, in_full: bool) -> JsValue {
+        step(self.0.add_stored(stored_key, value, call_options(options), in_full))
+    }
+    #[wasm_bindgen(js_name = setStored)]
+    pub fn set_stored(&self, stored_key: String, value: String, options: Option<CallOptionsObject>) -> JsValue {
+        step(self.0.set_stored(stored_key, value, call_options(options)))
+    }
+    /// ms (-1: never), or an `ErrorReport`.
+    #[wasm_bindgen(js_name = entryTtlMs)]
+    pub fn entry_ttl_ms(&self, options: Option<CallOptionsObject>) -> JsValue {
+        match self.0.entry_ttl_ms(call_options(options)) {
+            Ok(ms) => ms.into(),
+            Err(error) => ErrorReport::from(error).into(),
+        }
+    }
+    /// `[text or null, ms]` (ms as PTTL), for `refreshAhead` without the near tier.
+    #[wasm_bindgen(js_name = getExpiring)]
+    pub fn get_expiring(&self, stored_key: String) -> JsValue {
+        step(self.0.get_expiring(stored_key))
+    }
+    /// ms the backend keeps a key the near tier has (-1: no expiry), or undefined.
+    #[wasm_bindgen(js_name = remainingMs)]
+    pub fn remaining_ms(&self, stored_key: &str) -> Option<f64> {
+        self.0.remaining_ms(stored_key)
+    }
+    /// A stored text `softTimeout` may serve, or undefined.
+    #[wasm_bindgen(js_name = staleValue)]
+    pub fn stale_value(&self, stored_key: &str) -> Option<String> {
+        self.0.stale_value(stored_key)
+    }
+    #[wasm_bindgen(js_name = lockKey)]
+    pub fn lock_key(&self, stored_key: &str) -> String {
+        self.0.lock_key(stored_key)
+    }
+    /// true when taken, or a request, or an `ErrorReport`.
+    pub fn lock(&self, lock_key: String, token: String, ttl_ms: f64) -> JsValue {
+        step(self.0.lock(lock_key, token, ttl_ms))
+    }
+    pub fn unlock(&self, lock_key: String, token: String) -> JsValue {
+        step(self.0.unlock(lock_key, token))
     }
     /// `keys`: the JSON text of an array of strings.
     #[wasm_bindgen(js_name = getMany)]

@@ -169,7 +169,7 @@ fn any_value_where_a_value_is_taken_is_answered_and_the_instance_lives_on() {
             engine.add("k", "x".into(), call(&[("ttl", value.clone())])),
             engine.get_or_set("", "[".into(), both()),
             engine.get_or_set_key("k", both()),
-            engine.add_stored("k".into(), "1".into(), call(&[("ttl", value.clone()), ("tags", s("[\"\\ud800\"]"))])),
+            engine.add_stored("k".into(), "1".into(), call(&[("ttl", value.clone()), ("tags", s("[\"\\ud800\"]"))]), false),
             engine.get_many("[\"a\"", call(&[("version", value.clone())])),
             engine.set_many("[\"a\"]", "[]", both()),
             engine.set("k", "1".into(), call(&[("tags", s("{\"not\":\"a list\"}"))])),

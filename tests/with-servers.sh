@@ -2,7 +2,8 @@
 # Every suite that needs a real Redis and gateway, run inside tests/with-servers.mjs by
 # `make test-servers`: the conformance suite over REST in Node, Deno, Bun and workerd, the REST
 # backend's own tests, the near tier (and the conformance suite again with it on), the bus
-# between two processes (and in Deno and Bun), @upstash/redis
+# between two processes (and in Deno and Bun), getOrSet across processes (lock, refreshAhead,
+# softTimeout), @upstash/redis
 # against the gateway, the real async-caches (Python) on the same Redis, the examples, and the
 # browser playground in headless Chromium.
 # node --test runs one file at a time: the conformance suite's unprefixed clear() is a FLUSHDB.
@@ -16,7 +17,7 @@ node_test="node --test --test-timeout=300000 --test-force-exit"
 bounded="timeout --kill-after=10s 300"
 
 $node_test --test-concurrency=1 \
-  tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/bus/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
+  tests/conformance/conformance.test.mjs tests/rest/ tests/near/ tests/bus/ tests/stampede/ tests/gateway/ tests/python/ tests/runtimes/ tests/examples/ tests/browser/
 echo "== Node: conformance over REST with the near tier on"
 EDGE_CACHES_NEAR=1 $node_test tests/conformance/conformance.test.mjs
 echo "== Deno: conformance over REST"

@@ -11,6 +11,10 @@ pub fn execute(op: Op) -> Result<Outcome> {
         Op::Get { .. } | Op::GetOrAdd(_) => Outcome::Value(None),
         Op::GetMany { keys } => Outcome::Values(vec![None; keys.len()]),
         Op::Add(_) | Op::Touch { .. } => Outcome::Bool(false),
+        // Every caller holds the lock: nothing is stored for a waiter to read.
+        Op::Lock { .. } => Outcome::Bool(true),
+        Op::Unlock { .. } => Outcome::Done,
+        Op::GetExpiring { .. } => Outcome::Json("[null,-2]".into()),
         // Tags are accepted and ignored, as everything else is.
         Op::Set(_) | Op::SetMany { .. } | Op::DeleteMany { .. } | Op::Clear { .. } | Op::Invalidate { .. } => Outcome::Done,
         Op::Incr { .. } => return Err(Error::cache(Code::Unsupported, &["the dummy backend stores nothing, so it has no value to increment"])),

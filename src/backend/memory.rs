@@ -12,6 +12,8 @@ use alloc::boxed::Box;
 use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
 use crate::number::{self, Numbers};
+use crate::backend::rest::commands::decimal;
+use crate::backend::rest::json::write_str;
 use crate::ops::{Entry, Op, Outcome};
 
 /// The default bound on entries: enough for a per-isolate cache, small enough for the 128 MB
@@ -128,6 +130,36 @@ impl MemoryStore {
                     self.stamps.insert(key, stamp);
                 }
                 Outcome::Done
+            }
+            Op::Lock { key, token, ttl_ms } => {
+                let free = self.live(&key, now).is_none();
+                if free {
+                    self.entries.insert(key, Stored { value: token, expires_at: expiry(Some(ttl_ms)), tags: None });
+                }
+                Outcome::Bool(free)
+            }
+            Op::Unlock { key, token } => {
+                if self.live(&key, now).is_some_and(|e| e.value == token) {
+                    self.entries.remove(&key);
+                }
+                Outcome::Done
+            }
+            Op::GetExpiring { key } => {
+                // As the REST backend answers: `[text, PTTL]`.
+                let mut json = String::from("[");
+                match self.live(&key, now) {
+                    Some(e) => {
+                        write_str(&mut json, &e.value);
+                        json.push(',');
+                        match e.expires_at {
+                            Some(at) => json.push_str(&decimal((at - now) as u64)),
+                            None => json.push_str("-1"),
+                        }
+                    }
+                    None => json.push_str("null,-2"),
+                }
+                json.push(']');
+                Outcome::Json(json)
             }
         })
     }
@@ -256,6 +288,25 @@ mod tests {
         let err = s.execute(Op::Incr { key: "k".into(), delta: 1.0 }, 0.0, &StdNumbers).unwrap_err();
         assert_eq!(err.code(), Some(Code::NotANumber));
         assert_eq!(get(&mut s, "k", 0.0).as_deref(), Some("\"5\""));
+    }
+
+    #[test]
+    fn a_lock_is_taken_once_until_it_expires_or_its_holder_frees_it() {
+        let mut s = MemoryStore::new(10, [7, 11]);
+        let lock = |s: &mut MemoryStore, token: &str, now| run(s, Op::Lock { key: "l".into(), token: token.into(), ttl_ms: 10 }, now);
+        let unlock = |s: &mut MemoryStore, token: &str| run(s, Op::Unlock { key: "l".into(), token: token.into() }, 1.0);
+        assert_eq!(lock(&mut s, "a", 0.0), Outcome::Bool(true));
+        assert_eq!(lock(&mut s, "b", 1.0), Outcome::Bool(false));
+        unlock(&mut s, "b");
+        assert_eq!(lock(&mut s, "b", 2.0), Outcome::Bool(false), "only its holder frees it");
+        assert_eq!(lock(&mut s, "b", 10.0), Outcome::Bool(true), "expired");
+        unlock(&mut s, "b");
+        assert_eq!(lock(&mut s, "c", 11.0), Outcome::Bool(true));
+        set(&mut s, "k", "1", Some(100), 0.0);
+        assert_eq!(run(&mut s, Op::GetExpiring { key: "k".into() }, 40.0), Outcome::Json("[\"1\",60]".into()));
+        set(&mut s, "n", "\"a\"", None, 0.0);
+        assert_eq!(run(&mut s, Op::GetExpiring { key: "n".into() }, 40.0), Outcome::Json(r#"["\"a\"",-1]"#.into()));
+        assert_eq!(run(&mut s, Op::GetExpiring { key: "m".into() }, 40.0), Outcome::Json("[null,-2]".into()));
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use crate::prelude::*;
 
 use super::{aborted_error, not_connected, CallOptions, Engine, Host, Step};
+use crate::backend::rest::commands::Script;
 use crate::backend::rest::json;
 use crate::error::{Error, Result};
-use crate::keys::VersionGiven;
+use crate::keys::{self, VersionGiven};
 use crate::near::Lookup;
 use crate::ops::{Entry, Op, Outcome};
 use crate::tags;
@@ -63,10 +64,67 @@ impl<H: Host> Engine<H> {
     }
 
     /// `call`: as given to `get_or_set_key`, which checked it (its ttl and tags are used).
-    pub fn add_stored(&self, stored_key: String, value: String, call: CallOptions) -> Result<Step> {
+    /// `in_full`: the script itself rather than its SHA-1, for a lock's holder, whose unlock
+    /// shares the pipeline: a NOSCRIPT answer would have the unlock run before the add.
+    pub fn add_stored(&self, stored_key: String, value: String, call: CallOptions, in_full: bool) -> Result<Step> {
         let ttl_ms = self.ttl_ms(call.ttl)?;
         let stamps = self.stamps(call.tags.as_deref())?;
-        self.run(Op::Add(Entry { key: stored_key, value, ttl_ms, stamps }))
+        let step = self.run(Op::Add(Entry { key: stored_key, value, ttl_ms, stamps }))?;
+        Ok(match step {
+            Step::Send(mut request) if in_full => {
+                if let Some(body) = Script::in_full(&request.body) {
+                    request.body = body;
+                }
+                Step::Send(request)
+            }
+            step => step,
+        })
+    }
+
+    /// `getOrSet`'s refresh ahead of expiry: stores over the value there.
+    pub fn set_stored(&self, stored_key: String, value: String, call: CallOptions) -> Result<Step> {
+        let ttl_ms = self.ttl_ms(call.ttl)?;
+        let stamps = self.stamps(call.tags.as_deref())?;
+        self.run(Op::Set(Entry { key: stored_key, value, ttl_ms, stamps }))
+    }
+
+    /// The ttl a `getOrSet` call stores with, in ms (-1: never), for `refreshAhead`.
+    pub fn entry_ttl_ms(&self, call: CallOptions) -> Result<f64> {
+        Ok(self.ttl_ms(call.ttl)?.map_or(-1.0, |ms| ms as f64))
+    }
+
+    /// `getOrSet`'s `refreshAhead` without the near tier: the value with its remaining life,
+    /// `Json` `[text or null, ms]` (ms as Redis's PTTL: -1 for no expiry, -2 for missing).
+    pub fn get_expiring(&self, stored_key: String) -> Result<Step> {
+        self.run(Op::GetExpiring { key: stored_key })
+    }
+
+    /// With the near tier: how long the backend keeps a key the tier has, as it learned when it
+    /// read or wrote it (ms; -1 for no expiry), or `None` when the tier does not know.
+    pub fn remaining_ms(&self, stored_key: &str) -> Option<f64> {
+        let expiry = self.near.as_ref()?.borrow_mut().expiry(stored_key)?;
+        Some(expiry.map_or(-1.0, |at| at - self.host.now_ms()))
+    }
+
+    /// With the near tier: a value `softTimeout` may serve while a factory runs (`Near::stale`).
+    pub fn stale_value(&self, stored_key: &str) -> Option<String> {
+        self.near.as_ref()?.borrow_mut().stale(stored_key, self.host.now_ms())
+    }
+
+    /// The key of `getOrSet`'s lock on a stored key (one the caller's `get_or_set_key` gave).
+    pub fn lock_key(&self, stored_key: &str) -> String {
+        self.keys.lock_key(stored_key)
+    }
+
+    /// Takes the lock `lock_key` for `ttl_ms` (whole, from JavaScript) as `token`, unless another holds it: `Bool(taken)`.
+    pub fn lock(&self, lock_key: String, token: String, ttl_ms: f64) -> Result<Step> {
+        // JavaScript checks the range; a cast saturates, it never panics.
+        self.run(Op::Lock { key: lock_key, token, ttl_ms: (ttl_ms as u64).max(1) })
+    }
+
+    /// Releases the lock `lock_key` if it is still `token`'s.
+    pub fn unlock(&self, lock_key: String, token: String) -> Result<Step> {
+        self.run(Op::Unlock { key: lock_key, token })
     }
 
     /// `keys`: the JSON text of an array of strings. `Values`, in the order of `keys`.
@@ -142,8 +200,8 @@ impl<H: Host> Engine<H> {
 
     fn key(&self, key: &str, version: &VersionGiven) -> Result<String> {
         let stored = self.keys.build(key, version.check(&self.host)?.as_deref());
-        if tags::reserved(&stored) {
-            return Err(tags::reserved_error());
+        if keys::reserved(&stored) {
+            return Err(keys::reserved_error());
         }
         Ok(stored)
     }
@@ -151,8 +209,8 @@ impl<H: Host> Engine<H> {
     fn key_list(&self, keys: &str, version: &VersionGiven) -> Result<Vec<String>> {
         let stem = self.keys.stem(version.check(&self.host)?.as_deref(), 0);
         let stored = json::string_list(keys, &stem).ok_or_else(not_a_list)?;
-        if stored.iter().any(|key| tags::reserved(key)) {
-            return Err(tags::reserved_error());
+        if stored.iter().any(|key| keys::reserved(key)) {
+            return Err(keys::reserved_error());
         }
         Ok(stored)
     }
@@ -287,8 +345,23 @@ mod tests {
         let key = e.get_or_set_key("k", short()).unwrap();
         e.disconnect().unwrap();
         assert_eq!(done(e.get_stored(key.clone(), false)), Outcome::Value(None));
-        assert_eq!(done(e.add_stored(key.clone(), "1".into(), short())), Outcome::Bool(true));
+        assert_eq!(done(e.add_stored(key.clone(), "1".into(), short(), false)), Outcome::Bool(true));
         e.host.0.set(1100.0);
         assert_eq!(done(e.get_stored(key, false)), Outcome::Value(None), "the ttl was applied");
+    }
+
+    #[test]
+    fn a_lock_holder_adds_with_the_script_in_full_and_locks_are_not_entries() {
+        let e = rest(Options { key_prefix: Some("app".into()), ..Options::default() });
+        let key = e.get_or_set_key("k", NONE).unwrap();
+        assert!(sent(e.add_stored(key.clone(), "1".into(), NONE, false)).body.starts_with(r#"["EVALSHA","#));
+        let full = sent(e.add_stored(key.clone(), "1".into(), NONE, true));
+        assert!(full.body.starts_with(r#"["EVAL",""#), "no NOSCRIPT can reorder it after the unlock");
+        let lock = e.lock_key(&key);
+        assert_eq!(lock, "app:#lock::k");
+        let taking = sent(e.lock(lock.clone(), "t".into(), 2500.4));
+        assert_eq!(taking.body, r#"["SET","app:#lock::k","t","NX","PX","2500"]"#);
+        assert!(taking.once, "never sent twice");
+        assert!(e.get_or_set_key("k", CallOptions { version: VersionGiven::Text("#lock".into()), ..NONE }).is_err());
     }
 }

@@ -122,8 +122,8 @@ impl<H: Host> Engine<H> {
         let version = options.version.check(&host)?.or(parsed.version);
         let key_prefix = options.key_prefix.filter(|p| !p.is_empty()).or(parsed.key_prefix).unwrap_or_default();
         let keys = KeyBuilder::new(key_prefix, version);
-        if crate::tags::reserved(&keys.stem(None, 0)) {
-            return Err(crate::tags::reserved_error());
+        if crate::keys::reserved(&keys.stem(None, 0)) {
+            return Err(crate::keys::reserved_error());
         }
         let default_ttl_ms = options.ttl.check()?.resolve(parsed.ttl_ms);
         let max_entries = options::max_entries(options.max_entries, "maxEntries")?;

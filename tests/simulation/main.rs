@@ -336,7 +336,7 @@ impl Sim {
         if let Kind::Compute { key, default, stage, .. } = self.calls[id].kind.clone() {
             let next = match (stage, &outcome) {
                 (0, _) if values.first().is_some_and(Option::is_some) => None,
-                (0, _) => Some(self.clients[c].engine.add_stored(key, default.clone(), CallOptions::default())),
+                (0, _) => Some(self.clients[c].engine.add_stored(key, default.clone(), CallOptions::default(), false)),
                 (1, Outcome::Bool(true)) => {
                     return self.settle(id, Ok(vec![Some(default)]));
                 }

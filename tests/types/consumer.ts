@@ -36,6 +36,13 @@ export async function use(env: Record<string, string>): Promise<void> {
   const limited: number = await cache.getOrSet("slow", async () => 1, { hardTimeout: 0.5 });
   // @ts-expect-error: seconds, a number
   await cache.getOrSet("slow", async () => 1, { hardTimeout: "1s" });
+  const locked: number = await cache.getOrSet("hot", async () => 1, { lock: true, softTimeout: 0.1, refreshAhead: 0.2 });
+  await cache.getOrSet("hot", async () => 1, { lock: { ttl: 5 } });
+  new Cache("memory://", { lock: { ttl: 2 } });
+  // @ts-expect-error: the lock's ttl is a number of seconds
+  await cache.getOrSet("hot", async () => 1, { lock: { ttl: "5s" } });
+  // @ts-expect-error: getOrSet's options only
+  await cache.get("hot", null, { lock: true });
   // @ts-expect-error: a Map is not JSON (a TypeError at run time)
   await cache.set("map", new Map());
   await cache.delete("a", { version: 3 });
@@ -83,6 +90,9 @@ export async function use(env: Record<string, string>): Promise<void> {
       else if (event.type === "error") console.log(event.code);
       else if (event.type === "invalidate") ratio += event.keys?.length ?? 0;
       else if (event.type === "bus") console.log(event.state === "up");
+      else if (event.type === "lock") console.log(event.key, event.state === "held");
+      else if (event.type === "timeout") console.log(event.timeout === "soft");
+      else if (event.type === "refresh") console.log(event.key);
     },
   });
 

@@ -107,6 +107,9 @@ impl Script {
 
 /// `touch` to never expire: PERSIST answers 0 for a key that exists without an expiry, and
 /// `touch` must answer whether the key exists.
+/// `getOrSet`'s lock, freed only by the holder whose token it still is.
+const UNLOCK: &str = "if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('DEL',KEYS[1]) end return 0";
+
 const PERSIST_EXISTING: &str = "if redis.call('EXISTS',KEYS[1])==0 then return 0 end redis.call('PERSIST',KEYS[1]) return 1";
 
 /// `["ARG", ...]`
@@ -218,6 +221,9 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
         Op::Touch { key, ttl_ms: None } => command(&["EVAL", PERSIST_EXISTING, "1", key]),
         Op::Invalidate { stamps } => Script::Invalidate.command(false, stamps, &[]),
         Op::Incr { key, delta } => Script::Incr.command(false, core::slice::from_ref(key), &[&numbers.format(*delta)]),
+        Op::Lock { key, token, ttl_ms } => command(&["SET", key, token, "NX", "PX", &decimal(*ttl_ms)]),
+        Op::Unlock { key, token } => command(&["EVAL", UNLOCK, "1", key, token]),
+        Op::GetExpiring { key } => Script::GetWithPttl.command(false, core::slice::from_ref(key), &[]),
     }
 }
 
@@ -355,6 +361,8 @@ pub enum Expect {
     Existed,
     /// The new number as text (the incr script); an error reply means the value is not a number.
     Number,
+    /// A text or null, then its PTTL (the near tier's read script, for one key).
+    Expiring,
 }
 
 impl Expect {
@@ -364,7 +372,9 @@ impl Expect {
             Op::Set(Entry { stamps, .. }) if !stamps.is_empty() => Expect::Count,
             Op::SetMany { stamps, .. } if !stamps.is_empty() => Expect::Count,
             Op::Set(_) | Op::SetMany { ttl_ms: None, .. } | Op::Clear { .. } => Expect::Ok,
-            Op::Add(_) => Expect::Stored,
+            Op::Add(_) | Op::Lock { .. } => Expect::Stored,
+            Op::Unlock { .. } => Expect::Count,
+            Op::GetExpiring { .. } => Expect::Expiring,
             // A list longer than u32 cannot be sent (the body would be gigabytes); saturating
             // keeps the code total: the reply's length then simply does not match.
             Op::GetMany { keys } => Expect::Values(u32::try_from(keys.len()).unwrap_or(u32::MAX)),
@@ -417,6 +427,20 @@ pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
             }
             _ => Err(protocol_error()),
         },
+        Expect::Expiring => {
+            let Json::Array(items) = &result else { return Err(protocol_error()) };
+            let [value, pttl] = items.as_slice() else { return Err(protocol_error()) };
+            let mut json = String::from("[");
+            string_or_null(value, &mut json)?;
+            json.push(',');
+            let ms = integer(pttl)?;
+            if ms < 0 {
+                json.push('-');
+            }
+            json.push_str(&decimal(ms.unsigned_abs()));
+            json.push(']');
+            Ok(Outcome::Json(json))
+        }
         Expect::Count => integer(&result).map(|_| Outcome::Done),
         Expect::Existed => integer(&result).map(|n| Outcome::Bool(n == 1)),
         Expect::Number => Err(protocol_error()), // handled above
@@ -503,6 +527,25 @@ mod tests {
         assert_eq!(decoded(incr(), r#"{"result":"6"}"#), Ok(Outcome::Value(Some(s("6")))));
         assert_eq!(decoded(incr(), r#"{"error":"ERR value is not a valid float"}"#).unwrap_err().code(), Some(Code::NotANumber));
         assert_eq!(decoded(incr(), r#"{"error":"MOVED 208 127.0.0.1:7002"}"#).unwrap_err().code(), Some(Code::Server));
+    }
+
+    #[test]
+    fn locks_are_set_nx_with_an_expiry_freed_only_by_their_token() {
+        let lock = || Op::Lock { key: s("p:#lock::k"), token: s("t1"), ttl_ms: 2500 };
+        assert_eq!(planned(lock()), r#"["SET","p:#lock::k","t1","NX","PX","2500"]"#);
+        assert_eq!(decoded(lock(), r#"{"result":"OK"}"#), Ok(Outcome::Bool(true)));
+        assert_eq!(decoded(lock(), r#"{"result":null}"#), Ok(Outcome::Bool(false)));
+        assert!(!lock().idempotent(), "a repeat would find its own lock taken");
+        let unlock = Op::Unlock { key: s("p:#lock::k"), token: s("t1") };
+        assert!(planned(unlock.clone()).ends_with(r#"","1","p:#lock::k","t1"]"#));
+        assert_eq!(decoded(unlock, r#"{"result":0}"#), Ok(Outcome::Done));
+        let expiring = || Op::GetExpiring { key: s("::k") };
+        assert_eq!(decoded(expiring(), r#"{"result":["{\"a\":1}",1500]}"#), Ok(Outcome::Json(s(r#"["{\"a\":1}",1500]"#))));
+        assert_eq!(decoded(expiring(), r#"{"result":[null,-2]}"#), Ok(Outcome::Json(s("[null,-2]"))));
+        assert_eq!(decoded(expiring(), r#"{"result":["1"]}"#).unwrap_err().code(), Some(Code::Protocol));
+        for op in [lock(), expiring()] {
+            assert_eq!(op.written_keys(), Some(Vec::new()), "no near mark, nothing on the bus");
+        }
     }
 
     #[test]
