@@ -87,25 +87,23 @@ enum Shape {
 }
 
 impl Cluster {
-    pub fn new(nodes: &[String], timeout: Duration) -> Result<Cluster, String> {
+    pub fn new(nodes: &[String], timeout: Duration, tls: &crate::tls::Tls) -> Result<Cluster, String> {
         let build = |retries: u32| {
-            ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+            let mut builder = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
                 .retries(retries)
                 .connection_timeout(timeout)
-                .response_timeout(timeout)
-                .build()
-                .map_err(|e| format!("invalid --redis URL list ({:?})", e.kind()))
+                .response_timeout(timeout);
+            if let Some(certificates) = &tls.certificates {
+                builder = builder.certs(certificates.clone());
+            }
+            builder.build().map_err(|e| crate::tls::invalid(&e))
         };
         let key_wise = |text: &'static str, shape| KeyWise {
             sha1: client_scripts::sha1(text),
             text,
             shape,
         };
-        let seeds = nodes
-            .iter()
-            .map(|n| redis::Client::open(n.as_str()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("invalid --redis URL list ({:?})", e.kind()))?;
+        let seeds = nodes.iter().map(|n| tls.client(n)).collect::<Result<_, _>>()?;
         Ok(Cluster {
             seeds,
             reads: Lazy {

@@ -25,6 +25,19 @@ pub struct Args {
     )]
     pub redis_url: String,
 
+    /// TLS (rediss:// URLs): trust the CA certificates in this PEM file instead of the
+    /// platform's roots.
+    #[arg(long, env = "EDGE_CACHES_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// TLS: a client certificate (PEM, with its chain) for Redis that asks for one; with --tls-key.
+    #[arg(long, env = "EDGE_CACHES_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// TLS: the client certificate's private key (PEM); with --tls-cert.
+    #[arg(long, env = "EDGE_CACHES_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// Redis is a Redis Cluster: --redis lists seed nodes; commands go to their slot's master.
     #[arg(long, env = "EDGE_CACHES_CLUSTER", conflicts_with = "sentinel")]
     pub cluster: bool,
@@ -115,6 +128,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// One URL in the single mode; seed nodes or sentinels otherwise.
     pub redis_urls: Vec<String>,
+    /// Whether the URLs are rediss://, and the certificates the flags name.
+    pub tls: crate::tls::Tls,
     pub mode: Mode,
     pub token: String,
     pub readonly_token: Option<String>,
@@ -184,6 +199,11 @@ impl Args {
         if mode == Mode::Single && redis_urls.len() > 1 {
             return Err("--redis lists several nodes: add --cluster or --sentinel NAME".into());
         }
+        let tls = crate::tls::Tls::new(
+            &redis_urls,
+            self.tls_ca.as_deref(),
+            self.tls_cert.as_deref().zip(self.tls_key.as_deref()),
+        )?;
         let allow_origin = self.allow_origin.filter(|o| !o.is_empty());
         if let Some(origin) = &allow_origin {
             if hyper::http::HeaderValue::from_str(origin).is_err() {
@@ -195,6 +215,7 @@ impl Args {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             redis_urls,
+            tls,
             mode,
             token: self.token,
             readonly_token,

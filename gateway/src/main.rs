@@ -29,6 +29,7 @@ mod server;
 mod shared;
 mod subscribe;
 mod target;
+mod tls;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,23 +90,33 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: config::Config) -> Result<(), String> {
+    if config.tls.on {
+        // rustls's one crypto provider for the process (the redis crate's TLS asks for it);
+        // Err only if one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The first URL (the Redis, a seed node, a sentinel): a certificate that does not
+        // verify stops the gateway here.
+        tls::check(&config.tls.client(&config.redis_urls[0])?, config.redis_timeout).await?;
+    }
     let backend = match &config.mode {
         config::Mode::Cluster => backend::Backend::Cluster(cluster::Cluster::new(
             &config.redis_urls,
             config.redis_timeout,
+            &config.tls,
         )?),
         config::Mode::Single | config::Mode::Sentinel(_) => {
             let sentinel = match &config.mode {
                 config::Mode::Sentinel(name) => Some(name.as_str()),
                 _ => None,
             };
-            let target = Arc::new(target::Target::new(&config.redis_urls, sentinel)?);
+            let target = Arc::new(target::Target::new(&config.redis_urls, sentinel, &config.tls)?);
             backend::Backend::Single {
                 target: target.clone(),
                 shared: shared::Shared::new(
                     target.clone(),
                     pool::connection_config(config.redis_timeout),
                     config.redis_timeout,
+                    config.tls.clone(),
                 ),
                 pool: pool::build(
                     target,

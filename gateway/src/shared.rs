@@ -30,6 +30,8 @@ use crate::target::Target;
 
 pub struct Shared {
     target: Arc<Target>,
+    /// For a rediss:// Redis: the TLS the connection's stream is made with.
+    tls: crate::tls::Tls,
     config: AsyncConnectionConfig,
     /// For connecting, the Redis handshake included.
     timeout: Duration,
@@ -62,9 +64,10 @@ impl Drop for Driver {
 }
 
 impl Shared {
-    pub fn new(target: Arc<Target>, config: AsyncConnectionConfig, timeout: Duration) -> Shared {
+    pub fn new(target: Arc<Target>, config: AsyncConnectionConfig, timeout: Duration, tls: crate::tls::Tls) -> Shared {
         Shared {
             target,
+            tls,
             config,
             timeout,
             current: Mutex::new(None),
@@ -141,7 +144,12 @@ impl Shared {
                 let stream = tokio::net::UnixStream::connect(path).await?;
                 self.link(settings, stream).await
             }
-            // TLS is not built in.
+            ConnectionAddr::TcpTls { host, port, .. } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                stream.set_nodelay(true)?;
+                let stream = self.tls.connect(host, stream).await?;
+                self.link(settings, stream).await
+            }
             _ => Err(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,
                 "this Redis address is not supported",
