@@ -6,8 +6,9 @@
 //! - two connections: reads may be resent by the client library (after a redirect, a reconnect
 //!   or a timeout), everything else never is, so a write runs at most once. A write answered
 //!   with an error that says it did not run (MOVED, TRYAGAIN, CLUSTERDOWN...) is sent again here;
-//! - a /pipeline runs as if in order: commands in different slots at once, those of one slot one
-//!   after another, or as one pipeline when they only read (see `pipeline`);
+//! - a /pipeline runs as if in order: one pipeline per master, the masters at once, as the map
+//!   of `slots.rs` says (the crate would send one request per slot); commands in a slot whose
+//!   master is not known, one after another (see `pipeline`);
 //! - a /multi-exec goes to one master, and is refused (CROSSSLOT) before anything is sent when
 //!   its keys are in several slots;
 //! - SCAN walks every master, one after another, its cursor saying which one;
@@ -21,7 +22,15 @@ use futures_util::future::join_all;
 use redis::aio::ConnectionLike;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+
+use crate::slots::key_slot;
+
+/// A hash slot (0..16384).
+type Slot = u16;
+
+/// A slot, and the indexes of a request's commands in it.
+type SlotGroup = (Slot, Vec<usize>);
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
 use crate::client_scripts;
@@ -39,6 +48,8 @@ pub struct Cluster {
     seeds: Vec<redis::Client>,
     reads: Lazy,
     writes: Lazy,
+    /// Which master serves which slot, for one pipeline per master (`slots.rs`).
+    slots: crate::slots::Slots,
     key_wise: [KeyWise; 3],
     /// For waits between sends of a write.
     timeout: Duration,
@@ -114,6 +125,7 @@ impl Cluster {
                 client: build(0)?,
                 conn: Default::default(),
             },
+            slots: Default::default(),
             key_wise: [
                 key_wise(client_scripts::SET_MANY_PX, Shape::ValuePerKeyThenShared),
                 key_wise(client_scripts::GET_WITH_PTTL, Shape::RepliesPerKey(2)),
@@ -158,7 +170,7 @@ impl Cluster {
             commands.iter().map(|_| None).collect();
         let mut next = 0;
         while next < commands.len() {
-            let mut groups: Vec<(Slot, Vec<usize>)> = Vec::new();
+            let mut groups: Vec<SlotGroup> = Vec::new();
             while let Some(slot) = commands.get(next).and_then(slot_of) {
                 match groups.iter_mut().find(|(s, _)| *s == slot) {
                     Some((_, group)) => group.push(next),
@@ -170,12 +182,7 @@ impl Cluster {
                 next += 1;
                 vec![vec![(next - 1, self.single(&commands[next - 1]).await)]]
             } else {
-                join_all(
-                    groups
-                        .iter()
-                        .map(|(_, group)| self.in_order(commands, group)),
-                )
-                .await
+                self.by_master(commands, &groups).await
             };
             let failed = ran.iter().flatten().any(|(_, r)| node_failed(r));
             for (i, result) in ran.into_iter().flatten() {
@@ -196,6 +203,81 @@ impl Cluster {
                 })
             })
             .collect()
+    }
+
+    /// Slot groups (see `pipeline`) as one pipeline per master, the masters at once: Redis runs
+    /// a pipeline in order, which keeps each slot's commands in order. A slot whose master the
+    /// map does not know, or a master with one slot group, goes slot by slot (`in_order`).
+    async fn by_master(&self, commands: &[Command], groups: &[SlotGroup]) -> Vec<Vec<(usize, Result<Value, RedisError>)>> {
+        let map = match self.reads.get().await {
+            Ok(mut conn) => self.slots.get(&mut conn).await,
+            Err(_) => None,
+        };
+        // Each master (its index in the map; `None`: not known) with its slot groups.
+        let mut masters: Vec<(Option<usize>, Vec<&SlotGroup>)> = Vec::new();
+        for group in groups {
+            let master = map.as_ref().and_then(|m| m.master_of(group.0));
+            match masters.iter_mut().find(|(m, _)| m.is_some() && *m == master) {
+                Some((_, list)) => list.push(group),
+                None => masters.push((master, vec![group])),
+            }
+        }
+        let map = map.as_ref();
+        let runs = masters.into_iter().map(|(master, list)| async move {
+            match (master, map) {
+                (Some(index), Some(map)) if list.len() > 1 => {
+                    let mut indexes: Vec<usize> = list.iter().flat_map(|(_, g)| g.iter().copied()).collect();
+                    indexes.sort_unstable();
+                    self.on_master(commands, &indexes, &map.masters[index], &list).await
+                }
+                _ => join_all(list.iter().map(|(_, group)| self.in_order(commands, group))).await.into_iter().flatten().collect(),
+            }
+        });
+        join_all(runs).await
+    }
+
+    /// The commands at `indexes` (request order), all of slots `address`'s master serves, as
+    /// one pipeline to it: on the reads connection when they only read, else on the writes
+    /// connection. A command answered with an error that says it did not run (MOVED: the slot
+    /// moved) goes again on its own, in order; a pipeline that failed as a whole goes slot by
+    /// slot when it only read or did not run, else fails each command (it may have run).
+    async fn on_master(&self, commands: &[Command], indexes: &[usize], address: &(String, u16), groups: &[&SlotGroup]) -> Vec<(usize, Result<Value, RedisError>)> {
+        let read_only = indexes.iter().all(|&i| reads_only(&commands[i].name().to_ascii_uppercase()));
+        let mut pipe = Pipeline::with_capacity(indexes.len());
+        for &i in indexes {
+            pipe.add_command(to_cmd(&commands[i]));
+        }
+        let route = SingleNodeRoutingInfo::ByAddress { host: address.0.clone(), port: address.1 };
+        let sent = match if read_only { self.reads.get().await } else { self.writes.get().await } {
+            Ok(mut conn) => conn.route_pipeline(pipe, 0, indexes.len(), route).await,
+            Err(e) => Err(e),
+        };
+        let sent = match sent {
+            Ok(values) if values.len() != indexes.len() => Err(RedisError::from((ErrorKind::Io, "a pipeline answer of the wrong length"))),
+            other => other,
+        };
+        let values = match sent {
+            Ok(values) => values,
+            Err(e) => {
+                self.slots.forget();
+                if read_only || did_not_run(&e) {
+                    return join_all(groups.iter().map(|(_, group)| self.in_order(commands, group))).await.into_iter().flatten().collect();
+                }
+                return indexes.iter().map(|&i| (i, Err(e.clone()))).collect();
+            }
+        };
+        let mut out = Vec::with_capacity(indexes.len());
+        for (&i, value) in indexes.iter().zip(values) {
+            let result = match as_result(Ok(value)) {
+                Err(e) if did_not_run(&e) => {
+                    self.slots.forget();
+                    self.single(&commands[i]).await
+                }
+                other => other,
+            };
+            out.push((i, result));
+        }
+        out
     }
 
     /// The commands at `indexes` (all in one slot), each sent once the one before has its
@@ -317,7 +399,7 @@ impl Cluster {
         }
         let mut slots: HashMap<Slot, Vec<usize>> = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
-            slots.entry(Slot::for_key(key)).or_default().push(i);
+            slots.entry(key_slot(key)).or_default().push(i);
         }
         if slots.len() < 2 {
             return None;
@@ -483,12 +565,12 @@ impl Cluster {
 /// not a key: a message must not overtake the write before it.
 fn slot_of(command: &Command) -> Option<Slot> {
     let name = command.name().to_ascii_uppercase();
-    let first_key = || command.get(1).map(Slot::for_key);
+    let first_key = || command.get(1).map(key_slot);
     match name.as_slice() {
         b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" if command.len() == 2 => first_key(),
         b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
             let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
-            let mut slots = (3..3 + count).map(|i| command.get(i).map(Slot::for_key));
+            let mut slots = (3..3 + count).map(|i| command.get(i).map(key_slot));
             let first = slots.next()??;
             slots.all(|s| s == Some(first)).then_some(first)
         }
@@ -559,13 +641,13 @@ mod tests {
     #[test]
     fn a_slot_only_where_the_keys_are_known() {
         let slot = |args: &[&str]| slot_of(&command(args));
-        assert_eq!(slot(&["get", "a"]), Some(Slot::for_key("a")));
-        assert_eq!(slot(&["RPUSH", "{t}l", "x"]), Some(Slot::for_key("{t}m")));
-        assert_eq!(slot(&["DEL", "a"]), Some(Slot::for_key("a")));
+        assert_eq!(slot(&["get", "a"]), Some(key_slot(b"a")));
+        assert_eq!(slot(&["RPUSH", "{t}l", "x"]), Some(key_slot(b"{t}m")));
+        assert_eq!(slot(&["DEL", "a"]), Some(key_slot(b"a")));
         assert_eq!(slot(&["DEL", "a", "b"]), None);
         assert_eq!(
             slot(&["EVALSHA", "f00", "2", "{t}a", "{t}b", "1"]),
-            Some(Slot::for_key("{t}"))
+            Some(key_slot(b"{t}"))
         );
         assert_eq!(slot(&["EVALSHA", "f00", "2", "a", "b"]), None);
         assert_eq!(slot(&["EVAL", "return 1", "0"]), None);

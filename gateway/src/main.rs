@@ -27,6 +27,7 @@ mod request;
 mod routes;
 mod server;
 mod shared;
+mod slots;
 mod subscribe;
 mod target;
 mod tls;
