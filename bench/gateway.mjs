@@ -1,5 +1,5 @@
-// Section 6, gateway: wrk against the gateway's path-style GET and against webdis (same Redis,
-// same wrk settings), then the gateway's /pipeline with 100 GETs per request against
+// Section 6, gateway: wrk against the gateway's path-style GET, against a second gateway with
+// --metrics-listen (what the metrics cost) and against webdis (same Redis, same wrk settings), then the gateway's /pipeline with 100 GETs per request against
 // redis-benchmark -P 100 on the same Redis (the limit: Redis itself with no HTTP in between).
 // Needs wrk, webdis and redis-benchmark on PATH, and scripts/with-servers.sh's environment.
 import assert from "node:assert/strict";
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SMALL, writeSection } from "./lib.mjs";
+import { killAll, startGateway } from "../tests/servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { GATEWAY_URL, GATEWAY_TOKEN, REDIS_PORT } = process.env;
@@ -129,9 +130,17 @@ try {
   }
   assert.ok(ready, "webdis did not answer GET within 10 s");
 
-  const [gatewayGet, webdisGet] = alternate([
-    { name: "gateway GET /get/key", url: `${GATEWAY_URL}/get/${KEY}`, env: { WRK_AUTH: auth } },
+  // Two more gateways of the same binary: one with no flags but the token (like for like with
+  // webdis, which adds no CORS headers; the servers' gateway has --allow-origin), and one also
+  // counting for /metrics (--metrics-listen): what the metrics cost.
+  const bin = process.env.GATEWAY_BIN ?? join(here, "../target/gateway/edge-caches-gateway");
+  const [plainPort, metricsPort] = [await freePort(), await freePort()];
+  await startGateway(bin, plainPort, `redis://127.0.0.1:${REDIS_PORT}`, GATEWAY_TOKEN);
+  await startGateway(bin, metricsPort, `redis://127.0.0.1:${REDIS_PORT}`, GATEWAY_TOKEN, ["--metrics-listen", "127.0.0.1:0"]);
+  const [gatewayGet, webdisGet, metricsGet] = alternate([
+    { name: "gateway GET /get/key", url: `http://127.0.0.1:${plainPort}/get/${KEY}`, env: { WRK_AUTH: auth } },
     { name: "webdis GET /GET/key", url: `${webdisUrl}/GET/${KEY}`, env: { WRK_AUTH: "" } },
+    { name: "gateway --metrics-listen GET /get/key", url: `http://127.0.0.1:${metricsPort}/get/${KEY}`, env: { WRK_AUTH: auth } },
   ]);
   const gatewayPipeline = measure(`gateway POST /pipeline (${PIPELINE} GETs)`, `${GATEWAY_URL}/pipeline`, {
     WRK_AUTH: auth,
@@ -156,10 +165,10 @@ try {
     }
   };
   results = {
-    description: `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s (after a ${WARMUP} s warm-up) on loopback; the two GET rows: the median of ${ROUNDS} rounds, gateway and webdis alternating; every server and wrk share the machine's cores`,
+    description: `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s (after a ${WARMUP} s warm-up) on loopback; the GET rows: the median of ${ROUNDS} rounds, the servers alternating; every server and wrk share the machine's cores`,
     settings: { threads: THREADS, connections: CONNECTIONS, seconds: DURATION, rounds: ROUNDS, warmupSeconds: WARMUP, webdisThreads, pipeline: PIPELINE },
     versions: { wrk: version("wrk", ["-v"]), redisBenchmark: version("redis-benchmark", ["--version"]), webdis: "apt webdis" },
-    get: { gateway: gatewayGet, webdis: webdisGet },
+    get: { gateway: gatewayGet, webdis: webdisGet, withMetrics: metricsGet },
     pipeline: {
       gateway: { ...gatewayPipeline, commandsPerSecond: gatewayPipeline.rps * PIPELINE },
       redisBenchmark: { requests: REDIS_BENCH_N, commandsPerSecond: rb.rps, p50LatencyMs: rb.p50_latency_ms, p99LatencyMs: rb.p99_latency_ms },
@@ -170,5 +179,6 @@ try {
   await Promise.race([webdisExited, new Promise((r) => setTimeout(r, 3000))]);
   if (webdis.exitCode === null && webdis.signalCode === null) webdis.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
+  killAll();
 }
 writeSection("gateway", results);

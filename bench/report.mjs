@@ -316,6 +316,11 @@ function render(results) {
       const list = (rs) => rs.map((r) => int(r)).join(", ");
       out.push("", `GET rounds, requests/s: gateway ${list(gg.roundsRps)}; webdis ${list(wd.roundsRps)}.`);
     }
+    const on = g.get.withMetrics;
+    if (on) {
+      const list = (rs) => rs.map((r) => int(r)).join(", ");
+      out.push("", `The metrics' cost: the same gateway with \`--metrics-listen\` (it counts only then), in the same alternation: ${int(on.rps)} requests/s (rounds ${list(on.roundsRps)}), ${ratio(on.rps, gg.rps)} of the gateway without.`);
+    }
     out.push("", `Target: gateway ≥ webdis requests/s: ${ratio(gg.rps, wd.rps)} ${mark(gg.rps >= wd.rps)}`);
     target("gateway GET ≥ webdis requests/s", `${int(gg.rps)} vs ${int(wd.rps)} req/s (${ratio(gg.rps, wd.rps)})`, gg.rps >= wd.rps);
   }

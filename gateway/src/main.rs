@@ -145,7 +145,7 @@ async fn run(config: config::Config) -> Result<(), String> {
             .and_then(|o| HeaderValue::from_str(o).ok()),
         sync: Default::default(),
         subscribers: Arc::new(tokio::sync::Semaphore::new(config.max_subscribers)),
-        metrics: Default::default(),
+        metrics: metrics::Metrics::new(config.metrics_listen.is_some()),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -40,6 +40,8 @@ const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 #[derive(Default)]
 pub struct Metrics {
+    /// Counting at all: only with --metrics-listen (without it nothing reads the counts).
+    on: bool,
     requests: [[AtomicU64; CODES.len()]; ROUTES.len()],
     /// Per bucket (and one past the last), requests whose answer took at most its bound.
     latency: [AtomicU64; BUCKETS.len() + 1],
@@ -52,8 +54,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    pub fn new(on: bool) -> Metrics {
+        Metrics { on, ..Metrics::default() }
+    }
+
     /// A request answered with `status` after `elapsed`.
     pub fn request(&self, route: Route, status: StatusCode, elapsed: Duration) {
+        if !self.on {
+            return;
+        }
         let code = CODES.iter().position(|&c| c == status.as_u16()).unwrap_or(CODES.len() - 1);
         self.requests[route as usize][code].fetch_add(1, Relaxed);
         let seconds = elapsed.as_secs_f64();
@@ -64,11 +73,17 @@ impl Metrics {
 
     /// Commands sent to Redis.
     pub fn commands(&self, n: usize) {
+        if !self.on {
+            return;
+        }
         self.commands.fetch_add(n as u64, Relaxed);
     }
 
     /// A request waited for a Redis turn; `got_one`: within `--pool-wait-ms`.
     pub fn waited(&self, got_one: bool) {
+        if !self.on {
+            return;
+        }
         self.waited.fetch_add(1, Relaxed);
         if !got_one {
             self.wait_timeouts.fetch_add(1, Relaxed);
