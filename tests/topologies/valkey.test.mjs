@@ -10,7 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, killAll, startGateway, track } from "../servers.mjs";
+import { freePort, killAll, redisRaw, startGateway, track } from "../servers.mjs";
 import { GATEWAY_BIN, root, runSuite } from "./common.mjs";
 
 const token = randomBytes(24).toString("hex");
@@ -33,16 +33,9 @@ before(async () => {
   assert.match(version, /Valkey server v=9\.1\./);
   const port = await freePort();
   track(spawn(server, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--logfile", ""], { stdio: "ignore" }));
+  for (let i = 0; i < 200 && !(await redisRaw(port, "PING")).startsWith("+PONG"); i++) await sleep(25);
   const gatewayPort = await freePort();
-  for (let i = 0; i < 100; i++) {
-    try {
-      await startGateway(GATEWAY_BIN, gatewayPort, `redis://127.0.0.1:${port}`, token);
-      break;
-    } catch (error) {
-      if (i === 99) throw error;
-      await sleep(50);
-    }
-  }
+  await startGateway(GATEWAY_BIN, gatewayPort, `redis://127.0.0.1:${port}`, token);
   url = `http://127.0.0.1:${gatewayPort}`;
   // Valkey answers: the gateway is in front of it (a command Redis 7.0 does not have).
   const response = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(["SET", "valkey:probe", "1", "IFEQ", "x"]) });
