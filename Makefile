@@ -9,7 +9,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapp
   --enable-sign-ext --enable-reference-types --enable-multivalue
 WASM := .build/wasm/edge_caches_bg.wasm
 
-.PHONY: all setup build demo bench bench-variant fuzz test test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
+.PHONY: all setup build demo bench bench-variant fuzz test test-size test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
 all: build
 
 setup:
@@ -60,7 +60,11 @@ fuzz:
 NODE_TEST := node --test --test-timeout=300000 --test-force-exit
 BOUNDED := timeout --kill-after=10s 300
 
-test: build test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies
+test: build test-size test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies
+
+# The package's bytes against size-budget.json (scripts/size-budget.mjs).
+test-size:
+	node scripts/size-budget.mjs
 
 test-core:
 	cargo test -p edge-caches
