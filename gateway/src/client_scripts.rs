@@ -15,16 +15,18 @@ pub const SET_MANY_PX: &str = lua!("set_many_px");
 pub const GET_WITH_PTTL: &str = lua!("live", "get_with_pttl");
 pub const GET_MANY: &str = lua!("live", "get_many");
 
+pub const INCR: &str = lua!("live", "incr");
+pub const GET: &str = lua!("live", "get");
+pub const ADD: &str = lua!("live", "stamp", "add");
+pub const SET_TAGGED: &str = lua!("stamp", "set_tagged");
+pub const INVALIDATE: &str = lua!("stamp", "invalidate");
+/// A tag's stamp, got or made (`STAMP_GET`) or raised (`STAMP_BUMP`), as the client's scripts
+/// do: what the gateway runs per stamp key for tags on a cluster (`tagged.rs`).
+pub const STAMP_GET: &str = concat!(lua!("stamp"), " return stamp(KEYS[1])");
+pub const STAMP_BUMP: &str = concat!(lua!("stamp"), " return stamp(KEYS[1],true)");
+
 /// Every script the client sends by its SHA-1.
-const SENT_BY_SHA1: [&str; 7] = [
-    lua!("live", "incr"),
-    lua!("live", "get"),
-    GET_MANY,
-    GET_WITH_PTTL,
-    lua!("live", "stamp", "add"),
-    lua!("stamp", "set_tagged"),
-    lua!("stamp", "invalidate"),
-];
+const SENT_BY_SHA1: [&str; 7] = [INCR, GET, GET_MANY, GET_WITH_PTTL, ADD, SET_TAGGED, INVALIDATE];
 
 static SHA1S: LazyLock<Vec<String>> =
     LazyLock::new(|| SENT_BY_SHA1.iter().map(|text| sha1(text)).collect());

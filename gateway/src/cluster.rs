@@ -154,10 +154,17 @@ impl Cluster {
             return self.scan(command).await;
         }
         let read_only = reads_only(&name);
-        if let Some((shape, parts)) = self.split_script(&name, command) {
-            return self.run_split(read_only, shape, parts).await;
+        let result = match self.split_script(&name, command) {
+            Some((shape, parts)) => self.run_split(read_only, shape, parts).await,
+            None => self.send(read_only, to_cmd(command)).await,
+        };
+        // A tag script that cannot run on one node (its stamps are in other slots): in steps.
+        if crate::tagged::needs_steps(&result) {
+            if let Some((kind, keys, argv)) = crate::tagged::identify(command) {
+                return crate::tagged::run(self, kind, &keys, &argv).await;
+            }
         }
-        self.send(read_only, to_cmd(command)).await
+        result
     }
 
     /// Commands with the effect of running them in order; one result each. A run of commands
@@ -273,6 +280,8 @@ impl Cluster {
                     self.slots.forget();
                     self.single(&commands[i]).await
                 }
+                // A tag script whose stamps are in other slots (it ran nothing): in steps.
+                Err(e) if crate::tagged::needs_steps(&Err(e.clone())) => self.single(&commands[i]).await,
                 other => other,
             };
             out.push((i, result));
@@ -352,7 +361,9 @@ impl Cluster {
         Ok(crate::execute::transaction_outcome(&mut replies))
     }
 
-    async fn send(&self, read_only: bool, cmd: Cmd) -> Result<Value, RedisError> {
+    /// One command to its slot's master: a read on the reads connection (which may resend it), a
+    /// write on the writes connection, sent again only when Redis says it did not run.
+    pub async fn send(&self, read_only: bool, cmd: Cmd) -> Result<Value, RedisError> {
         if read_only {
             let mut conn = self.reads.get().await?;
             return as_result(conn.req_packed_command(&cmd).await);

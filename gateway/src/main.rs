@@ -29,6 +29,7 @@ mod server;
 mod shared;
 mod slots;
 mod subscribe;
+mod tagged;
 mod target;
 mod tls;
 

@@ -49,7 +49,7 @@ impl Target {
                 );
                 let client = SentinelClient::build(
                     urls.iter().map(String::as_str).collect(),
-                    name.to_string(),
+                    name,
                     Some(node),
                     SentinelServerType::Master,
                 )

@@ -172,7 +172,7 @@ describe("requests per call", () => {
     const recorder = recordingFetch();
     const cache = new Cache(GATEWAY_URL, { token: GATEWAY_TOKEN, keyPrefix: prefix(), fetch: recorder.fetch });
     await warmScripts();
-    for (const [call, expected, run] of cases.filter(([call]) => !(cluster && /tag/.test(call)))) {
+    for (const [call, expected, run] of cases) {
       if (call === "get(key) hit") await cache.set("present", "here");
       recorder.requests.length = 0;
       await run(cache);
@@ -220,7 +220,7 @@ describe("requests per call", () => {
   });
 });
 
-describe("tags over REST", { skip: cluster && "a Redis Cluster refuses tagged writes (tests/topologies checks how)" }, () => {
+describe("tags over REST", () => {
   it("keep untagged entries in the Python format and store tagged ones as documented", async () => {
     const p = prefix();
     const cache = await open({ keyPrefix: p });

@@ -2,7 +2,7 @@
 // `redis-server --cluster-enabled yes` and `redis-cli --cluster create`, started and stopped by
 // this file (also when a test fails). Runs the REST conformance suite, the near tier's variant,
 // the REST backend's own suite and @upstash/redis's suite against it, then what only a cluster has:
-// keys in many slots, SCAN over every master, CROSSSLOT refusals, and a master killed under 64
+// keys in many slots, SCAN over every master, tags across slots, CROSSSLOT refusals, and a master killed under 64
 // callers until its replica is promoted.
 //
 //   node --test tests/topologies/cluster.test.mjs   (after `make build`; needs redis-server,
@@ -41,7 +41,7 @@ const open = async (options) => {
   await cache.connect();
   return cache;
 };
-// EDGE_CACHES_CLUSTER: the conformance suite leaves out tags, which a cluster refuses (below).
+// EDGE_CACHES_CLUSTER: the gateway is over a cluster (tags included: gateway/src/tagged.rs).
 const env = () => ({ EDGE_CACHES_URL: url, EDGE_CACHES_TOKEN: token, EDGE_CACHES_CLUSTER: "1", GATEWAY_URL: url, GATEWAY_TOKEN: token, GATEWAY_READONLY_TOKEN: readonlyToken });
 
 test("the REST conformance suite passes on the cluster", async () => {
@@ -52,7 +52,7 @@ test("... and with the near tier on (its reads are a script over many keys)", as
   await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
 });
 
-test("the REST backend's own suite passes on the cluster (its tag cases aside)", async () => {
+test("the REST backend's own suite passes on the cluster (tags included)", async () => {
   await runSuite(["tests/rest/rest.test.mjs"], env());
 });
 
@@ -119,19 +119,31 @@ test("clear() with a prefix walks every master and deletes only its keys; FLUSHD
   assert.deepEqual(await keysPerMaster(), [0, 0, 0]);
 });
 
-test("a tagged write is refused with SERVER (its entry and stamps are in different slots), writing nothing", async () => {
+test("tags work across slots: entries and their stamps in other slots, one HTTP request a call", async () => {
   const cache = await open({ keyPrefix: "tags" });
-  await assert.rejects(cache.set("k", 1, { tags: ["t"] }), (e) => e.code === "SERVER" && /CROSSSLOT/.test(e.message));
-  await assert.rejects(cache.setMany({ a: 1, b: 2 }, { tags: ["t"] }), (e) => e.code === "SERVER");
-  // Ten stamp keys cannot all share one slot: refused as a whole, no stamp made.
-  const tags = Array.from({ length: 10 }, (_, i) => `t${i}`);
-  await assert.rejects(cache.invalidateTags(tags), (e) => e.code === "SERVER" && /CROSSSLOT/.test(e.message));
-  assert.deepEqual(await raw("MGET", ...tags.map((t) => `tags:#tags:${t}`)), Array(10).fill(null));
-  assert.deepEqual(await raw("MGET", "tags::k", "tags::a", "tags::b", "tags:#tags:t"), [null, null, null, null]);
-  // Untagged calls go on as ever; their reads check for tags in the entry's own slot only.
+  const other = await open({ keyPrefix: "tags", near: { ttl: 60 } });
+  const tags = Array.from({ length: 10 }, (_, i) => `t${i}`); // ten stamp keys: several slots
+  const entries = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`e${i}`, i]));
+  await cache.setMany(entries, { tags: tags.slice(0, 5) });
+  await cache.set("one", "x", { tags: ["t7"], ttl: 60 });
+  assert.equal(await cache.add("fresh", 1, { tags: ["t8"] }), true);
+  assert.equal(await cache.add("fresh", 2, { tags: ["t8"] }), false, "a live tagged entry is there");
+  assert.deepEqual(await cache.getMany(Object.keys(entries)), entries);
+  assert.equal(await other.get("one"), "x", "the near tier's read script, in steps");
+  const before = cache.stats.requests;
+  await cache.invalidateTags(tags);
+  assert.equal(cache.stats.requests - before, 1, "one request for ten stamps in several slots");
+  assert.deepEqual(await cache.getMany(["e0", "e19", "one", "fresh"]), { e0: null, e19: null, one: null, fresh: null });
+  assert.equal(await other.get("one", undefined, { fresh: true }), null);
+  // A dead entry: add and getOrSet store over it, incr counts it from 0; a live one refuses incr.
+  assert.equal(await cache.add("fresh", 3, { tags: ["t8"] }), true);
+  assert.equal(await cache.getOrSet("e1", async () => "again", { tags: ["t1"] }), "again");
+  assert.equal(await cache.incr("one"), 1);
+  await cache.set("n", 5, { tags: ["t9"] });
+  await assert.rejects(cache.incr("n"), (e) => e.code === "NOT_A_NUMBER");
+  // Untagged calls go on as ever.
   await cache.set("k", 1);
   assert.equal(await cache.get("k"), 1);
-  assert.equal(await cache.add("k", 2), false);
 });
 
 test("a transaction or a script over several slots is refused before anything runs", async () => {
