@@ -41,11 +41,20 @@ impl SlotMap {
 
     /// From a `CLUSTER SLOTS` reply: `[[start, end, [host, port, ...], replicas...], ...]`.
     pub fn parse(reply: &Value) -> Option<SlotMap> {
-        let Value::Array(ranges) = reply else { return None };
-        let mut map = SlotMap { masters: Vec::new(), owner: vec![UNKNOWN; SLOTS] };
+        let Value::Array(ranges) = reply else {
+            return None;
+        };
+        let mut map = SlotMap {
+            masters: Vec::new(),
+            owner: vec![UNKNOWN; SLOTS],
+        };
         for range in ranges {
-            let Value::Array(fields) = range else { return None };
-            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) = (fields.first(), fields.get(1), fields.get(2)) else {
+            let Value::Array(fields) = range else {
+                return None;
+            };
+            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
+                (fields.first(), fields.get(1), fields.get(2))
+            else {
                 return None;
             };
             let host = match master.first()? {
@@ -53,7 +62,9 @@ impl SlotMap {
                 Value::SimpleString(text) => text.clone(),
                 _ => return None,
             };
-            let Some(Value::Int(port)) = master.get(1) else { return None };
+            let Some(Value::Int(port)) = master.get(1) else {
+                return None;
+            };
             let address = (host, u16::try_from(*port).ok()?);
             let index = match map.masters.iter().position(|m| *m == address) {
                 Some(index) => index,
@@ -96,7 +107,12 @@ impl Slots {
             }
         }
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
-        let map = conn.route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), routing).await.ok().and_then(|reply| SlotMap::parse(&reply)).map(Arc::new);
+        let map = conn
+            .route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), routing)
+            .await
+            .ok()
+            .and_then(|reply| SlotMap::parse(&reply))
+            .map(Arc::new);
         *self.map.lock().unwrap_or_else(PoisonError::into_inner) = map.clone();
         self.stale.store(map.is_none(), Ordering::Release);
         map
@@ -108,7 +124,10 @@ impl Slots {
     }
 
     fn current(&self) -> Option<Arc<SlotMap>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -117,33 +136,84 @@ mod tests {
     use super::*;
 
     fn node(host: &str, port: i64) -> Value {
-        Value::Array(vec![Value::BulkString(host.as_bytes().to_vec()), Value::Int(port), Value::BulkString(b"id".to_vec())])
+        Value::Array(vec![
+            Value::BulkString(host.as_bytes().to_vec()),
+            Value::Int(port),
+            Value::BulkString(b"id".to_vec()),
+        ])
     }
 
     #[test]
     fn key_slots_are_redis_cluster_s() {
         use redis::cluster_routing::Slot;
-        for key in ["a", "user:1", "{t}a", "{t}b", "{}x", "a{b", "x{}{y}", "{a}{b}", "", "\u{e9}t\u{e9}"] {
-            assert_eq!(Slot::new(key_slot(key.as_bytes())), Some(Slot::for_key(key)), "{key}");
+        for key in [
+            "a",
+            "user:1",
+            "{t}a",
+            "{t}b",
+            "{}x",
+            "a{b",
+            "x{}{y}",
+            "{a}{b}",
+            "",
+            "\u{e9}t\u{e9}",
+        ] {
+            assert_eq!(
+                Slot::new(key_slot(key.as_bytes())),
+                Some(Slot::for_key(key)),
+                "{key}"
+            );
         }
-        assert_eq!(key_slot(b"123456789"), 0x31C3 % 16384, "CRC16/XMODEM's check value");
+        assert_eq!(
+            key_slot(b"123456789"),
+            0x31C3 % 16384,
+            "CRC16/XMODEM's check value"
+        );
     }
 
     #[test]
     fn slots_map_to_their_masters_and_a_bad_reply_to_none() {
         let reply = Value::Array(vec![
-            Value::Array(vec![Value::Int(0), Value::Int(5460), node("10.0.0.1", 7000), node("10.0.0.4", 7003)]),
-            Value::Array(vec![Value::Int(5461), Value::Int(16383), node("10.0.0.2", 7001)]),
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node("10.0.0.1", 7000),
+                node("10.0.0.4", 7003),
+            ]),
+            Value::Array(vec![
+                Value::Int(5461),
+                Value::Int(16383),
+                node("10.0.0.2", 7001),
+            ]),
         ]);
         let map = SlotMap::parse(&reply).unwrap();
-        assert_eq!(map.masters, vec![("10.0.0.1".to_owned(), 7000), ("10.0.0.2".to_owned(), 7001)]);
+        assert_eq!(
+            map.masters,
+            vec![("10.0.0.1".to_owned(), 7000), ("10.0.0.2".to_owned(), 7001)]
+        );
         assert_eq!(map.master_of(0), Some(0));
         assert_eq!(map.master_of(5460), Some(0));
         assert_eq!(map.master_of(5461), Some(1));
         assert_eq!(map.master_of(16383), Some(1));
-        let partial = Value::Array(vec![Value::Array(vec![Value::Int(0), Value::Int(10), node("h", 1)])]);
-        assert_eq!(SlotMap::parse(&partial).unwrap().master_of(11), None, "a slot no range names");
-        for bad in [Value::Nil, Value::Array(vec![Value::Int(1)]), Value::Array(vec![Value::Array(vec![Value::Int(0), Value::Int(99999), node("h", 1)])])] {
+        let partial = Value::Array(vec![Value::Array(vec![
+            Value::Int(0),
+            Value::Int(10),
+            node("h", 1),
+        ])]);
+        assert_eq!(
+            SlotMap::parse(&partial).unwrap().master_of(11),
+            None,
+            "a slot no range names"
+        );
+        for bad in [
+            Value::Nil,
+            Value::Array(vec![Value::Int(1)]),
+            Value::Array(vec![Value::Array(vec![
+                Value::Int(0),
+                Value::Int(99999),
+                node("h", 1),
+            ])]),
+        ] {
             assert!(SlotMap::parse(&bad).is_none());
         }
     }

@@ -54,14 +54,20 @@ pub fn identify(command: &Command) -> Option<TagCall<'_>> {
     let script = command.get(1)?;
     let (kind, _) = KNOWN.iter().find(|(_, text)| {
         if by_sha {
-            client_scripts::sha1(text).as_bytes().eq_ignore_ascii_case(script)
+            client_scripts::sha1(text)
+                .as_bytes()
+                .eq_ignore_ascii_case(script)
         } else {
             script == text.as_bytes()
         }
     })?;
     let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
-    let keys: Vec<&[u8]> = (0..count).map(|i| command.get(3 + i)).collect::<Option<_>>()?;
-    let argv: Vec<&[u8]> = (3 + count..command.len()).filter_map(|i| command.get(i)).collect();
+    let keys: Vec<&[u8]> = (0..count)
+        .map(|i| command.get(3 + i))
+        .collect::<Option<_>>()?;
+    let argv: Vec<&[u8]> = (3 + count..command.len())
+        .filter_map(|i| command.get(i))
+        .collect();
     Some((*kind, keys, argv))
 }
 
@@ -74,11 +80,18 @@ pub fn needs_steps(result: &Result<Value, RedisError>) -> bool {
 }
 
 /// Runs `kind` as steps (see the module's comment), with the reply its script gives.
-pub async fn run(cluster: &Cluster, kind: TagScript, keys: &[&[u8]], argv: &[&[u8]]) -> Result<Value, RedisError> {
+pub async fn run(
+    cluster: &Cluster,
+    kind: TagScript,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) -> Result<Value, RedisError> {
     match kind {
         TagScript::Get => {
             let raw = cluster.send(true, cmd("GET", keys)).await?;
-            Ok(or_nil(live(cluster, vec![bytes(raw)]).await?.pop().flatten()))
+            Ok(or_nil(
+                live(cluster, vec![bytes(raw)]).await?.pop().flatten(),
+            ))
         }
         TagScript::GetMany => {
             let raws = match cluster.send(true, cmd("MGET", keys)).await? {
@@ -111,14 +124,22 @@ pub async fn run(cluster: &Cluster, kind: TagScript, keys: &[&[u8]], argv: &[&[u
             Ok(Value::Array(out))
         }
         TagScript::Invalidate => {
-            let bumps = join_all(keys.iter().map(|key| cluster.send(false, stamp_cmd(key, true)))).await;
+            let bumps = join_all(
+                keys.iter()
+                    .map(|key| cluster.send(false, stamp_cmd(key, true))),
+            )
+            .await;
             for bump in bumps {
                 bump?;
             }
             Ok(Value::Int(keys.len() as i64))
         }
         TagScript::SetTagged => {
-            let count: usize = argv.first().and_then(|a| std::str::from_utf8(a).ok()).and_then(|a| a.parse().ok()).unwrap_or(0);
+            let count: usize = argv
+                .first()
+                .and_then(|a| std::str::from_utf8(a).ok())
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
             let (entries, stamps) = keys.split_at(count.min(keys.len()));
             let header = header(cluster, stamps).await?;
             let ttl = argv.get(1).copied().unwrap_or_default();
@@ -134,21 +155,47 @@ pub async fn run(cluster: &Cluster, kind: TagScript, keys: &[&[u8]], argv: &[&[u
             Ok(Value::Int(count as i64))
         }
         TagScript::Add => {
-            let (mode, value, ttl) = (argv.first().copied().unwrap_or_default(), argv.get(1).copied().unwrap_or_default(), argv.get(2).copied().unwrap_or_default());
+            let (mode, value, ttl) = (
+                argv.first().copied().unwrap_or_default(),
+                argv.get(1).copied().unwrap_or_default(),
+                argv.get(2).copied().unwrap_or_default(),
+            );
             let get = mode == b"get";
             let raw = bytes(cluster.send(true, cmd("GET", &keys[..1])).await?);
             if let Some(existing) = live(cluster, vec![raw.clone()]).await?.pop().flatten() {
-                return Ok(if get { Value::BulkString(existing) } else { Value::Nil });
+                return Ok(if get {
+                    Value::BulkString(existing)
+                } else {
+                    Value::Nil
+                });
             }
             let mut stored = header(cluster, &keys[1..]).await?;
             stored.extend_from_slice(value);
             // Stored only over what was read (missing, or dead): another writer's value wins.
             let mut swap = redis::cmd("EVAL");
-            swap.arg(SWAP).arg(1).arg(keys[0]).arg(raw.as_deref().unwrap_or_default()).arg(u8::from(raw.is_some())).arg(&stored).arg(ttl);
+            swap.arg(SWAP)
+                .arg(1)
+                .arg(keys[0])
+                .arg(raw.as_deref().unwrap_or_default())
+                .arg(u8::from(raw.is_some()))
+                .arg(&stored)
+                .arg(ttl);
             match cluster.send(false, swap).await? {
-                Value::Int(1) => Ok(if get { Value::Nil } else { Value::BulkString(b"OK".to_vec()) }),
+                Value::Int(1) => Ok(if get {
+                    Value::Nil
+                } else {
+                    Value::BulkString(b"OK".to_vec())
+                }),
                 // Another writer stored it meanwhile: as if it had been there.
-                _ if get => Ok(or_nil(live(cluster, vec![bytes(cluster.send(true, cmd("GET", &keys[..1])).await?)]).await?.pop().flatten())),
+                _ if get => Ok(or_nil(
+                    live(
+                        cluster,
+                        vec![bytes(cluster.send(true, cmd("GET", &keys[..1])).await?)],
+                    )
+                    .await?
+                    .pop()
+                    .flatten(),
+                )),
                 _ => Ok(Value::Nil),
             }
         }
@@ -157,7 +204,9 @@ pub async fn run(cluster: &Cluster, kind: TagScript, keys: &[&[u8]], argv: &[&[u
             if raw.as_deref().is_some_and(tagged) {
                 if live(cluster, vec![raw]).await?.pop().flatten().is_some() {
                     let mut refuse = redis::cmd("EVAL");
-                    refuse.arg("return redis.error_reply(ARGV[1])").arg(0).arg("ERR the stored value is not a JSON number (it was written with tags)");
+                    refuse.arg("return redis.error_reply(ARGV[1])").arg(0).arg(
+                        "ERR the stored value is not a JSON number (it was written with tags)",
+                    );
                     return cluster.send(true, refuse).await;
                 }
                 // A dead entry counts as missing: gone, the script starts from 0.
@@ -188,7 +237,11 @@ fn cmd(name: &str, keys: &[&[u8]]) -> Cmd {
 /// A stamp got (or made, the client's way), or with `bump` raised: the client's stamp.lua.
 fn stamp_cmd(key: &[u8], bump: bool) -> Cmd {
     let mut cmd = redis::cmd("EVAL");
-    let text = if bump { client_scripts::STAMP_BUMP } else { client_scripts::STAMP_GET };
+    let text = if bump {
+        client_scripts::STAMP_BUMP
+    } else {
+        client_scripts::STAMP_GET
+    };
     cmd.arg(text).arg(1).arg(key);
     cmd
 }
@@ -207,11 +260,19 @@ async fn header(cluster: &Cluster, stamps: &[&[u8]]) -> Result<Vec<u8>, RedisErr
     if stamps.is_empty() {
         return Ok(Vec::new());
     }
-    let got = join_all(stamps.iter().map(|key| cluster.send(false, stamp_cmd(key, false)))).await;
+    let got = join_all(
+        stamps
+            .iter()
+            .map(|key| cluster.send(false, stamp_cmd(key, false))),
+    )
+    .await;
     let mut pairs = Vec::with_capacity(stamps.len());
     for (key, stamp) in stamps.iter().zip(got) {
         let stamp = bytes(stamp?).unwrap_or_default();
-        pairs.push((String::from_utf8_lossy(key).into_owned(), String::from_utf8_lossy(&stamp).into_owned()));
+        pairs.push((
+            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(&stamp).into_owned(),
+        ));
     }
     let mut out = b"#tags".to_vec();
     out.extend_from_slice(serde_json::to_string(&pairs).unwrap_or_default().as_bytes());
@@ -226,9 +287,19 @@ fn tagged(raw: &[u8]) -> bool {
 /// What the client's `live` makes of each raw value: an untagged one as it is, a tagged one's
 /// text when every stamp it names is still what it was, else `None`. The stamps of all of them
 /// are read in one MGET (split per slot by the redis crate).
-async fn live(cluster: &Cluster, raws: Vec<Option<Vec<u8>>>) -> Result<Vec<Option<Vec<u8>>>, RedisError> {
-    let headers: Vec<Option<Header>> = raws.iter().map(|raw| raw.as_deref().filter(|r| tagged(r)).and_then(parse_header)).collect();
-    let keys: Vec<&str> = headers.iter().flatten().flat_map(|(_, pairs)| pairs.iter().map(|(key, _)| key.as_str())).collect();
+async fn live(
+    cluster: &Cluster,
+    raws: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<Option<Vec<u8>>>, RedisError> {
+    let headers: Vec<Option<Header>> = raws
+        .iter()
+        .map(|raw| raw.as_deref().filter(|r| tagged(r)).and_then(parse_header))
+        .collect();
+    let keys: Vec<&str> = headers
+        .iter()
+        .flatten()
+        .flat_map(|(_, pairs)| pairs.iter().map(|(key, _)| key.as_str()))
+        .collect();
     let stamps: Vec<Option<Vec<u8>>> = if keys.is_empty() {
         Vec::new()
     } else {
@@ -284,7 +355,13 @@ mod tests {
         let raw = b"#tags[[\"app:#tags:a\",\"17\"],[\"app:#tags:b\",\"5\"]]\n{\"x\":1}";
         let (body, pairs) = parse_header(raw).unwrap();
         assert_eq!(&raw[body..], b"{\"x\":1}");
-        assert_eq!(pairs, vec![("app:#tags:a".to_owned(), "17".to_owned()), ("app:#tags:b".to_owned(), "5".to_owned())]);
+        assert_eq!(
+            pairs,
+            vec![
+                ("app:#tags:a".to_owned(), "17".to_owned()),
+                ("app:#tags:b".to_owned(), "5".to_owned())
+            ]
+        );
         assert_eq!(parse_header(b"#tags[no newline"), None);
         assert_eq!(parse_header(b"#tags[1]\nx"), None, "not pairs");
     }
@@ -292,7 +369,16 @@ mod tests {
     #[test]
     fn the_client_scripts_are_known_by_sha1_and_text() {
         let mut command = Command::default();
-        for arg in ["EVALSHA", &client_scripts::sha1(client_scripts::SET_TAGGED), "2", "k", "app:#tags:t", "1", "", "v"] {
+        for arg in [
+            "EVALSHA",
+            &client_scripts::sha1(client_scripts::SET_TAGGED),
+            "2",
+            "k",
+            "app:#tags:t",
+            "1",
+            "",
+            "v",
+        ] {
             command.push(arg.as_bytes());
         }
         let (kind, keys, argv) = identify(&command).unwrap();
