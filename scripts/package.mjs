@@ -3,13 +3,15 @@
 // package.json without `exports`; edge-caches needs one package with an entry per runtime, so
 // it is written here. Nothing generated is edited: esbuild minifies each JavaScript file on its
 // own (which keeps top-level names: Cache.name stays "Cache"), then bundles npm/edge_caches.js
-// (the glue, cache.js, arguments.js, transport.js, bus.js) into the one module every entry imports.
+// (the glue and the modules of npm/ it imports) into the one module every entry imports.
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { buildSync, transformSync } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
+// The hand-written modules npm/edge_caches.js bundles.
+const MODULES = ["cache.js", "errors.js", "get-or-set.js", "arguments.js", "transport.js", "bus.js"];
 const wasmOut = join(root, ".build/wasm");
 const pkg = join(root, "pkg");
 
@@ -31,8 +33,8 @@ mkdirSync(stage, { recursive: true });
 // package's sources it is wasm.js (it binds src/wasm.rs), the module cache.js and transport.js
 // import.
 cpSync(join(wasmOut, "edge_caches.js"), join(stage, "wasm.js"));
-for (const file of ["edge_caches.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) cpSync(join(root, "npm", file), join(stage, file));
-for (const file of ["wasm.js", "cache.js", "arguments.js", "transport.js", "bus.js"]) {
+for (const file of ["edge_caches.js", ...MODULES]) cpSync(join(root, "npm", file), join(stage, file));
+for (const file of ["wasm.js", ...MODULES]) {
   writeFileSync(join(stage, file), minify(readFileSync(join(stage, file), "utf8")));
 }
 buildSync({

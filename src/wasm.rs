@@ -7,7 +7,7 @@
 //! `RangeError` or a `CacheError` code). The constructor's options and each call's arrive as
 //! one object each, read here once into the engine's `Options` and `CallOptions`. A call method
 //! returns one value: its outcome, a `RestRequest` to send, or an `ErrorReport` (an error as
-//! data, which npm/cache.js turns into the `TypeError`, `RangeError` or `CacheError` it
+//! data, which npm/errors.js turns into the `TypeError`, `RangeError` or `CacheError` it
 //! describes). One value rather than a `Result`: wasm-bindgen returns a `Result` through a slot
 //! on the wasm stack, read after two more calls.
 
@@ -58,7 +58,7 @@ struct OneThread<T>(T);
 #[cfg(not(target_feature = "atomics"))]
 unsafe impl<T> Sync for OneThread<T> {}
 
-/// An error as data: npm/cache.js makes the JavaScript error it describes.
+/// An error as data: npm/errors.js makes the JavaScript error it describes.
 #[wasm_bindgen]
 pub struct ErrorReport {
     kind: ErrorKind,

@@ -42,6 +42,42 @@ pub fn is_client_script(sha1: &[u8]) -> bool {
         .any(|known| known.as_bytes().eq_ignore_ascii_case(sha1))
 }
 
+/// A script call as sent: EVAL or EVALSHA (or their `_RO` forms), the script (its text, or its
+/// SHA-1), its keys and its arguments.
+pub struct ScriptCall<'a> {
+    /// As sent (`EVALSHA_RO`...), for the parts a cluster splits it into.
+    pub name: &'a [u8],
+    by_sha1: bool,
+    script: &'a [u8],
+    pub keys: Vec<&'a [u8]>,
+    pub argv: Vec<&'a [u8]>,
+}
+
+impl<'a> ScriptCall<'a> {
+    /// `None` for any other command, or one whose key count does not fit it.
+    pub fn parse(command: &'a crate::request::Command) -> Option<ScriptCall<'a>> {
+        let name = command.name();
+        let by_sha1 = match name.to_ascii_uppercase().as_slice() {
+            b"EVALSHA" | b"EVALSHA_RO" => true,
+            b"EVAL" | b"EVAL_RO" => false,
+            _ => return None,
+        };
+        let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
+        let keys = (0..count).map(|i| command.get(3 + i)).collect::<Option<_>>()?;
+        let argv = (3 + count..command.len()).filter_map(|i| command.get(i)).collect();
+        Some(ScriptCall { name, by_sha1, script: command.get(1)?, keys, argv })
+    }
+
+    /// Whether it runs `text`, whose SHA-1 is `sha1`.
+    pub fn runs(&self, text: &str, sha1: &str) -> bool {
+        if self.by_sha1 {
+            self.script.eq_ignore_ascii_case(sha1.as_bytes())
+        } else {
+            self.script == text.as_bytes()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! Which master serves each hash slot, as `CLUSTER SLOTS` last said: what lets a /pipeline go
-//! to each master as one pipeline (`cluster.rs`), where the redis crate would send one request
+//! to each master as one pipeline (`cluster/pipeline.rs`), where the redis crate would send one request
 //! per slot. Only a routing hint: a command sent to a node that no longer serves its slot is
 //! answered MOVED without running, and goes again on its own, where the crate follows the
 //! redirect; the map is then learnt again.

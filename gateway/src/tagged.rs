@@ -11,7 +11,9 @@
 use futures_util::future::join_all;
 use redis::{Cmd, RedisError, Value};
 
-use crate::client_scripts;
+use std::sync::LazyLock;
+
+use crate::client_scripts::{self, ScriptCall};
 use crate::cluster::Cluster;
 use crate::request::Command;
 
@@ -27,48 +29,28 @@ pub enum TagScript {
     Incr,
 }
 
-const KNOWN: [(TagScript, &str); 7] = [
-    (TagScript::Get, client_scripts::GET),
-    (TagScript::GetMany, client_scripts::GET_MANY),
-    (TagScript::GetWithPttl, client_scripts::GET_WITH_PTTL),
-    (TagScript::Add, client_scripts::ADD),
-    (TagScript::SetTagged, client_scripts::SET_TAGGED),
-    (TagScript::Invalidate, client_scripts::INVALIDATE),
-    (TagScript::Incr, client_scripts::INCR),
-];
-
-/// A tag script's call: which script, its keys, its arguments.
-pub type TagCall<'a> = (TagScript, Vec<&'a [u8]>, Vec<&'a [u8]>);
-
 /// A tagged value's stamps (key, stamp) and where its text starts.
 type Header = (usize, Vec<(String, String)>);
 
+/// Each tag script with its text and SHA-1 (computed once).
+static KNOWN: LazyLock<[(TagScript, &str, String); 7]> = LazyLock::new(|| {
+    [
+        (TagScript::Get, client_scripts::GET),
+        (TagScript::GetMany, client_scripts::GET_MANY),
+        (TagScript::GetWithPttl, client_scripts::GET_WITH_PTTL),
+        (TagScript::Add, client_scripts::ADD),
+        (TagScript::SetTagged, client_scripts::SET_TAGGED),
+        (TagScript::Invalidate, client_scripts::INVALIDATE),
+        (TagScript::Incr, client_scripts::INCR),
+    ]
+    .map(|(kind, text)| (kind, text, client_scripts::sha1(text)))
+});
+
 /// Which tag script `command` runs (by its SHA-1 or its text), with its keys and arguments.
-pub fn identify(command: &Command) -> Option<TagCall<'_>> {
-    let name = command.name().to_ascii_uppercase();
-    let by_sha = match name.as_slice() {
-        b"EVALSHA" | b"EVALSHA_RO" => true,
-        b"EVAL" | b"EVAL_RO" => false,
-        _ => return None,
-    };
-    let script = command.get(1)?;
-    let (kind, _) = KNOWN.iter().find(|(_, text)| {
-        if by_sha {
-            client_scripts::sha1(text)
-                .as_bytes()
-                .eq_ignore_ascii_case(script)
-        } else {
-            script == text.as_bytes()
-        }
-    })?;
-    let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
-    let keys: Vec<&[u8]> = (0..count)
-        .map(|i| command.get(3 + i))
-        .collect::<Option<_>>()?;
-    let argv: Vec<&[u8]> = (3 + count..command.len())
-        .filter_map(|i| command.get(i))
-        .collect();
-    Some((*kind, keys, argv))
+pub fn identify(command: &Command) -> Option<(TagScript, ScriptCall<'_>)> {
+    let call = ScriptCall::parse(command)?;
+    let (kind, _, _) = KNOWN.iter().find(|(_, text, sha1)| call.runs(text, sha1))?;
+    Some((*kind, call))
 }
 
 /// Whether a reply says a script could not run on one node: its keys span slots, or it read a
@@ -381,10 +363,10 @@ mod tests {
         ] {
             command.push(arg.as_bytes());
         }
-        let (kind, keys, argv) = identify(&command).unwrap();
+        let (kind, call) = identify(&command).unwrap();
         assert_eq!(kind, TagScript::SetTagged);
-        assert_eq!(keys, vec![b"k".as_slice(), b"app:#tags:t"]);
-        assert_eq!(argv.len(), 3);
+        assert_eq!(call.keys, vec![b"k".as_slice(), b"app:#tags:t"]);
+        assert_eq!(call.argv.len(), 3);
         let mut other = Command::default();
         for arg in ["EVAL", "return 1", "0"] {
             other.push(arg.as_bytes());
