@@ -135,23 +135,17 @@ export class Cache {
 
   connect() {
     if (this.#freed) return Promise.reject(toError(freedError()));
-    try {
-      this.#engine.connect();
-      this.#bus?.start();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(thrown(error));
-    }
+    const refused = this.#engine.connect();
+    if (refused !== undefined) return Promise.reject(toError(refused));
+    this.#bus?.start();
+    return Promise.resolve();
   }
 
   /** Stops admitting calls at once and resolves when the calls in flight have settled. */
   disconnect() {
     if (this.#freed) return Promise.reject(toError(freedError()));
-    try {
-      this.#engine.disconnect();
-    } catch (error) {
-      return Promise.reject(thrown(error));
-    }
+    const refused = this.#engine.disconnect();
+    if (refused !== undefined) return Promise.reject(toError(refused));
     this.#bus?.stop();
     return this.#inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }

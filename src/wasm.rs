@@ -84,12 +84,12 @@ impl ErrorReport {
     }
     /// The `CacheError` code (empty for the other kinds).
     #[wasm_bindgen(getter)]
-    pub fn code(&self) -> String {
-        self.code.to_owned()
+    pub fn code(&self) -> JsValue {
+        self.code.into()
     }
     #[wasm_bindgen(getter)]
-    pub fn message(&self) -> String {
-        self.message.clone()
+    pub fn message(&self) -> JsValue {
+        self.message.as_str().into()
     }
 }
 
@@ -237,8 +237,8 @@ impl RestRequest {
     /// A near-tier read of one key: the key, which concurrent reads of it planned at the same
     /// `sharedEpoch` may share.
     #[wasm_bindgen(getter, js_name = sharedKey)]
-    pub fn shared_key(&self) -> Option<String> {
-        self.0.shared_key().map(|(key, _)| key.to_owned())
+    pub fn shared_key(&self) -> JsValue {
+        optional_text(self.0.shared_key().map(|(key, _)| key))
     }
     #[wasm_bindgen(getter, js_name = sharedEpoch)]
     pub fn shared_epoch(&self) -> f64 {
@@ -304,12 +304,12 @@ impl Engine {
 
     /// The REST endpoint (undefined for memory and dummy).
     #[wasm_bindgen(getter)]
-    pub fn endpoint(&self) -> Option<String> {
-        self.0.endpoint().map(|(url, _)| url.to_owned())
+    pub fn endpoint(&self) -> JsValue {
+        optional_text(self.0.endpoint().map(|(url, _)| url))
     }
     #[wasm_bindgen(getter)]
-    pub fn token(&self) -> Option<String> {
-        self.0.endpoint().map(|(_, token)| token.to_owned())
+    pub fn token(&self) -> JsValue {
+        optional_text(self.0.endpoint().map(|(_, token)| token))
     }
     /// Whether reads go through a near tier (REST with the `near` option).
     #[wasm_bindgen(getter, js_name = hasNearTier)]
@@ -320,11 +320,12 @@ impl Engine {
     pub fn connected(&self) -> bool {
         self.0.connected()
     }
-    pub fn connect(&self) -> Result<(), ErrorReport> {
-        Ok(self.0.connect()?)
+    /// undefined, or the `ErrorReport` of why not.
+    pub fn connect(&self) -> JsValue {
+        done_or_error(self.0.connect())
     }
-    pub fn disconnect(&self) -> Result<(), ErrorReport> {
-        Ok(self.0.disconnect()?)
+    pub fn disconnect(&self) -> JsValue {
+        done_or_error(self.0.disconnect())
     }
     #[wasm_bindgen(getter, js_name = nearHits)]
     pub fn near_hits(&self) -> f64 {
@@ -341,8 +342,8 @@ impl Engine {
 
     /// The channel to listen on (with `near.bus` on REST), else undefined.
     #[wasm_bindgen(getter, js_name = busChannel)]
-    pub fn bus_channel(&self) -> Option<String> {
-        self.0.bus_channel().map(str::to_owned)
+    pub fn bus_channel(&self) -> JsValue {
+        optional_text(self.0.bus_channel())
     }
     /// A message on the bus channel: what the near tier dropped (an array of stored keys, or
     /// null for everything), or undefined when it was this instance's own or not a message.
@@ -421,17 +422,17 @@ impl Engine {
     }
     /// ms the backend keeps a key the near tier has (-1: no expiry), or undefined.
     #[wasm_bindgen(js_name = remainingMs)]
-    pub fn remaining_ms(&self, stored_key: &str) -> Option<f64> {
-        self.0.remaining_ms(stored_key)
+    pub fn remaining_ms(&self, stored_key: &str) -> JsValue {
+        self.0.remaining_ms(stored_key).map_or(JsValue::UNDEFINED, JsValue::from)
     }
     /// A stored text `softTimeout` may serve, or undefined.
     #[wasm_bindgen(js_name = staleValue)]
-    pub fn stale_value(&self, stored_key: &str) -> Option<String> {
-        self.0.stale_value(stored_key)
+    pub fn stale_value(&self, stored_key: &str) -> JsValue {
+        optional_text(self.0.stale_value(stored_key).as_deref())
     }
     #[wasm_bindgen(js_name = lockKey)]
-    pub fn lock_key(&self, stored_key: &str) -> String {
-        self.0.lock_key(stored_key)
+    pub fn lock_key(&self, stored_key: &str) -> JsValue {
+        self.0.lock_key(stored_key).into()
     }
     /// true when taken, or a request, or an `ErrorReport`.
     pub fn lock(&self, lock_key: String, token: String, ttl_ms: f64) -> JsValue {
@@ -524,6 +525,17 @@ fn ttl_given(value: &JsValue) -> TtlGiven {
     } else {
         TtlGiven::Seconds(f64::NAN)
     }
+}
+
+/// A text or undefined. (`JsValue` rather than `Option<String>`: wasm-bindgen returns those
+/// through a slot on the wasm stack, with more glue in JavaScript for each method.)
+fn optional_text(text: Option<&str>) -> JsValue {
+    text.map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+/// undefined, or the error's `ErrorReport` (for a method that has no outcome).
+fn done_or_error(result: crate::error::Result<()>) -> JsValue {
+    result.err().map_or(JsValue::UNDEFINED, |error| ErrorReport::from(error).into())
 }
 
 fn step(result: crate::error::Result<Step>) -> JsValue {
