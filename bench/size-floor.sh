@@ -2,7 +2,7 @@
 # How small the wasm of this design can get: the shipped build beside builds with a backend
 # taken out. A measurement for docs/performance.md (*Size*), not a product and not
 # part of `make bench`: every variant is the committed tree (HEAD) with an edit of
-# src/engine.rs that leaves a backend unreachable, so LTO drops its code, built as `make build`
+# src/engine/ that leaves a backend unreachable, so LTO drops its code, built as `make build`
 # builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
 # Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
@@ -24,36 +24,38 @@ quietly() {
     fi
 }
 
-# Leaves the named backends unreachable in src/engine.rs; fails if the file no longer has the
+# Leaves the named backends unreachable in src/engine/; fails if the files no longer have the
 # lines it edits (then this script needs updating, not guessing).
 take_out() {
-    python3 - "$work/src/engine.rs" "$@" <<'EOF'
+    python3 - "$work/src/engine" "$@" <<'EOF'
 import sys
-path, cuts = sys.argv[1], sys.argv[2:]
-s = open(path).read()
-def swap(old, new):
-    global s
-    assert s.count(old) == 1, f"size-floor.sh: src/engine.rs no longer has: {old[:60]!r}"
-    s = s.replace(old, new)
+folder, cuts = sys.argv[1], sys.argv[2:]
+files = {}
+def swap(name, old, new):
+    path = f"{folder}/{name}"
+    s = files.get(path) or open(path).read()
+    assert s.count(old) == 1, f"size-floor.sh: src/engine/{name} no longer has: {old[:60]!r}"
+    files[path] = s.replace(old, new)
 if "memory" in cuts:
     # Memory URLs get the dummy backend: the store, its index and its hash go.
-    swap("Backend::Memory(store) => store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?,",
-         "Backend::Memory(_) => dummy::execute(op)?,")
-    swap("BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store(&host, max_entries)))),",
+    swap("plan.rs", "let outcome = store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?;",
+         "let _ = store;\n                let outcome = dummy::execute(op)?;")
+    swap("mod.rs", "BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),",
          "BackendUrl::Memory { name: None } => Backend::Dummy,")
-    swap("            BackendUrl::Memory { name: Some(name) } => {",
-         "            BackendUrl::Memory { name: Some(_) } => Backend::Dummy,\n"
-         "            #[allow(unreachable_patterns)]\n"
-         "            BackendUrl::Memory { name: Some(name) } => {")
+    swap("mod.rs", "BackendUrl::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),",
+         "BackendUrl::Memory { name: Some(_) } => { let _ = (stores, new_store); Backend::Dummy }")
 if "rest" in cuts:
-    # REST calls are answered as dummy ones: planning, reading answers, the SCAN walk and the
-    # JSON reader go.
-    swap("Backend::Rest { .. } => return Ok(self.plan(op)),", "Backend::Rest { .. } => dummy::execute(op)?,")
-    swap("        let body = rest::body_text(body);\n        match request.read {",
-         "        let _ = (request, status, body);\n        return Err(not_a_list());\n        #[allow(unreachable_code)]\n        match request.read {")
-    swap("        let answers = rest::pipeline_answers(requests.len(), status, rest::body_text(body))?;",
-         "        let _ = (status, body);\n        let answers: Vec<json::Json> = Err(not_a_list())?;")
-open(path, "w").write(s)
+    # REST calls are answered as dummy ones: planning, reading answers (and with them the near
+    # tier and the bus, which only REST has), the SCAN walk and the JSON reader go.
+    swap("plan.rs", "Backend::Rest { .. } => return Ok(self.send(op)),", "Backend::Rest { .. } => dummy::execute(op)?,")
+    swap("answer.rs", "-> Result<Step> {\n        let body = rest::body_text(body);",
+         "-> Result<Step> {\n        let _ = (request, status, body);\n        return Err(super::freed_error());\n        #[allow(unreachable_code)]\n        let body = rest::body_text(body);")
+    swap("answer.rs", "-> Vec<Result<Step>> {\n        let count",
+         "-> Vec<Result<Step>> {\n        let _ = (requests, status, body);\n        return Vec::new();\n        #[allow(unreachable_code)]\n        let count")
+    swap("answer.rs", "let step = self.request_failed(request.read, failure.error(detail), backend_failed);",
+         "let _ = (failure, detail, backend_failed, request.read);\n        let step = Err(super::freed_error());")
+for path, s in files.items():
+    open(path, "w").write(s)
 EOF
 }
 measure() {
@@ -81,7 +83,7 @@ measure "as shipped: memory, REST and dummy backends"
 # The method's check: the unedited tree must give the very wasm `make build` put in pkg/.
 if [ -f "$root/pkg/edge_caches_bg.wasm" ]; then
     cmp -s "$last" "$root/pkg/edge_caches_bg.wasm" && same="the same bytes as" || same="NOT the same bytes as"
-    echo "size-floor.sh: the shipped row is $same pkg/edge_caches_bg.wasm" >&2
+    echo "size-floor.sh: the shipped row ($(wc -c < "$last") B) is $same pkg/edge_caches_bg.wasm ($(wc -c < "$root/pkg/edge_caches_bg.wasm") B)" >&2
 fi
 measure "without the memory backend" memory
 measure "without the REST backend" rest
