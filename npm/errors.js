@@ -20,5 +20,5 @@ export function toError(report) {
   return new CacheError(code, message);
 }
 
-// What the engine threw (an ErrorReport from a constructor, connect or disconnect) as an error.
+// What the engine threw (an ErrorReport from its constructor) as an error.
 export const thrown = (error) => (error instanceof ErrorReport ? toError(error) : error);
