@@ -25,11 +25,31 @@ pub const INVALIDATE: &str = lua!("stamp", "invalidate");
 pub const STAMP_GET: &str = concat!(lua!("stamp"), " return stamp(KEYS[1])");
 pub const STAMP_BUMP: &str = concat!(lua!("stamp"), " return stamp(KEYS[1],true)");
 
-/// Every script the client sends by its SHA-1.
-const SENT_BY_SHA1: [&str; 7] = [INCR, GET, GET_MANY, GET_WITH_PTTL, ADD, SET_TAGGED, INVALIDATE];
+/// The scripts the client sends by their SHA-1 (`Script` in src/backend/rest/commands.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientScript {
+    Incr,
+    Get,
+    GetMany,
+    GetWithPttl,
+    Add,
+    SetTagged,
+    Invalidate,
+}
 
-static SHA1S: LazyLock<Vec<String>> =
-    LazyLock::new(|| SENT_BY_SHA1.iter().map(|text| sha1(text)).collect());
+/// Each script the client sends by its SHA-1, with its text and SHA-1 (computed once).
+static SENT_BY_SHA1: LazyLock<[(ClientScript, &str, String); 7]> = LazyLock::new(|| {
+    [
+        (ClientScript::Incr, INCR),
+        (ClientScript::Get, GET),
+        (ClientScript::GetMany, GET_MANY),
+        (ClientScript::GetWithPttl, GET_WITH_PTTL),
+        (ClientScript::Add, ADD),
+        (ClientScript::SetTagged, SET_TAGGED),
+        (ClientScript::Invalidate, INVALIDATE),
+    ]
+    .map(|(script, text)| (script, text, sha1(text)))
+});
 
 pub fn sha1(text: &str) -> String {
     sha1_smol::Sha1::from(text).digest().to_string()
@@ -37,9 +57,9 @@ pub fn sha1(text: &str) -> String {
 
 /// Whether `sha1` (as sent, any case) names one of the client's scripts.
 pub fn is_client_script(sha1: &[u8]) -> bool {
-    SHA1S
+    SENT_BY_SHA1
         .iter()
-        .any(|known| known.as_bytes().eq_ignore_ascii_case(sha1))
+        .any(|(_, _, known)| known.as_bytes().eq_ignore_ascii_case(sha1))
 }
 
 /// A script call as sent: EVAL or EVALSHA (or their `_RO` forms), the script (its text, or its
@@ -63,9 +83,19 @@ impl<'a> ScriptCall<'a> {
             _ => return None,
         };
         let count: usize = std::str::from_utf8(command.get(2)?).ok()?.parse().ok()?;
-        let keys = (0..count).map(|i| command.get(3 + i)).collect::<Option<_>>()?;
-        let argv = (3 + count..command.len()).filter_map(|i| command.get(i)).collect();
-        Some(ScriptCall { name, by_sha1, script: command.get(1)?, keys, argv })
+        let keys = (0..count)
+            .map(|i| command.get(3 + i))
+            .collect::<Option<_>>()?;
+        let argv = (3 + count..command.len())
+            .filter_map(|i| command.get(i))
+            .collect();
+        Some(ScriptCall {
+            name,
+            by_sha1,
+            script: command.get(1)?,
+            keys,
+            argv,
+        })
     }
 
     /// Whether it runs `text`, whose SHA-1 is `sha1`.
@@ -75,6 +105,14 @@ impl<'a> ScriptCall<'a> {
         } else {
             self.script == text.as_bytes()
         }
+    }
+
+    /// Which of the client's scripts it runs (by its SHA-1 or its text), if any.
+    pub fn client_script(&self) -> Option<ClientScript> {
+        SENT_BY_SHA1
+            .iter()
+            .find(|(_, text, sha1)| self.runs(text, sha1))
+            .map(|(script, _, _)| *script)
     }
 }
 

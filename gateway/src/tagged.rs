@@ -11,46 +11,17 @@
 use futures_util::future::join_all;
 use redis::{Cmd, RedisError, Value};
 
-use std::sync::LazyLock;
-
-use crate::client_scripts::{self, ScriptCall};
+use crate::client_scripts::{self, ClientScript, ScriptCall};
 use crate::cluster::Cluster;
 use crate::request::Command;
-
-/// The client's scripts that read or write tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagScript {
-    Get,
-    GetMany,
-    GetWithPttl,
-    Add,
-    SetTagged,
-    Invalidate,
-    Incr,
-}
 
 /// A tagged value's stamps (key, stamp) and where its text starts.
 type Header = (usize, Vec<(String, String)>);
 
-/// Each tag script with its text and SHA-1 (computed once).
-static KNOWN: LazyLock<[(TagScript, &str, String); 7]> = LazyLock::new(|| {
-    [
-        (TagScript::Get, client_scripts::GET),
-        (TagScript::GetMany, client_scripts::GET_MANY),
-        (TagScript::GetWithPttl, client_scripts::GET_WITH_PTTL),
-        (TagScript::Add, client_scripts::ADD),
-        (TagScript::SetTagged, client_scripts::SET_TAGGED),
-        (TagScript::Invalidate, client_scripts::INVALIDATE),
-        (TagScript::Incr, client_scripts::INCR),
-    ]
-    .map(|(kind, text)| (kind, text, client_scripts::sha1(text)))
-});
-
 /// Which tag script `command` runs (by its SHA-1 or its text), with its keys and arguments.
-pub fn identify(command: &Command) -> Option<(TagScript, ScriptCall<'_>)> {
+pub fn identify(command: &Command) -> Option<(ClientScript, ScriptCall<'_>)> {
     let call = ScriptCall::parse(command)?;
-    let (kind, _, _) = KNOWN.iter().find(|(_, text, sha1)| call.runs(text, sha1))?;
-    Some((*kind, call))
+    Some((call.client_script()?, call))
 }
 
 /// Whether a reply says a script could not run on one node: its keys span slots, or it read a
@@ -64,18 +35,18 @@ pub fn needs_steps(result: &Result<Value, RedisError>) -> bool {
 /// Runs `kind` as steps (see the module's comment), with the reply its script gives.
 pub async fn run(
     cluster: &Cluster,
-    kind: TagScript,
+    kind: ClientScript,
     keys: &[&[u8]],
     argv: &[&[u8]],
 ) -> Result<Value, RedisError> {
     match kind {
-        TagScript::Get => {
+        ClientScript::Get => {
             let raw = cluster.send(true, cmd("GET", keys)).await?;
             Ok(or_nil(
                 live(cluster, vec![bytes(raw)]).await?.pop().flatten(),
             ))
         }
-        TagScript::GetMany => {
+        ClientScript::GetMany => {
             let raws = match cluster.send(true, cmd("MGET", keys)).await? {
                 Value::Array(values) => values.into_iter().map(bytes).collect(),
                 other => return Ok(other),
@@ -83,7 +54,7 @@ pub async fn run(
             let values = live(cluster, raws).await?;
             Ok(Value::Array(values.into_iter().map(or_nil).collect()))
         }
-        TagScript::GetWithPttl => {
+        ClientScript::GetWithPttl => {
             let reads = join_all(keys.iter().map(|key| async move {
                 let value = cluster.send(true, cmd("GET", &[*key])).await?;
                 let pttl = cluster.send(true, cmd("PTTL", &[*key])).await?;
@@ -105,7 +76,7 @@ pub async fn run(
             }
             Ok(Value::Array(out))
         }
-        TagScript::Invalidate => {
+        ClientScript::Invalidate => {
             let bumps = join_all(
                 keys.iter()
                     .map(|key| cluster.send(false, stamp_cmd(key, true))),
@@ -116,7 +87,7 @@ pub async fn run(
             }
             Ok(Value::Int(keys.len() as i64))
         }
-        TagScript::SetTagged => {
+        ClientScript::SetTagged => {
             let count: usize = argv
                 .first()
                 .and_then(|a| std::str::from_utf8(a).ok())
@@ -136,7 +107,7 @@ pub async fn run(
             }
             Ok(Value::Int(count as i64))
         }
-        TagScript::Add => {
+        ClientScript::Add => {
             let (mode, value, ttl) = (
                 argv.first().copied().unwrap_or_default(),
                 argv.get(1).copied().unwrap_or_default(),
@@ -181,7 +152,7 @@ pub async fn run(
                 _ => Ok(Value::Nil),
             }
         }
-        TagScript::Incr => {
+        ClientScript::Incr => {
             let raw = bytes(cluster.send(true, cmd("GET", &keys[..1])).await?);
             if raw.as_deref().is_some_and(tagged) {
                 if live(cluster, vec![raw]).await?.pop().flatten().is_some() {
@@ -364,7 +335,7 @@ mod tests {
             command.push(arg.as_bytes());
         }
         let (kind, call) = identify(&command).unwrap();
-        assert_eq!(kind, TagScript::SetTagged);
+        assert_eq!(kind, ClientScript::SetTagged);
         assert_eq!(call.keys, vec![b"k".as_slice(), b"app:#tags:t"]);
         assert_eq!(call.argv.len(), 3);
         let mut other = Command::default();
