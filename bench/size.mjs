@@ -2,11 +2,12 @@
 // of the npm-packed package, snippets/ included, and the .wasm), raw and gzip -9 (each file
 // compressed on its own, as a server or CDN sends it, and summed), beside @upstash/redis bundled
 // and minified with esbuild for the same use (size-entry-upstash.mjs).
-import { readFileSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { packageBytes } from "../scripts/package-bytes.mjs";
 import { writeSection } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -14,24 +15,10 @@ const gz = (buf) => gzipSync(buf, { level: 9 }).length;
 
 // The packed package (run.sh's snapshot, or the one node_modules/edge-caches links to).
 const pkgDir = process.env.EDGE_CACHES_DIR ?? join(here, "..", "node_modules", "edge-caches");
-function walk(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-const measure = (dir) =>
-  walk(dir)
-    .filter((p) => p.endsWith(".js") || p.endsWith(".wasm"))
-    .map((p) => {
-      const buf = readFileSync(p);
-      return { file: relative(dir, p), raw: buf.length, gzip9: gz(buf) };
-    })
-    .sort((a, b) => b.raw - a.raw);
-const perFile = measure(pkgDir);
+const perFile = packageBytes(pkgDir);
 const sum = (xs, f) => xs.reduce((n, x) => n + x[f], 0);
 // `make bench BASELINE=DIR`: the same figures of another build, for before and after.
-const baselineFiles = process.env.BENCH_BASELINE_DIR ? measure(process.env.BENCH_BASELINE_DIR) : null;
+const baselineFiles = process.env.BENCH_BASELINE_DIR ? packageBytes(process.env.BENCH_BASELINE_DIR) : null;
 const wasm = perFile.filter((f) => f.file.endsWith(".wasm"));
 const glue = perFile.filter((f) => f.file.endsWith(".js"));
 
