@@ -97,7 +97,13 @@ export class Computations {
   async #produce(plan) {
     const { stored, o } = plan;
     const text = await this.#run(plan);
-    if (await this.#step(() => this.#engine.addStored(stored, text, o, false))) return text;
+    return this.#kept(stored, text, await this.#step(() => this.#engine.addStored(stored, text, o, false)));
+  }
+
+  // What getOrSet resolves with after its add: `text` when the add stored it, else the value
+  // another writer stored meanwhile (the first add wins).
+  async #kept(stored, text, added) {
+    if (added) return text;
     const now = await this.#step(() => this.#engine.getStored(stored, true));
     return now === null ? text : now;
   }
@@ -176,9 +182,7 @@ export class Computations {
       throw error;
     }
     const [added] = await Promise.all([this.#step(() => this.#engine.addStored(stored, text, o, true)), this.#unlock(lockKey, token)]);
-    if (added) return text;
-    const now = await this.#step(() => this.#engine.getStored(stored, true));
-    return now === null ? text : now;
+    return this.#kept(stored, text, added);
   }
 
   // A read for `refreshAhead`: the value, and when it is within the last `ahead` part of its
@@ -226,7 +230,6 @@ export class Computations {
       .finally(() => this.#refreshing.delete(stored));
     o?.waitUntil?.(refreshing);
   }
-
 
   #emitEvent(event) {
     if (this.#emit !== undefined) this.#emit(event);
