@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cache } from "edge-caches";
 import { freePort, killAll, redisRaw, startCluster, startGateway } from "../servers.mjs";
-import { GATEWAY_BIN, hammer, raw as rawAt, runSuite } from "./common.mjs";
+import { GATEWAY_BIN, hammer, raw as rawAt, restSuites } from "./common.mjs";
 
 const token = randomBytes(24).toString("hex");
 const readonlyToken = randomBytes(24).toString("hex");
@@ -44,21 +44,7 @@ const open = async (options) => {
 // EDGE_CACHES_CLUSTER: the gateway is over a cluster (tags included: gateway/src/tagged.rs).
 const env = () => ({ EDGE_CACHES_URL: url, EDGE_CACHES_TOKEN: token, EDGE_CACHES_CLUSTER: "1", GATEWAY_URL: url, GATEWAY_TOKEN: token, GATEWAY_READONLY_TOKEN: readonlyToken });
 
-test("the REST conformance suite passes on the cluster", async () => {
-  await runSuite(["tests/conformance/conformance.test.mjs"], env());
-});
-
-test("... and with the near tier on (its reads are a script over many keys)", async () => {
-  await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
-});
-
-test("the REST backend's own suite passes on the cluster (tags included)", async () => {
-  await runSuite(["tests/rest/rest.test.mjs"], env());
-});
-
-test("@upstash/redis's suite passes on the cluster", async () => {
-  await runSuite(["tests/gateway/upstash-client.test.mjs"], env());
-});
+restSuites("on the cluster", env);
 
 /** `n` keys starting with `prefix`, each in a slot of its own. */
 async function keysInManySlots(prefix, n = 10) {

@@ -1,6 +1,8 @@
-// What the cluster and sentinel suites share: the gateway binary, a raw command, running another
-// suite against a gateway, and 64 callers incrementing counters through a fault.
+// What the topology suites share: the gateway binary, a raw command, running another suite
+// against a gateway (and the REST suites, as tests), and 64 callers incrementing counters
+// through a fault.
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +17,26 @@ export async function raw(url, token, command) {
   const reply = await response.json();
   if (reply.error) throw new Error(reply.error);
   return reply.result;
+}
+
+/**
+ * The REST suites as tests of the calling file: the conformance suite (and again with the near
+ * tier on), the REST backend's own suite and @upstash/redis's, through the gateway that `env()`
+ * names, which stands `where` (in test names: "on the cluster", "in front of Valkey 9.1").
+ */
+export function restSuites(where, env) {
+  test(`the REST conformance suite passes ${where}`, async () => {
+    await runSuite(["tests/conformance/conformance.test.mjs"], env());
+  });
+  test(`... with the near tier on (its reads are a script over many keys)`, async () => {
+    await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
+  });
+  test(`the REST backend's own suite passes ${where} (tags included)`, async () => {
+    await runSuite(["tests/rest/rest.test.mjs"], env());
+  });
+  test(`@upstash/redis's suite passes ${where}`, async () => {
+    await runSuite(["tests/gateway/upstash-client.test.mjs"], env());
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, killAll, redisRaw, startGateway, track } from "../servers.mjs";
-import { GATEWAY_BIN, root, runSuite } from "./common.mjs";
+import { GATEWAY_BIN, root, restSuites } from "./common.mjs";
 
 const token = randomBytes(24).toString("hex");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -45,18 +45,4 @@ after(() => killAll());
 
 const env = () => ({ EDGE_CACHES_URL: url, EDGE_CACHES_TOKEN: token, GATEWAY_URL: url, GATEWAY_TOKEN: token });
 
-test("the REST conformance suite passes through the gateway in front of Valkey 9.1", async () => {
-  await runSuite(["tests/conformance/conformance.test.mjs"], env());
-});
-
-test("... with the near tier on", async () => {
-  await runSuite(["tests/conformance/conformance.test.mjs"], { ...env(), EDGE_CACHES_NEAR: "1" });
-});
-
-test("the REST backend's own suite passes in front of Valkey 9.1", async () => {
-  await runSuite(["tests/rest/rest.test.mjs"], env());
-});
-
-test("@upstash/redis's suite passes in front of Valkey 9.1", async () => {
-  await runSuite(["tests/gateway/upstash-client.test.mjs"], env());
-});
+restSuites("in front of Valkey 9.1", env);
