@@ -105,11 +105,11 @@ impl Script {
     }
 }
 
-/// `touch` to never expire: PERSIST answers 0 for a key that exists without an expiry, and
-/// `touch` must answer whether the key exists.
 /// `getOrSet`'s lock, freed only by the holder whose token it still is.
 const UNLOCK: &str = "if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('DEL',KEYS[1]) end return 0";
 
+/// `touch` to never expire: PERSIST answers 0 for a key that exists without an expiry, and
+/// `touch` must answer whether the key exists.
 const PERSIST_EXISTING: &str = "if redis.call('EXISTS',KEYS[1])==0 then return 0 end redis.call('PERSIST',KEYS[1]) return 1";
 
 /// `["ARG", ...]`
