@@ -20,7 +20,8 @@ build: setup
 	@# wasm-bindgen warns that the wasm has no target_features section: Cargo.toml's strip
 	@# drops it on purpose ([profile.release] says why).
 	wasm-pack --quiet build --target web --release --no-pack --out-dir .build/wasm --out-name edge_caches
-	wasm-opt -Oz $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
+	@# --converge: -Oz again while it still shrinks the wasm (about 100 B, a second longer).
+	wasm-opt -Oz --converge $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.
 	rm -rf .build/packed && mkdir -p .build/packed/edge-caches

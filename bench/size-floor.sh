@@ -3,7 +3,7 @@
 # taken out. A measurement for docs/performance.md (*Size*), not a product and not
 # part of `make bench`: every variant is the committed tree (HEAD) with an edit of
 # src/engine/ that leaves a backend unreachable, so LTO drops its code, built as `make build`
-# builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz) and measured
+# builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz --converge) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
 # Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
 set -euo pipefail
@@ -67,7 +67,7 @@ measure() {
     quietly cargo build --release --target wasm32-unknown-unknown --lib --manifest-path "$work/Cargo.toml"
     quietly wasm-bindgen --target web --out-dir "$work/out" --out-name engine "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm"
     # shellcheck disable=SC2086
-    quietly wasm-opt -Oz $features --strip-debug --strip-producers \
+    quietly wasm-opt -Oz --converge $features --strip-debug --strip-producers \
         "$work/out/engine_bg.wasm" -o "$work/out/min.wasm"
     last="$work/out/min.wasm"
     node -e '
