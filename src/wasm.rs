@@ -104,28 +104,31 @@ impl From<Error> for ErrorReport {
     }
 }
 
+// The getters below return a `JsValue`, read here with `as_string`/`as_f64`, rather than an
+// `Option<String>` or `Option<f64>`: those come back through a slot on the wasm stack, which
+// the glue writes with a DataView in a function of its own per getter.
 #[wasm_bindgen]
 extern "C" {
     /// The constructor's options as npm/arguments.js's `cacheOptions` returns them (types
     /// checked; absent ones undefined).
     pub type CacheOptions;
     #[wasm_bindgen(method, getter, js_name = keyPrefix)]
-    fn key_prefix(this: &CacheOptions) -> Option<String>;
+    fn key_prefix(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn version(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn ttl(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = maxEntries)]
-    fn max_entries(this: &CacheOptions) -> Option<f64>;
+    fn max_entries(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn token(this: &CacheOptions) -> Option<String>;
+    fn token(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn retries(this: &CacheOptions) -> Option<f64>;
+    fn retries(this: &CacheOptions) -> JsValue;
     /// undefined, or `{ ttl, swr, maxEntries, bus }`.
     #[wasm_bindgen(method, getter)]
     fn near(this: &CacheOptions) -> Option<NearOptions>;
     #[wasm_bindgen(method, getter)]
-    fn grace(this: &CacheOptions) -> Option<f64>;
+    fn grace(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = onEvent)]
     fn on_event(this: &CacheOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
@@ -134,11 +137,11 @@ extern "C" {
     /// The `near` option as the user gives it (`NearOptions` in index.d.ts).
     pub type NearOptions;
     #[wasm_bindgen(method, getter)]
-    fn ttl(this: &NearOptions) -> Option<f64>;
+    fn ttl(this: &NearOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn swr(this: &NearOptions) -> Option<f64>;
+    fn swr(this: &NearOptions) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = maxEntries)]
-    fn max_entries(this: &NearOptions) -> Option<f64>;
+    fn max_entries(this: &NearOptions) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn bus(this: &NearOptions) -> Option<bool>;
 
@@ -153,12 +156,12 @@ extern "C" {
     fn version(this: &CallOptionsObject) -> JsValue;
     /// The JSON text of the tags.
     #[wasm_bindgen(method, getter)]
-    fn tags(this: &CallOptionsObject) -> Option<String>;
+    fn tags(this: &CallOptionsObject) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn fresh(this: &CallOptionsObject) -> bool;
     /// The reason text of a signal that had fired.
     #[wasm_bindgen(method, getter)]
-    fn aborted(this: &CallOptionsObject) -> Option<String>;
+    fn aborted(this: &CallOptionsObject) -> JsValue;
 }
 
 /// `CallOptionsObject.given`: one bit per option the caller gave (npm/arguments.js, `GIVEN`).
@@ -172,14 +175,14 @@ const GIVEN_ABORTED: u32 = 16;
 impl From<&CacheOptions> for Options {
     fn from(o: &CacheOptions) -> Options {
         Options {
-            key_prefix: o.key_prefix(),
+            key_prefix: o.key_prefix().as_string(),
             version: version_given(o.version()),
             ttl: ttl_given(&o.ttl()),
-            max_entries: o.max_entries(),
-            token: o.token(),
-            retries: o.retries(),
-            near: o.near().map(|n| NearGiven { ttl: n.ttl(), swr: n.swr(), max_entries: n.max_entries(), bus: n.bus() == Some(true) }),
-            grace: o.grace(),
+            max_entries: o.max_entries().as_f64(),
+            token: o.token().as_string(),
+            retries: o.retries().as_f64(),
+            near: o.near().map(|n| NearGiven { ttl: n.ttl().as_f64(), swr: n.swr().as_f64(), max_entries: n.max_entries().as_f64(), bus: n.bus() == Some(true) }),
+            grace: o.grace().as_f64(),
             events: !o.on_event().is_undefined(),
             tagged: o.tagged() == Some(true),
         }
@@ -198,13 +201,13 @@ fn call_options(o: Option<CallOptionsObject>) -> CallOptions {
         call.version = version_given(o.version());
     }
     if given & GIVEN_TAGS != 0 {
-        call.tags = o.tags();
+        call.tags = o.tags().as_string();
     }
     if given & GIVEN_FRESH != 0 {
         call.fresh = o.fresh();
     }
     if given & GIVEN_ABORTED != 0 {
-        call.aborted = o.aborted();
+        call.aborted = o.aborted().as_string();
     }
     call
 }
