@@ -7,12 +7,10 @@
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
-import { buildSync, transformSync } from "esbuild";
+import { buildSync } from "esbuild";
 import { minify as terser } from "terser";
 
 const root = new URL("..", import.meta.url).pathname;
-// The hand-written modules npm/edge_caches.js bundles.
-const MODULES = ["cache.js", "errors.js", "get-or-set.js", "arguments.js", "transport.js", "bus.js"];
 const wasmOut = join(root, ".build/wasm");
 const pkg = join(root, "pkg");
 
@@ -25,7 +23,20 @@ copyFileSync(join(wasmOut, "edge_caches_bg.wasm"), join(pkg, "edge_caches_bg.was
 const multiValue = multiValueExports(readFileSync(join(pkg, "edge_caches_bg.wasm")));
 if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.join(", ")} return several values (see Cargo.toml, [profile.release] strip)`);
 
-const minify = (code) => transformSync(code, { minify: true, target: "esnext", legalComments: "none" }).code;
+// esbuild bundles `class Cache {}` as `var Cache = class {}`, whose name comes from the
+// variable, and its identifier minifier renames every variable (keepNames undoes that with a
+// call per function: larger). terser renames all names but the two that users see (Cache.name,
+// CacheError's constructor.name): 0.9 KB gzipped less (docs/performance.md, *Size*).
+const minify = async (code) =>
+  (
+    await terser(code, {
+      module: true,
+      ecma: 2022,
+      compress: { passes: 2 },
+      mangle: { toplevel: true, reserved: ["Cache", "CacheError"] },
+      format: { comments: false },
+    })
+  ).code;
 const stage = join(root, ".build/stage");
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
@@ -33,8 +44,8 @@ mkdirSync(stage, { recursive: true });
 // import.meta.url)`, which bundlers follow, must name the file the package ships); in the
 // package's sources it is wasm.js (it binds src/wasm.rs), the module cache.js and transport.js
 // import.
+cpSync(join(root, "npm"), stage, { recursive: true });
 cpSync(join(wasmOut, "edge_caches.js"), join(stage, "wasm.js"));
-for (const file of ["edge_caches.js", ...MODULES]) cpSync(join(root, "npm", file), join(stage, file));
 const [bundle] = buildSync({
   entryPoints: [join(stage, "edge_caches.js")],
   bundle: true,
@@ -46,20 +57,9 @@ const [bundle] = buildSync({
   logLevel: "warning",
   write: false,
 }).outputFiles;
-// esbuild bundles `class Cache {}` as `var Cache = class {}`, whose name comes from the
-// variable, and its identifier minifier renames every variable (keepNames undoes that with a
-// call per function: larger). terser renames all top-level names but the two that users see
-// (Cache.name, CacheError's constructor.name): 0.9 KB gzipped less (docs/performance.md, *Size*).
-const minified = await terser(bundle.text, {
-  module: true,
-  ecma: 2022,
-  compress: { passes: 2 },
-  mangle: { toplevel: true, reserved: ["Cache", "CacheError"] },
-  format: { comments: false },
-});
-writeFileSync(join(pkg, "edge_caches.js"), minified.code);
+writeFileSync(join(pkg, "edge_caches.js"), await minify(bundle.text));
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
-  writeFileSync(join(pkg, file), minify(readFileSync(join(root, "npm", file), "utf8")));
+  writeFileSync(join(pkg, file), await minify(readFileSync(join(root, "npm", file), "utf8")));
 }
 copyFileSync(join(root, "npm/index.d.ts"), join(pkg, "index.d.ts"));
 copyFileSync(join(root, "README.md"), join(pkg, "README.md"));
