@@ -80,13 +80,18 @@ fn join(parts: &[&str]) -> String {
     message
 }
 
+// The constructors are never inlined: an error is built at some seventy places, and a call
+// each is 0.1 KB less gzipped wasm than the construction copied into each (docs/performance.md).
 impl Error {
+    #[inline(never)]
     pub fn type_error(parts: &[&str]) -> Self {
         Error { kind: Kind::Type, message: join(parts) }
     }
+    #[inline(never)]
     pub fn range_error(parts: &[&str]) -> Self {
         Error { kind: Kind::Range, message: join(parts) }
     }
+    #[inline(never)]
     pub fn cache(code: Code, parts: &[&str]) -> Self {
         Error { kind: Kind::Cache(code), message: join(parts) }
     }
