@@ -3,7 +3,7 @@
 // and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
 // or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
 // walk, the next request). docs/architecture.md follows a call through in full.
-import { Engine, ErrorReport, Refresh, RestRequest, abortedError, freedError, unsetEnvError } from "./wasm.js";
+import { Engine, ErrorReport, RestRequest, abortedError, freedError, unsetEnvError } from "./wasm.js";
 import {
   GET_OR_SET,
   NEAR_READ,
@@ -312,7 +312,7 @@ export class Cache {
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o?.signal);
     if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
-    if (step instanceof Refresh) step = this.#refresh(step, o?.waitUntil);
+    if (isRefresh(step)) step = this.#refresh(step, o?.waitUntil);
     try {
       return Promise.resolve(finish(step));
     } catch (error) {
@@ -425,10 +425,8 @@ export class Cache {
 
   // A stale value served now, and its refresh sent in the background (handed to `waitUntil`,
   // a Worker's ctx.waitUntil, so that the refresh may finish after the response).
-  #refresh(refresh, waitUntil) {
-    const stale = refresh.value;
-    const refreshing = this.#request(refresh.request(), same).catch(() => undefined);
-    refresh.free();
+  #refresh([stale, request], waitUntil) {
+    const refreshing = this.#request(request, same).catch(() => undefined);
     waitUntil?.(refreshing);
     return stale;
   }
@@ -440,11 +438,15 @@ export class Cache {
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#send(step, same);
     if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
-    if (step instanceof Refresh) return this.#refresh(step, waitUntil);
+    if (isRefresh(step)) return this.#refresh(step, waitUntil);
     return step;
   }
 
 }
+
+// The engine's `[stale value, refresh request]` (src/wasm.rs, `step`): no outcome is an array
+// whose second item is a request.
+const isRefresh = (step) => Array.isArray(step) && step[1] instanceof RestRequest;
 
 // The engine's note of what a read found for a key (`KeyEvent` in src/engine/events.rs) as an event.
 const KEY_EVENTS = [

@@ -249,25 +249,6 @@ impl RestRequest {
     }
 }
 
-/// A stale value served at once, and the request that refreshes it in the background.
-#[wasm_bindgen]
-pub struct Refresh {
-    value: JsValue,
-    request: Option<RestRequest>,
-}
-
-#[wasm_bindgen]
-impl Refresh {
-    #[wasm_bindgen(getter)]
-    pub fn value(&self) -> JsValue {
-        self.value.clone()
-    }
-    /// The refresh request (once).
-    pub fn request(&mut self) -> Option<RestRequest> {
-        self.request.take()
-    }
-}
-
 /// `Cache.fromEnv` without the URL in the environment.
 #[wasm_bindgen(js_name = unsetEnvError)]
 pub fn unset_env_error() -> ErrorReport {
@@ -545,7 +526,9 @@ fn step(result: crate::error::Result<Step>) -> JsValue {
     match result {
         Ok(Step::Done(done)) => outcome(done),
         Ok(Step::Send(request)) => RestRequest(request).into(),
-        Ok(Step::Refresh(done, request)) => Refresh { value: outcome(done), request: Some(RestRequest(request)) }.into(),
+        // A stale value served at once, and the request that refreshes it in the background:
+        // `[value, request]` (a class of its own cost 0.3 KB of wasm for two fields).
+        Ok(Step::Refresh(done, request)) => Array::of2(&outcome(done), &RestRequest(request).into()).into(),
         Err(error) => ErrorReport::from(error).into(),
     }
 }
