@@ -14,6 +14,10 @@ use crate::ops::Outcome;
 impl<H: Host> Engine<H> {
     /// What the answer to `request` (HTTP `status`, `body` as it came) means.
     pub fn read(&self, mut request: Request, status: u16, body: &[u8]) -> Result<Step> {
+        if request.publishes {
+            // A command with the bus's PUBLISH: a pipeline of two, sent alone.
+            return self.read_pipeline(vec![request], status, body).pop().unwrap_or_else(|| Err(protocol_error()));
+        }
         let mark = request.mark.take();
         let step = self.read_answer(request, status, body);
         self.end_mark(mark, step)
@@ -21,9 +25,6 @@ impl<H: Host> Engine<H> {
 
     fn read_answer(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
         let body = rest::body_text(body);
-        if request.publishes {
-            return self.read_pipeline_answer(vec![request], status, body.as_bytes()).pop().unwrap_or_else(|| Err(protocol_error()));
-        }
         if request.route() != Route::Pipelined {
             if let Some(expect) = request.read.expect() {
                 let outcome = rest::reply(expect, status, body)?;
@@ -42,28 +43,25 @@ impl<H: Host> Engine<H> {
     /// each of them, in order. A request that failed as a whole fails each of them (or, for a
     /// near-tier read when the backend failed, serves what grace allows).
     pub fn read_pipeline(&self, mut requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
+        // Every write's marks stay until every answer is read: a read after a write in the same
+        // pipeline must not take the write as over (the simulation finds the stale read if so).
         let marks: Vec<_> = requests.iter_mut().map(|r| r.mark.take()).collect();
-        let steps = self.read_pipeline_answer(requests, status, body);
-        marks.into_iter().zip(steps).map(|(mark, step)| self.end_mark(mark, step)).collect()
-    }
-
-    fn read_pipeline_answer(&self, requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
         let count = requests.iter().map(Request::commands).sum();
-        match rest::pipeline_answers(count, status, rest::body_text(body)) {
-            Ok(answers) => {
-                let mut answers = answers.into_iter();
-                let mut steps = Vec::with_capacity(requests.len());
-                for request in requests {
+        let mut answers = rest::pipeline_answers(count, status, rest::body_text(body)).map(Vec::into_iter);
+        let mut steps = Vec::with_capacity(requests.len());
+        for request in requests {
+            steps.push(match &mut answers {
+                Ok(answers) => {
                     let answer = answers.next().unwrap_or(json::Json::Null);
                     if request.publishes {
                         answers.next(); // the PUBLISH's count of receivers
                     }
-                    steps.push(self.answer(request, answer));
+                    self.answer(request, answer)
                 }
-                steps
-            }
-            Err(error) => requests.into_iter().map(|request| self.request_failed(request.read, error.clone(), status >= 500)).collect(),
+                Err(error) => self.request_failed(request.read, error.clone(), status >= 500),
+            });
         }
+        marks.into_iter().zip(steps).map(|(mark, step)| self.end_mark(mark, step)).collect()
     }
 
     /// What a request that got no answer (`failure`; `detail`: what the runtime said) means
