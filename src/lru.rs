@@ -2,6 +2,9 @@
 //! tier are both one. A doubly linked list threaded through a slab of slots, indexed by a hash
 //! map: O(1) lookup, touch, insert and eviction, without a crate (an LRU crate would bring more
 //! code than these lines).
+//!
+//! The keys, links and index (`Order`) are apart from the values: their code is compiled once,
+//! not once per `V` (three of them: 132 B less gzipped wasm).
 
 use crate::prelude::*;
 
@@ -12,23 +15,29 @@ use hashbrown::HashMap;
 
 const NIL: usize = usize::MAX;
 
-struct Slot<V> {
+struct Slot {
+    /// Empty for a free slot.
     key: String,
-    /// `None` for a free slot (its memory given back at once).
-    value: Option<V>,
     /// Towards the most recently used end.
     prev: usize,
     /// Towards the least recently used end.
     next: usize,
 }
 
-pub struct Lru<V> {
+/// Which slot holds each key, and the order of use.
+struct Order {
     index: HashMap<String, usize, Keyed>,
-    slots: Vec<Slot<V>>,
+    slots: Vec<Slot>,
     free: Vec<usize>,
     head: usize,
     tail: usize,
     max_entries: usize,
+}
+
+pub struct Lru<V> {
+    order: Order,
+    /// Each slot's value; `None` for a free slot (its memory given back at once).
+    values: Vec<Option<V>>,
 }
 
 /// The index's hasher: SipHash-2-4 (core's, which is all this crate needs of it) under a
@@ -46,56 +55,23 @@ impl BuildHasher for Keyed {
     }
 }
 
-impl<V> Lru<V> {
-    /// `hash_key` should be random: without std there is no source of randomness here, and
-    /// anything derived from addresses is the same in every run of a wasm module.
-    pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
-        Lru {
-            index: HashMap::with_hasher(Keyed(hash_key[0], hash_key[1])),
-            slots: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            max_entries: max_entries.max(1),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    /// The value of `key`, marked as the most recently used.
-    pub fn get(&mut self, key: &str) -> Option<&mut V> {
+impl Order {
+    /// The slot of `key`, marked as the most recently used.
+    fn touch(&mut self, key: &str) -> Option<usize> {
         let i = *self.index.get(key)?;
         self.unlink(i);
         self.push_front(i);
-        self.slots[i].value.as_mut()
+        Some(i)
     }
 
-    /// The value of `key`, its place in the order left as it is.
-    pub fn peek(&self, key: &str) -> Option<&V> {
-        self.slots[*self.index.get(key)?].value.as_ref()
-    }
-
-    /// Sets `key` as the most recently used; evicts the least recently used when full, and
-    /// gives it back.
-    pub fn insert(&mut self, key: String, value: V) -> Option<(String, V)> {
-        // One probe of the index (its entry), and the eviction after: a lookup, an eviction and
-        // then an insert that probed again was 0.3 KB more gzipped wasm.
+    /// The slot for `key` as the most recently used (and whether it is new), and the key and
+    /// slot of the entry evicted to make room for it. One probe of the index (its entry), and
+    /// the eviction after: 0.3 KB less gzipped wasm than a lookup, an eviction and an insert.
+    fn insert(&mut self, key: String) -> (usize, Option<(String, usize)>) {
         let i = match self.index.entry(key) {
-            Entry::Occupied(entry) => {
-                let i = *entry.get();
-                self.slots[i].value = Some(value);
-                self.unlink(i);
-                self.push_front(i);
-                return None;
-            }
+            Entry::Occupied(entry) => *entry.get(),
             Entry::Vacant(entry) => {
-                let slot = Slot { key: entry.key().clone(), value: Some(value), prev: NIL, next: NIL };
+                let slot = Slot { key: entry.key().clone(), prev: NIL, next: NIL };
                 let i = match self.free.pop() {
                     Some(i) => {
                         self.slots[i] = slot;
@@ -107,38 +83,27 @@ impl<V> Lru<V> {
                     }
                 };
                 entry.insert(i);
-                i
+                self.push_front(i);
+                if self.index.len() <= self.max_entries {
+                    return (i, None);
+                }
+                // The new entry is the most recent: the least recent is another.
+                let oldest = self.slots[self.tail].key.clone();
+                return (i, self.remove(&oldest).map(|j| (oldest, j)));
             }
         };
+        self.unlink(i);
         self.push_front(i);
-        if self.index.len() <= self.max_entries {
-            return None;
-        }
-        // The new entry is the most recent: the least recent is another.
-        let oldest = self.slots[self.tail].key.clone();
-        self.remove(&oldest).map(|value| (oldest, value))
+        (i, None)
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<V> {
+    /// The slot `key` had, now free.
+    fn remove(&mut self, key: &str) -> Option<usize> {
         let i = self.index.remove(key)?;
         self.unlink(i);
         self.free.push(i);
-        let slot = &mut self.slots[i];
-        slot.key = String::new();
-        slot.value.take()
-    }
-
-    /// Removes every entry whose key `doomed` says.
-    pub fn remove_where(&mut self, doomed: impl Fn(&str) -> bool) {
-        let keys: Vec<String> = self.index.keys().filter(|k| doomed(k)).cloned().collect();
-        for key in &keys {
-            self.remove(key);
-        }
-    }
-
-    pub fn clear(&mut self) {
-        let hasher = self.index.hasher().clone();
-        *self = Lru { index: HashMap::with_hasher(hasher), slots: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, max_entries: self.max_entries };
+        self.slots[i].key = String::new();
+        Some(i)
     }
 
     fn unlink(&mut self, i: usize) {
@@ -166,6 +131,73 @@ impl<V> Lru<V> {
         if self.tail == NIL {
             self.tail = i;
         }
+    }
+}
+
+impl<V> Lru<V> {
+    /// `hash_key` should be random: without std there is no source of randomness here, and
+    /// anything derived from addresses is the same in every run of a wasm module.
+    pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
+        Lru {
+            order: Order {
+                index: HashMap::with_hasher(Keyed(hash_key[0], hash_key[1])),
+                slots: Vec::new(),
+                free: Vec::new(),
+                head: NIL,
+                tail: NIL,
+                max_entries: max_entries.max(1),
+            },
+            values: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.index.is_empty()
+    }
+
+    /// The value of `key`, marked as the most recently used.
+    pub fn get(&mut self, key: &str) -> Option<&mut V> {
+        let i = self.order.touch(key)?;
+        self.values[i].as_mut()
+    }
+
+    /// The value of `key`, its place in the order left as it is.
+    pub fn peek(&self, key: &str) -> Option<&V> {
+        self.values[*self.order.index.get(key)?].as_ref()
+    }
+
+    /// Sets `key` as the most recently used; evicts the least recently used when full, and
+    /// gives it back.
+    pub fn insert(&mut self, key: String, value: V) -> Option<(String, V)> {
+        let (i, evicted) = self.order.insert(key);
+        if i == self.values.len() {
+            self.values.push(None);
+        }
+        self.values[i] = Some(value);
+        let (key, j) = evicted?;
+        Some((key, self.values[j].take()?))
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let i = self.order.remove(key)?;
+        self.values[i].take()
+    }
+
+    /// Removes every entry whose key `doomed` says.
+    pub fn remove_where(&mut self, doomed: impl Fn(&str) -> bool) {
+        let keys: Vec<String> = self.order.index.keys().filter(|k| doomed(k)).cloned().collect();
+        for key in &keys {
+            self.remove(key);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        let hasher = self.order.index.hasher().clone();
+        *self = Lru::new(self.order.max_entries, [hasher.0, hasher.1]);
     }
 }
 
@@ -221,11 +253,11 @@ mod tests {
                 }
             }
             let mut walked = Vec::new();
-            let mut i = lru.head;
+            let mut i = lru.order.head;
             while i != NIL {
-                assert_eq!(lru.index.get(&lru.slots[i].key), Some(&i));
-                walked.push(lru.slots[i].key.clone());
-                i = lru.slots[i].next;
+                assert_eq!(lru.order.index.get(&lru.order.slots[i].key), Some(&i));
+                walked.push(lru.order.slots[i].key.clone());
+                i = lru.order.slots[i].next;
             }
             walked.reverse();
             assert_eq!(walked, model.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
