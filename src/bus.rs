@@ -58,7 +58,7 @@ impl Bus {
     /// What a message says to drop: `Some(Some(keys))`, `Some(None)` for everything, `None`
     /// for this instance's own messages and texts that are not messages of the bus.
     pub fn read(&self, message: &str) -> Option<Option<Vec<String>>> {
-        let (sender, what) = message.split_once(':')?;
+        let (sender, what) = crate::text::split_once(message, b':')?;
         if sender == self.id || sender.len() != 16 {
             return None;
         }

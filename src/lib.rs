@@ -31,6 +31,7 @@ pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod lru;
+mod text;
 pub mod near;
 pub mod number;
 pub mod ops;

@@ -75,7 +75,7 @@ pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
 /// exactly to the millisecond without floating point.
 pub fn parse_seconds_text(text: &str) -> Result<u64> {
     let bad = || Error::range_error(&["ttl in the URL must be a positive decimal number of seconds"]);
-    let (whole, frac) = match text.split_once('.') {
+    let (whole, frac) = match crate::text::split_once(text, b'.') {
         Some((w, f)) => (w, f),
         None => (text, ""),
     };

@@ -8,7 +8,7 @@
 use crate::prelude::*;
 
 use super::error::{Code, Error, Result};
-use super::ttl;
+use super::{text, ttl};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendUrl {
@@ -35,11 +35,10 @@ fn config_error(parts: &[&str]) -> Error {
 pub fn parse_url(url: &str) -> Result<UrlConfig> {
     // Split at the first ':' rather than at "://": a substring search brings core's two-way
     // searcher into the wasm (0.5 KB), and a scheme has no ':' anyway.
-    let (scheme, rest) = url
-        .split_once(':')
+    let (scheme, rest) = text::split_once(url, b':')
         .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
         .ok_or_else(|| config_error(&["cache URL must look like memory://, dummy:// or https://host"]))?;
-    let (location, query) = match rest.split_once('?') {
+    let (location, query) = match text::split_once(rest, b'?') {
         Some((l, q)) => (l, Some(q)),
         None => (rest, None),
     };
@@ -50,7 +49,7 @@ pub fn parse_url(url: &str) -> Result<UrlConfig> {
     let scheme = scheme.to_ascii_lowercase();
     config.backend = match scheme.as_str() {
         "memory" => {
-            let name = percent_decode(location.trim_end_matches('/'))?;
+            let name = percent_decode(text::trim_end(location, b'/'), false)?;
             BackendUrl::Memory { name: if name.is_empty() { None } else { Some(name) } }
         }
         "dummy" => BackendUrl::Dummy,
@@ -66,25 +65,25 @@ pub fn parse_url(url: &str) -> Result<UrlConfig> {
 
 fn parse_rest(scheme: &str, location: &str) -> Result<BackendUrl> {
     // Never echo the URL in these messages: it may hold the token.
-    let (authority, path) = match location.find('/') {
+    let (authority, path) = match location.bytes().position(|b| b == b'/') {
         Some(i) => location.split_at_checked(i).unwrap_or((location, "")),
         None => (location, ""),
     };
-    let (userinfo, host) = match authority.rsplit_once('@') {
+    let (userinfo, host) = match text::rsplit_once(authority, b'@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
     let host_ok = !host.is_empty()
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
-    if !host_ok || location.contains('#') || location.bytes().any(|b| b <= b' ') {
+    if !host_ok || location.bytes().any(|b| b <= b' ' || b == b'#') {
         return Err(config_error(&["the REST URL has no valid host"]));
     }
     // `https://TOKEN@host` or `https://user:TOKEN@host` (the Redis URL habit).
     let token = match userinfo {
         None => None,
         Some(info) => {
-            let raw = info.split_once(':').map_or(info, |(_, password)| password);
-            let token = percent_decode(raw)?;
+            let raw = text::split_once(info, b':').map_or(info, |(_, password)| password);
+            let token = percent_decode(raw, false)?;
             if token.is_empty() { None } else { Some(token) }
         }
     };
@@ -92,20 +91,26 @@ fn parse_rest(scheme: &str, location: &str) -> Result<BackendUrl> {
     endpoint.push_str(scheme);
     endpoint.push_str("://");
     endpoint.push_str(host);
-    endpoint.push_str(path.trim_end_matches('/'));
+    endpoint.push_str(text::trim_end(path, b'/'));
     Ok(BackendUrl::Rest { endpoint, token })
 }
 
 fn parse_query(query: &str, config: &mut UrlConfig) -> Result<()> {
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(&value.replace('+', " "))?;
+    let mut rest = Some(query);
+    while let Some(pairs) = rest {
+        let (pair, more) = text::split_once(pairs, b'&').map_or((pairs, None), |(pair, more)| (pair, Some(more)));
+        rest = more;
+        if pair.is_empty() {
+            continue;
+        }
+        let (name, value) = text::split_once(pair, b'=').unwrap_or((pair, ""));
+        let value = percent_decode(value, true)?;
         match name {
             "ttl" => config.ttl_ms = Some(ttl::parse_seconds_text(&value)?),
             "version" => config.version = if value.is_empty() { None } else { Some(value) },
             "key_prefix" | "keyPrefix" => config.key_prefix = Some(value),
             _ => {
-                let name = percent_decode(name)?;
+                let name = percent_decode(name, false)?;
                 return Err(config_error(&[
                     "unknown option '",
                     &name,
@@ -117,7 +122,8 @@ fn parse_query(query: &str, config: &mut UrlConfig) -> Result<()> {
     Ok(())
 }
 
-fn percent_decode(text: &str) -> Result<String> {
+/// `text` with its percent-escapes decoded (and, in a query, `+` as a space).
+fn percent_decode(text: &str, plus_is_space: bool) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -133,7 +139,7 @@ fn percent_decode(text: &str) -> Result<String> {
                 _ => return Err(config_error(&["bad percent-escape in the cache URL"])),
             }
         }
-        out.push(bytes[i]);
+        out.push(if plus_is_space && bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
     String::from_utf8(out).map_err(|_| config_error(&["the cache URL decodes to invalid UTF-8"]))

@@ -307,7 +307,7 @@ const DID_NOT_RUN: &str = include_str!("did_not_run.txt");
 
 /// Whether an error reply says the command did not run because of where it was sent.
 fn did_not_run(message: &str) -> bool {
-    let code = message.split(' ').next().unwrap_or_default();
+    let code = crate::text::before(message, b' ');
     DID_NOT_RUN.split_ascii_whitespace().any(|c| c == code)
 }
 
