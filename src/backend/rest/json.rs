@@ -50,7 +50,9 @@ impl JsonStr {
 
     /// The text, unescaped (a lone surrogate escape becomes U+FFFD: it has no UTF-8 form).
     pub fn text(&self) -> String {
-        if !self.0.contains('\\') {
+        // A byte loop rather than `contains('\\')`, whose memchr was 0.2 KB of gzipped wasm (the
+        // reader walked these bytes already).
+        if !self.0.bytes().any(|b| b == b'\\') {
             return self.0.clone();
         }
         let mut quoted = String::with_capacity(self.0.len() + 2);
