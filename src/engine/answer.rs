@@ -123,10 +123,18 @@ impl<H: Host> Engine<H> {
             return Err(error);
         };
         let now = self.host.now_ms();
-        // Whatever failed, a refresh of these keys is over (`fallback` says so to the tier).
-        let found: Option<Vec<Option<String>>> = read.fetch.iter().map(|key| near.borrow_mut().fallback(key, now)).collect();
+        // Whatever failed, a refresh of these keys is over (`fallback` says so to the tier): of
+        // each of them, also past one the tier has nothing for.
+        let mut found = Vec::with_capacity(read.fetch.len());
+        let mut all = true;
+        for key in &read.fetch {
+            match near.borrow_mut().fallback(key, now) {
+                Some(value) => found.push(value),
+                None => all = false,
+            }
+        }
         match found {
-            Some(found) if backend_failed && !read.background => {
+            found if all && backend_failed && !read.background => {
                 self.count(|s| s.stale_served += found.len() as u64);
                 for key in &read.fetch {
                     self.note(KeyEvent::Stale, key);

@@ -383,6 +383,19 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_read_ends_the_refresh_of_every_key_it_fetched() {
+        let e = near_engine(NearGiven { ttl: Some(1.0), swr: Some(10.0), ..NearGiven::default() }, None);
+        done(e.read(sent(e.get("b", NONE)), 200, br#"{"result":["\"2\"",-1]}"#));
+        e.host.0.set(3000.0);
+        // "a" has no entry, "b" is stale: one read of both, which fails.
+        let both = sent(e.get_many(r#"["a","b"]"#, NONE));
+        assert!(both.body.ends_with(r#""2","::a","::b"]"#), "{}", both.body);
+        assert_eq!(e.unanswered(both, FetchFailure::Network, "").unwrap_err().code(), Some(Code::Network));
+        // "b"'s refresh is over although "a" had nothing to fall back on: the next read refreshes.
+        assert!(matches!(e.get("b", NONE), Ok(Step::Refresh(..))));
+    }
+
+    #[test]
     fn with_the_bus_writes_publish_in_their_request_and_others_messages_drop_near_entries() {
         let e = near_engine(NearGiven { bus: true, ..NearGiven::default() }, None);
         assert_eq!(e.bus_channel(), Some(":#bus"));
