@@ -64,8 +64,8 @@ impl Order {
         Some(i)
     }
 
-    /// The slot for `key` as the most recently used (and whether it is new), and the key and
-    /// slot of the entry evicted to make room for it. One probe of the index (its entry), and
+    /// The slot for `key`, now the most recently used, and the key and slot of the entry
+    /// evicted to make room for it. One probe of the index (its entry), and
     /// the eviction after: 0.3 KB less gzipped wasm than a lookup, an eviction and an insert.
     fn insert(&mut self, key: String) -> (usize, Option<(String, usize)>) {
         let i = match self.index.entry(key) {

@@ -127,22 +127,22 @@ impl<H: Host> Engine<H> {
         // each of them, also past one the tier has nothing for.
         let mut found = Vec::with_capacity(read.fetch.len());
         let mut all = true;
+        let mut tier = near.borrow_mut();
         for key in &read.fetch {
-            match near.borrow_mut().fallback(key, now) {
+            match tier.fallback(key, now) {
                 Some(value) => found.push(value),
                 None => all = false,
             }
         }
-        match found {
-            found if all && backend_failed && !read.background => {
-                self.count(|s| s.stale_served += found.len() as u64);
-                for key in &read.fetch {
-                    self.note(KeyEvent::Stale, key);
-                }
-                Ok(Step::Done(super::near_calls::near_outcome(read.many, found)))
-            }
-            _ => Err(error),
+        drop(tier);
+        if !(all && backend_failed && !read.background) {
+            return Err(error);
         }
+        self.count(|s| s.stale_served += found.len() as u64);
+        for key in &read.fetch {
+            self.note(KeyEvent::Stale, key);
+        }
+        Ok(Step::Done(super::near_calls::near_outcome(read.many, found)))
     }
 
     /// A plain read (without `tagged`) whose answer holds a tagged entry: its body again as the
