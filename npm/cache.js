@@ -3,7 +3,7 @@
 // and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
 // or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
 // walk, the next request). docs/architecture.md follows a call through in full.
-import { Engine, ErrorReport, RestRequest, abortedError, freedError, unsetEnvError } from "./wasm.js";
+import { Engine, ErrorReport, RestRequest, abortedError, freedError } from "./wasm.js";
 import {
   GET_OR_SET,
   NEAR_READ,
@@ -29,6 +29,7 @@ import { Bus } from "./bus.js";
 import { CacheError, thrown, toError } from "./errors.js";
 import { Computations } from "./get-or-set.js";
 import { Transport } from "./transport.js";
+import { readUrl } from "./url.js";
 
 export { CacheError };
 
@@ -55,7 +56,7 @@ export class Cache {
   /** `new Cache(url, options?)`: a bad URL or option throws here, not at the first call. */
   constructor(url, options) {
     checkString(url, "url");
-    const o = cacheOptions(options);
+    const [backend, location, o] = readUrl(url, cacheOptions(options));
     if (o.onEvent !== undefined) {
       const onEvent = o.onEvent;
       this.#emit = (event) => {
@@ -69,7 +70,7 @@ export class Cache {
       };
     }
     try {
-      this.#engine = new Engine(url, o);
+      this.#engine = new Engine(backend, location, o);
     } catch (error) {
       throw thrown(error);
     }
@@ -122,7 +123,7 @@ export class Cache {
   static fromEnv(env, options) {
     const read = (names) => envValue(env, names[0]) ?? envValue(env, names[1]);
     const url = read(["UPSTASH_REDIS_REST_URL", "KV_REST_API_URL"]);
-    if (url === undefined) throw toError(unsetEnvError());
+    if (url === undefined) throw new CacheError("CONFIG", "UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set");
     const token = read(["UPSTASH_REDIS_REST_TOKEN", "KV_REST_API_TOKEN"]);
     const plain = options === undefined || options === null || (typeof options === "object" && !Array.isArray(options));
     const withToken = token !== undefined && plain && options?.token === undefined ? { ...options, token } : options;

@@ -10,8 +10,9 @@ export class CacheError extends Error {
   }
 }
 
-// The JavaScript error an `ErrorReport` describes. Every CacheError code is made by the engine
-// (src/error.rs); this is the one place they become errors.
+// The JavaScript error an `ErrorReport` describes. The CacheError codes are the engine's
+// (src/error.rs); the one made in JavaScript is CONFIG, for the cache URL (url.js) and the
+// environment (Cache.fromEnv).
 export function toError(report) {
   const { kind, code, message } = report;
   report.free();

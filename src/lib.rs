@@ -2,7 +2,8 @@
 //! runtimes, compiled to WebAssembly. docs/architecture.md follows a call through it.
 //!
 //! - `engine`: what every call means (checks, keys, backend dispatch, reading answers).
-//! - `keys`, `ttl`, `number`, `url`, `error`, `ops`: the rules the engine applies.
+//! - `keys`, `ttl`, `number`, `error`, `ops`: the rules the engine applies. (The cache URL is
+//!   read in JavaScript, by the runtime's URL parser: npm/url.js.)
 //! - `backend`: one module per backend (memory, dummy, rest), each carrying out `ops::Op`s; the
 //!   REST one sans I/O: commands out, answers in.
 //! - `wasm` (wasm32 only): the wasm-bindgen boundary, which converts JavaScript values to the
@@ -37,7 +38,6 @@ pub mod number;
 pub mod ops;
 pub mod tags;
 pub mod ttl;
-pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -71,45 +71,6 @@ pub fn seconds_to_ms(seconds: f64) -> Result<u64> {
     Ok(ms.max(1))
 }
 
-/// A ttl written in a URL query (`?ttl=1.5`): a plain decimal number of seconds, parsed
-/// exactly to the millisecond without floating point.
-pub fn parse_seconds_text(text: &str) -> Result<u64> {
-    let bad = || Error::range_error(&["ttl in the URL must be a positive decimal number of seconds"]);
-    let (whole, frac) = match crate::text::split_once(text, b'.') {
-        Some((w, f)) => (w, f),
-        None => (text, ""),
-    };
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) {
-        return Err(bad());
-    }
-    let mut ms: u64 = 0;
-    for b in whole.bytes() {
-        ms = ms.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))).ok_or_else(bad)?;
-    }
-    ms = ms.checked_mul(1000).ok_or_else(bad)?;
-    let mut scale = 100;
-    for b in frac.bytes().take(3) {
-        ms += u64::from(b - b'0') * scale;
-        scale /= 10;
-    }
-    // Round half up on the fourth decimal, as seconds_to_ms rounds.
-    if frac.len() > 3 && frac.as_bytes()[3] >= b'5' {
-        ms += 1;
-    }
-    if ms == 0 {
-        let any_nonzero = frac.bytes().any(|b| b != b'0');
-        if !any_nonzero {
-            return Err(bad());
-        }
-        ms = 1;
-    }
-    if ms > MAX_TTL_MS {
-        return Err(Error::range_error(&["ttl is too large"]));
-    }
-    Ok(ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,18 +88,6 @@ mod tests {
     fn zero_negative_and_non_finite_are_range_errors() {
         for bad in [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300] {
             assert_eq!(seconds_to_ms(bad).unwrap_err().kind, Kind::Range, "{bad}");
-        }
-    }
-
-    #[test]
-    fn url_ttl_is_parsed_exactly() {
-        assert_eq!(parse_seconds_text("60").unwrap(), 60_000);
-        assert_eq!(parse_seconds_text("0.25").unwrap(), 250);
-        assert_eq!(parse_seconds_text(".5").unwrap(), 500);
-        assert_eq!(parse_seconds_text("1.0005").unwrap(), 1001);
-        assert_eq!(parse_seconds_text("0.0001").unwrap(), 1);
-        for bad in ["", ".", "0", "0.000", "-1", "1e3", "abc", "1.2.3", " 1", "99999999999999999999"] {
-            assert!(parse_seconds_text(bad).is_err(), "{bad:?}");
         }
     }
 

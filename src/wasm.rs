@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::backend::rest::commands::protocol_error;
 use crate::backend::rest::FetchFailure;
-use crate::engine::{self, CallOptions, Host, NamedStores, NearGiven, Options, Step};
+use crate::engine::{self, BackendGiven, CallOptions, Host, NamedStores, NearGiven, Options, Step};
 use crate::error::{Error, Kind};
 use crate::keys::VersionGiven;
 use crate::number::Numbers;
@@ -110,7 +110,7 @@ impl From<Error> for ErrorReport {
 #[wasm_bindgen]
 extern "C" {
     /// The constructor's options as npm/arguments.js's `cacheOptions` returns them (types
-    /// checked; absent ones undefined).
+    /// checked; absent ones undefined), with the URL's query and token merged in (npm/url.js).
     pub type CacheOptions;
     #[wasm_bindgen(method, getter, js_name = keyPrefix)]
     fn key_prefix(this: &CacheOptions) -> JsValue;
@@ -249,12 +249,6 @@ impl RestRequest {
     }
 }
 
-/// `Cache.fromEnv` without the URL in the environment.
-#[wasm_bindgen(js_name = unsetEnvError)]
-pub fn unset_env_error() -> ErrorReport {
-    crate::error::Error::cache(crate::error::Code::Config, &["UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set"]).into()
-}
-
 /// The error of a getOrSet whose factory did not settle within its `hardTimeout`.
 #[wasm_bindgen(js_name = factoryTimeoutError)]
 pub fn factory_timeout_error() -> ErrorReport {
@@ -279,11 +273,22 @@ pub struct Engine(engine::Engine<JsHost>);
 /// The call methods take the caller's key (or list, as JSON text) and the call's options
 /// object (undefined when none were given); each returns what `step` makes of the engine's
 /// answer.
+/// `Engine::new`'s `backend`, as npm/url.js numbers the URL's schemes; `location` is the
+/// memory store's name (empty: a store of its own) or the REST endpoint.
+const MEMORY: u32 = 0;
+const DUMMY: u32 = 1;
+
 #[wasm_bindgen]
 impl Engine {
     #[wasm_bindgen(constructor)]
-    pub fn new(url: &str, options: &CacheOptions) -> Result<Engine, ErrorReport> {
-        Ok(Engine(engine::Engine::new(url, options.into(), JsHost, &NAMED_STORES.0)?))
+    pub fn new(backend: u32, location: String, options: &CacheOptions) -> Result<Engine, ErrorReport> {
+        let backend = match backend {
+            MEMORY if location.is_empty() => BackendGiven::Memory { name: None },
+            MEMORY => BackendGiven::Memory { name: Some(location) },
+            DUMMY => BackendGiven::Dummy,
+            _ => BackendGiven::Rest { endpoint: location },
+        };
+        Ok(Engine(engine::Engine::new(backend, options.into(), JsHost, &NAMED_STORES.0)?))
     }
 
     /// The REST endpoint (undefined for memory and dummy).

@@ -15,7 +15,6 @@ use edge_caches::backend::rest::{interpret, pipeline_answers, reply, Walk};
 use edge_caches::number::{self, StdNumbers};
 use edge_caches::ops::{Entry, Op};
 use edge_caches::ttl;
-use edge_caches::url::{parse_url, BackendUrl};
 use proptest::prelude::*;
 
 /// JSON values shaped like server replies, nested a few levels, with strings that look like
@@ -196,22 +195,8 @@ proptest! {
         prop_assert_eq!(json::parse(&nest(depth)), None);
     }
 
-    /// Any cache URL: parsed or refused, and a REST endpoint never keeps the userinfo.
     #[test]
-    fn any_url_is_parsed_or_refused(url in "(memory|dummy|https?|redis|[a-z]{0,5})://[^\\s]{0,60}|\\PC{0,60}") {
-        if let Ok(config) = parse_url(&url) {
-            if let BackendUrl::Rest { endpoint, .. } = config.backend {
-                prop_assert!(!endpoint.contains('@'), "{endpoint}");
-                prop_assert!(!endpoint.contains('?'), "{endpoint}");
-            }
-        }
-    }
-
-    #[test]
-    fn any_ttl_is_parsed_or_refused(text in "\\PC{0,30}|[0-9.]{0,30}", seconds in any::<f64>()) {
-        if let Ok(ms) = ttl::parse_seconds_text(&text) {
-            prop_assert!((1..=ttl::MAX_TTL_MS).contains(&ms));
-        }
+    fn any_ttl_is_taken_or_refused(seconds in any::<f64>()) {
         if let Ok(ms) = ttl::seconds_to_ms(seconds) {
             prop_assert!((1..=ttl::MAX_TTL_MS).contains(&ms));
         }

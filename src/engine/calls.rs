@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn calls_are_admitted_only_when_connected_and_not_aborted_and_bad_arguments_come_first() {
-        let e = Engine::new("memory://", Options::default(), host(0.0), &NamedStores::default()).unwrap();
+        let e = Engine::new(MEMORY, Options::default(), host(0.0), &NamedStores::default()).unwrap();
         let code = |r: Result<Step>| r.unwrap_err().code();
         let aborted = |reason: &str| CallOptions { aborted: Some(reason.into()), ..NONE };
         assert_eq!(code(e.get("k", NONE)), Some(Code::NotConnected));
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn no_key_version_or_prefix_addresses_a_tag_stamp() {
-        let e = engine("memory://", Options::default());
+        let e = engine(MEMORY, Options::default());
         let version = |v: &str| CallOptions { version: VersionGiven::Text(v.into()), ..NONE };
         assert_eq!(e.get("k", version("#tags")).unwrap_err().kind, Kind::Range);
         assert_eq!(e.set("x:#tags:y", "1".into(), NONE).unwrap_err().kind, Kind::Range);
@@ -303,20 +303,19 @@ mod tests {
         assert_eq!(done(e.get("#tags", NONE)), Outcome::Value(None), "a key may be called #tags");
         let stores = NamedStores::default();
         for options in [Options { key_prefix: Some("app:#tags".into()), ..Options::default() }, Options { version: VersionGiven::Text("#tags".into()), ..Options::default() }] {
-            assert_eq!(Engine::new("memory://", options, host(0.0), &stores).err().map(|e| e.kind), Some(Kind::Range));
+            assert_eq!(Engine::new(MEMORY, options, host(0.0), &stores).err().map(|e| e.kind), Some(Kind::Range));
         }
-        assert!(Engine::new("memory://?version=%23tags", Options::default(), host(0.0), &stores).is_err(), "the URL's version too");
     }
 
     #[test]
     fn memory_calls_are_done_at_once_with_the_clock_of_the_host() {
-        let e = engine("memory://?ttl=0.5", Options::default());
+        let e = engine(MEMORY, Options { ttl: TtlGiven::Seconds(0.5), ..Options::default() });
         assert_eq!(done(e.set("k", "\"v\"".into(), NONE)), Outcome::Done);
         assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"v\"")));
         e.host.0.set(1499.0);
         assert_eq!(done(e.get("k", NONE)), Outcome::Value(text("\"v\"")));
         e.host.0.set(1500.0);
-        assert_eq!(done(e.get("k", NONE)), Outcome::Value(None), "the default ttl of the URL");
+        assert_eq!(done(e.get("k", NONE)), Outcome::Value(None), "the default ttl");
         assert_eq!(done(e.incr("n", Some(2.5), NONE)), Outcome::Number(2.5));
         assert_eq!(done(e.incr("n", None, NONE)), Outcome::Number(3.5));
         assert_eq!(done(e.set_many(r#"["a","b"]"#, r#"["1","[2]"]"#, CallOptions { ttl: TtlGiven::Never, ..NONE })), Outcome::Done);
@@ -327,12 +326,12 @@ mod tests {
     #[test]
     fn named_memory_stores_are_shared_and_others_are_not() {
         let stores = NamedStores::default();
-        let open = |url: &str| {
-            let e = Engine::new(url, Options::default(), host(0.0), &stores).unwrap();
+        let open = |name: Option<&str>| {
+            let e = Engine::new(BackendGiven::Memory { name: name.map(Into::into) }, Options::default(), host(0.0), &stores).unwrap();
             e.connect().unwrap();
             e
         };
-        let (a, b, c) = (open("memory://shared"), open("memory://shared"), open("memory://"));
+        let (a, b, c) = (open(Some("shared")), open(Some("shared")), open(None));
         done(a.set("k", "1".into(), NONE));
         assert_eq!(done(b.get("k", NONE)), Outcome::Value(text("1")));
         assert_eq!(done(c.get("k", NONE)), Outcome::Value(None));
@@ -340,7 +339,7 @@ mod tests {
 
     #[test]
     fn function_defaults_use_the_stored_key_without_being_refused_after_disconnect() {
-        let e = engine("memory://", Options::default());
+        let e = engine(MEMORY, Options::default());
         let short = || CallOptions { ttl: TtlGiven::Seconds(0.1), ..NONE };
         let key = e.get_or_set_key("k", short()).unwrap();
         e.disconnect().unwrap();

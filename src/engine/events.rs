@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn reads_note_what_they_found_only_with_events_on() {
-        let e = engine("memory://", Options { events: true, ..Options::default() });
+        let e = engine(MEMORY, Options { events: true, ..Options::default() });
         done(e.set("a", "1".into(), NONE));
         done(e.get_many(r#"["a","b"]"#, NONE));
         assert_eq!(e.take_events(), vec![(KeyEvent::Hit, "::a".to_owned()), (KeyEvent::Miss, "::b".to_owned())]);
@@ -87,7 +87,7 @@ mod tests {
         let read = sent(rest.get_many(r#"["a","b"]"#, NONE));
         done(rest.read(read, 200, br#"{"result":[null,"1"]}"#));
         assert_eq!(rest.take_events(), vec![(KeyEvent::Miss, "::a".to_owned()), (KeyEvent::Hit, "::b".to_owned())]);
-        let quiet = engine("memory://", Options::default());
+        let quiet = engine(MEMORY, Options::default());
         done(quiet.get("a", NONE));
         assert_eq!(quiet.take_events(), vec![]);
     }

@@ -26,7 +26,6 @@ use crate::keys::KeyBuilder;
 use crate::near::Near;
 use crate::number::Numbers;
 use crate::ops::Outcome;
-use crate::url::{parse_url, BackendUrl};
 
 mod answer;
 mod calls;
@@ -38,7 +37,7 @@ mod plan;
 mod testing;
 
 pub use events::{KeyEvent, Stats};
-pub use options::{CallOptions, NearGiven, Options, DEFAULT_RETRIES, NEAR_DEFAULT_TTL_MS};
+pub use options::{BackendGiven, CallOptions, NearGiven, Options, DEFAULT_RETRIES, NEAR_DEFAULT_TTL_MS};
 pub use plan::{Request, Route, MAX_REQUEST_BYTES};
 
 /// What the engine needs of the place it runs in: the clock, randomness, and number text
@@ -114,29 +113,25 @@ pub struct Engine<H: Host> {
 }
 
 impl<H: Host> Engine<H> {
-    /// A cache for `url` (`memory://`, `memory://NAME`, `dummy://`, `http(s)://host`), not yet
-    /// connected. A bad URL is a `CONFIG` error, a bad option a `RangeError` (or `CONFIG`).
-    pub fn new(url: &str, options: Options, host: H, stores: &NamedStores) -> Result<Self> {
-        let parsed = parse_url(url)?;
-        // As async-caches: an option that is false in Python (None, "", 0) leaves the URL's.
-        let version = options.version.check(&host)?.or(parsed.version);
-        let key_prefix = options.key_prefix.filter(|p| !p.is_empty()).or(parsed.key_prefix).unwrap_or_default();
-        let keys = KeyBuilder::new(key_prefix, version);
+    /// A cache on `backend`, not yet connected. A bad option is a `RangeError` (or `CONFIG`).
+    pub fn new(backend: BackendGiven, options: Options, host: H, stores: &NamedStores) -> Result<Self> {
+        let version = options.version.check(&host)?;
+        let keys = KeyBuilder::new(options.key_prefix.unwrap_or_default(), version);
         if crate::keys::reserved(&keys.stem(None, 0)) {
             return Err(crate::keys::reserved_error());
         }
-        let default_ttl_ms = options.ttl.check()?.resolve(parsed.ttl_ms);
+        let default_ttl_ms = options.ttl.check()?.resolve(None);
         let max_entries = options::max_entries(options.max_entries, "maxEntries")?;
         let retries = options::retries(options.retries)?;
         if options.token.as_deref() == Some("") {
             return Err(Error::cache(Code::Config, &["token must not be empty"]));
         }
         let new_store = || MemoryStore::new(max_entries, [host.random_u64(), host.random_u64()]);
-        let backend = match parsed.backend {
-            BackendUrl::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),
-            BackendUrl::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),
-            BackendUrl::Dummy => Backend::Dummy,
-            BackendUrl::Rest { endpoint, token } => match options.token.or(token) {
+        let backend = match backend {
+            BackendGiven::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),
+            BackendGiven::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),
+            BackendGiven::Dummy => Backend::Dummy,
+            BackendGiven::Rest { endpoint } => match options.token {
                 // It goes into a header: anything else would fail every request, with the
                 // runtime's message quoting it.
                 Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {

@@ -11,8 +11,20 @@ use crate::near::NearPolicy;
 use crate::number::is_safe_integer;
 use crate::ttl::{self, TtlGiven};
 
-/// The constructor's options, each `None` (or `Default`) when not given. They win over the
-/// URL's query.
+/// The backend the cache URL names, as npm/url.js reads it (the runtime's URL parser: the
+/// wasm carries none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendGiven {
+    /// `memory://` (a store of its own) or `memory://NAME` (one store per NAME in a realm).
+    Memory { name: Option<String> },
+    /// `dummy://`: stores nothing.
+    Dummy,
+    /// `http://` or `https://`: an Upstash-style REST endpoint, without userinfo or query.
+    Rest { endpoint: String },
+}
+
+/// The constructor's options, each `None` (or `Default`) when not given. The URL's query and
+/// token are merged in already (npm/url.js: the options win, as in async-caches).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {
     pub key_prefix: Option<String>,
@@ -110,45 +122,40 @@ mod tests {
     use crate::error::{Code, Kind};
 
     #[test]
-    fn options_win_over_the_url_query() {
+    fn a_calls_version_wins_over_the_caches_unless_false_in_python() {
         let key = |e: &Engine<TestHost>, version: VersionGiven| e.get_or_set_key("k", CallOptions { version, ..CallOptions::default() }).unwrap();
-        let e = engine("memory://?key_prefix=url&version=1&ttl=60", Options { key_prefix: Some("opt".into()), ..Options::default() });
-        assert_eq!(key(&e, D), "opt:1:k");
-        // Options that are false in Python leave the URL's, as async-caches does.
-        let e =
-            engine("memory://?key_prefix=url&version=1", Options { key_prefix: Some(String::new()), version: VersionGiven::Number(0.0), ..Options::default() });
-        assert_eq!(key(&e, D), "url:1:k");
-        assert_eq!(key(&e, VersionGiven::Text(String::new())), "url:1:k");
-        let e = engine("memory://", Options { version: VersionGiven::Number(2.0), ..Options::default() });
-        assert_eq!(key(&e, VersionGiven::Text("v".into())), ":v:k");
-        assert_eq!(key(&e, D), ":2:k");
+        let e = engine(MEMORY, Options { key_prefix: Some("app".into()), version: VersionGiven::Number(2.0), ..Options::default() });
+        assert_eq!(key(&e, VersionGiven::Text("v".into())), "app:v:k");
+        assert_eq!(key(&e, D), "app:2:k");
+        assert_eq!(key(&e, VersionGiven::Text(String::new())), "app:2:k");
+        assert_eq!(key(&e, VersionGiven::Number(0.0)), "app:2:k");
+        let e = engine(MEMORY, Options { version: VersionGiven::Number(0.0), ..Options::default() });
+        assert_eq!(key(&e, D), "::k");
     }
 
     #[test]
     fn bad_options_and_urls_are_refused_with_their_class() {
         let stores = NamedStores::default();
-        let kind = |url: &str, options: Options| Engine::new(url, options, host(0.0), &stores).err().map(|e| e.kind);
-        assert_eq!(kind("redis://x", Options::default()), Some(Kind::Cache(Code::Config)));
-        assert_eq!(kind("https://h", Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
-        assert_eq!(kind("https://h", Options { token: Some(String::new()), ..Options::default() }), Some(Kind::Cache(Code::Config)));
-        assert_eq!(kind("memory://", Options { ttl: TtlGiven::Seconds(0.0), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind("memory://", Options { max_entries: Some(0.0), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind("memory://", Options { max_entries: Some(1.5), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind("https://h", Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind("memory://", Options { version: VersionGiven::Number(0.5), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind("https://:tok@h/", Options::default()), None, "the token may come in the URL");
+        let kind = |backend: BackendGiven, options: Options| Engine::new(backend, options, host(0.0), &stores).err().map(|e| e.kind);
+        assert_eq!(kind(https(), Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
+        assert_eq!(kind(https(), Options { token: Some(String::new()), ..Options::default() }), Some(Kind::Cache(Code::Config)));
+        assert_eq!(kind(MEMORY, Options { ttl: TtlGiven::Seconds(0.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(MEMORY, Options { max_entries: Some(0.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(MEMORY, Options { max_entries: Some(1.5), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(https(), Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(MEMORY, Options { version: VersionGiven::Number(0.5), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(https(), Options { token: Some("tok".into()), ..Options::default() }), None);
         for bad in ["a\r\nX-Evil: 1", "a b", "tok\u{0}", "t\u{e9}"] {
-            let error = Engine::new("https://h", Options { token: Some(bad.into()), ..Options::default() }, host(0.0), &stores).err().expect(bad);
+            let error = Engine::new(https(), Options { token: Some(bad.into()), ..Options::default() }, host(0.0), &stores).err().expect(bad);
             assert_eq!(error.kind, Kind::Cache(Code::Config), "{bad:?}");
             assert!(!error.message.contains(bad), "the message never holds the token");
         }
-        assert_eq!(kind("https://:a%0Ab@h/", Options::default()), Some(Kind::Cache(Code::Config)), "nor in the URL");
     }
 
     #[test]
     fn near_options_are_checked_and_do_nothing_on_memory() {
         let stores = NamedStores::default();
-        let kind = |options: Options| Engine::new("https://:t@h", options, host(0.0), &stores).err().map(|e| e.kind);
+        let kind = |options: Options| Engine::new(https(), Options { token: Some("t".into()), ..options }, host(0.0), &stores).err().map(|e| e.kind);
         let near = |n: NearGiven| Options { near: Some(n), ..Options::default() };
         assert_eq!(kind(near(NearGiven { ttl: Some(0.0), ..NearGiven::default() })), Some(Kind::Range));
         assert_eq!(kind(near(NearGiven { swr: Some(-1.0), ..NearGiven::default() })), Some(Kind::Range));
@@ -156,7 +163,7 @@ mod tests {
         assert_eq!(kind(Options { grace: Some(f64::NAN), ..near(NearGiven::default()) }), Some(Kind::Range));
         assert_eq!(kind(Options { grace: Some(1.0), ..Options::default() }), Some(Kind::Cache(Code::Config)));
         assert_eq!(kind(near(NearGiven { swr: Some(0.0), ..NearGiven::default() })), None);
-        let memory = engine("memory://", near(NearGiven::default()));
+        let memory = engine(MEMORY, near(NearGiven::default()));
         done(memory.set("k", "1".into(), NONE));
         assert_eq!(done(memory.get("k", NONE)), Outcome::Value(text("1")));
         assert_eq!(memory.stats(), Stats::default());

@@ -2,7 +2,7 @@
 
 pub use core::cell::Cell;
 
-pub use super::{CallOptions, Engine, Host, NamedStores, NearGiven, Options, Request, Route, Stats, Step};
+pub use super::{BackendGiven, CallOptions, Engine, Host, NamedStores, NearGiven, Options, Request, Route, Stats, Step};
 pub use crate::backend::rest::FetchFailure;
 pub use crate::error::Result;
 pub use crate::keys::VersionGiven;
@@ -34,16 +34,24 @@ pub fn host(now: f64) -> TestHost {
     TestHost(Cell::new(now))
 }
 
-/// A connected engine for `url`, its clock at 1000 ms.
-pub fn engine(url: &str, options: Options) -> Engine<TestHost> {
-    let engine = Engine::new(url, options, host(1000.0), &NamedStores::default()).unwrap();
+/// `memory://`: a store of its own.
+pub const MEMORY: BackendGiven = BackendGiven::Memory { name: None };
+
+/// `https://h`.
+pub fn https() -> BackendGiven {
+    BackendGiven::Rest { endpoint: "https://h".into() }
+}
+
+/// A connected engine on `backend`, its clock at 1000 ms.
+pub fn engine(backend: BackendGiven, options: Options) -> Engine<TestHost> {
+    let engine = Engine::new(backend, options, host(1000.0), &NamedStores::default()).unwrap();
     engine.connect().unwrap();
     engine
 }
 
 /// A connected REST engine with token "t".
 pub fn rest(options: Options) -> Engine<TestHost> {
-    engine("https://h", Options { token: Some("t".into()), ..options })
+    engine(https(), Options { token: Some("t".into()), ..options })
 }
 
 pub fn done(step: Result<Step>) -> Outcome {

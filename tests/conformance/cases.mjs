@@ -78,6 +78,61 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
       assert.equal(await overridden.get("k"), null, "options' version 8 wins over the URL's 7");
       await sleep(80);
       assert.equal(await viaOptions.get("k"), null, "the URL's ttl applied");
+      // As async-caches: options that are false in Python ("", 0, null) leave the URL's.
+      const falsy = new Cache(`memory://${name}?key_prefix=q&version=7`, { keyPrefix: "", version: 0 });
+      const nulled = new Cache(`memory://${name}?key_prefix=q&version=7`, { version: null });
+      for (const c of [falsy, nulled]) await c.connect();
+      await viaOptions.set("k", "again");
+      assert.equal(await falsy.get("k"), "again");
+      assert.equal(await nulled.get("k"), "again");
+    });
+
+    it("reads the cache URL with the runtime's URL parser: names, query, userinfo, and refusals", async () => {
+      if (!isMemory) return; // the URL is read in JavaScript before any backend is chosen
+      const name = uniquePrefix();
+      // One store per decoded name, the scheme in any case, trailing slashes aside.
+      const a = new Cache(`memory://${name}%20x/`);
+      const b = new Cache(`MEMORY://${name}%20x`);
+      // The query's values are percent-decoded, `+` as a space.
+      const c = new Cache(`memory://${name}%20x?key_prefix=a%3Ab+c&ttl=.5`);
+      const d = new Cache(`memory://${name}%20x`, { keyPrefix: "a:b c" });
+      for (const cache of [a, b, c, d]) await cache.connect();
+      await a.set("k", 1);
+      assert.equal(await b.get("k"), 1);
+      await c.set("k", 2);
+      assert.equal(await d.get("k"), 2);
+      assert.equal(await a.get("k"), 1, "another prefix, another key");
+      // REST: the token from the userinfo (decoded), the endpoint without userinfo, query or
+      // trailing slash; options' token first.
+      const sent = [];
+      const fetch = async (url, init) => {
+        const headers = new Headers(init.headers);
+        sent.push([String(url), headers.get("authorization")]);
+        return new Response(JSON.stringify({ result: null }), { headers: { "content-type": "application/json" } });
+      };
+      for (const [url, options] of [
+        ["https://default:s3cr%2Ft@eu1.example.invalid/?ttl=5", {}],
+        ["http://tok@127.0.0.1:8079", {}],
+        ["http://[::1]:8080/base/", { token: "x" }],
+        ["https://:from-url@h.example.invalid", { token: "from-options" }],
+      ]) {
+        const rest = new Cache(url, { ...options, fetch, autoPipeline: false });
+        await rest.connect();
+        await rest.get("k");
+      }
+      assert.deepEqual(sent, [
+        ["https://eu1.example.invalid", "Bearer s3cr/t"],
+        ["http://127.0.0.1:8079", "Bearer tok"],
+        ["http://[::1]:8080/base", "Bearer x"],
+        ["https://h.example.invalid", "Bearer from-options"],
+      ]);
+      for (const bad of ["", "memory", "memory:", "memory:/", "http:host//", "x:memory://", "redis://localhost", "memory://?prefix=x", "memory://%zz", "https://", "https://a b", "https://h", "https://user:@h", "https://:a%0Ab@h/"]) {
+        assert.throws(() => new Cache(bad), code("CONFIG"), JSON.stringify(bad));
+      }
+      for (const bad of ["memory://?ttl=0", "memory://?ttl=1e3", "memory://?ttl=-1", "memory://?ttl=", "memory://?ttl=99999999999999999999"]) {
+        assert.throws(() => new Cache(bad), RangeError, bad);
+      }
+      assert.throws(() => new Cache("https://user:hunter2@bad host/"), (error) => !error.message.includes("hunter2"));
     });
   });
 

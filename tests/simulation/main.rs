@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use edge_caches::backend::rest::json::{self, Json};
 use edge_caches::backend::rest::FetchFailure;
-use edge_caches::engine::{CallOptions, Engine, Host, NamedStores, NearGiven, Options, Request, Route, Step};
+use edge_caches::engine::{BackendGiven, CallOptions, Engine, Host, NamedStores, NearGiven, Options, Request, Route, Step};
 use edge_caches::error::Error;
 use edge_caches::number::{Numbers, StdNumbers};
 use edge_caches::ops::Outcome;
@@ -184,7 +184,7 @@ impl Sim {
                 ..Options::default()
             };
             let host = SimHost { clock: clock.clone(), random: Cell::new(seed ^ (i as u64 + 1)) };
-            let engine = Engine::new("https://sim", options, host, &stores).expect("options");
+            let engine = Engine::new(BackendGiven::Rest { endpoint: "https://sim".into() }, options, host, &stores).expect("options");
             engine.connect().expect("connect");
             let bus = engine.bus_channel().map(|_| Vec::new());
             clients.push(Client { engine, queue: Vec::new(), loading: HashMap::new(), floors: HashMap::new(), bus });
