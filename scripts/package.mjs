@@ -40,10 +40,10 @@ const minify = async (code) =>
 const stage = join(root, ".build/stage");
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-// The glue keeps wasm-bindgen's name for the .wasm (its default `new URL("edge_caches_bg.wasm",
-// import.meta.url)`, which bundlers follow, must name the file the package ships); in the
-// package's sources it is wasm.js (it binds src/wasm.rs), the module cache.js and transport.js
-// import.
+// The .wasm keeps wasm-bindgen's name (edge_caches_bg.wasm, which the entries load); the glue
+// is wasm.js in the package's sources (it binds src/wasm.rs), the module cache.js and
+// transport.js import. Every entry instantiates with its initSync, so esbuild leaves the
+// glue's async loader out.
 cpSync(join(root, "npm"), stage, { recursive: true });
 cpSync(join(wasmOut, "edge_caches.js"), join(stage, "wasm.js"));
 const [bundle] = buildSync({
