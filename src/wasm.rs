@@ -147,26 +147,38 @@ const GIVEN_TAGS: u32 = 4;
 const GIVEN_FRESH: u32 = 8;
 const GIVEN_ABORTED: u32 = 16;
 
+/// A number option, `None` when absent. (Not inlined: one call at each of seven reads.)
+#[inline(never)]
+fn number(object: &JsValue, name: &str) -> Option<f64> {
+    property(object, name).as_f64()
+}
+
+/// A boolean option: `true` only when given as true (arguments.js checked its type).
+#[inline(never)]
+fn flag(object: &JsValue, name: &str) -> bool {
+    property(object, name).is_truthy()
+}
+
 impl From<&CacheOptions> for Options {
     fn from(o: &CacheOptions) -> Options {
         let near = property(o, "near");
         let near = (!near.is_undefined()).then(|| NearGiven {
-            ttl: property(&near, "ttl").as_f64(),
-            swr: property(&near, "swr").as_f64(),
-            max_entries: property(&near, "maxEntries").as_f64(),
-            bus: property(&near, "bus").is_truthy(),
+            ttl: number(&near, "ttl"),
+            swr: number(&near, "swr"),
+            max_entries: number(&near, "maxEntries"),
+            bus: flag(&near, "bus"),
         });
         Options {
             key_prefix: property(o, "keyPrefix").as_string(),
             version: version_given(property(o, "version")),
             ttl: ttl_given(&property(o, "ttl")),
-            max_entries: property(o, "maxEntries").as_f64(),
+            max_entries: number(o, "maxEntries"),
             token: property(o, "token").as_string(),
-            retries: property(o, "retries").as_f64(),
+            retries: number(o, "retries"),
             near,
-            grace: property(o, "grace").as_f64(),
+            grace: number(o, "grace"),
             events: !property(o, "onEvent").is_undefined(),
-            tagged: property(o, "tagged").is_truthy(),
+            tagged: flag(o, "tagged"),
         }
     }
 }

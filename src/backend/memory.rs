@@ -55,27 +55,12 @@ impl MemoryStore {
         let expiry = |ttl_ms: Option<u64>| ttl_ms.map(|ms| now + ms as f64);
         Ok(match op {
             Op::Get { key } => Outcome::Value(self.live(&key, now).map(|e| e.value.clone())),
-            Op::Set(Entry { key, value, ttl_ms, stamps }) => {
-                let tags = self.tags(&stamps);
-                self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
+            Op::Set(entry) => {
+                self.store(entry, now);
                 Outcome::Done
             }
-            Op::Add(Entry { key, value, ttl_ms, stamps }) => {
-                let missing = self.live(&key, now).is_none();
-                if missing {
-                    let tags = self.tags(&stamps);
-                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
-                }
-                Outcome::Bool(missing)
-            }
-            Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => match self.live(&key, now) {
-                Some(e) => Outcome::Value(Some(e.value.clone())),
-                None => {
-                    let tags = self.tags(&stamps);
-                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags });
-                    Outcome::Value(None)
-                }
-            },
+            Op::Add(entry) => Outcome::Bool(self.add(entry, now).is_none()),
+            Op::GetOrAdd(entry) => Outcome::Value(self.add(entry, now)),
             Op::GetMany { keys } => Outcome::Values(keys.iter().map(|k| self.live(k, now).map(|e| e.value.clone())).collect()),
             Op::SetMany { entries, ttl_ms, stamps } => {
                 let tags = self.tags(&stamps);
@@ -131,13 +116,7 @@ impl MemoryStore {
                 }
                 Outcome::Done
             }
-            Op::Lock { key, token, ttl_ms } => {
-                let free = self.live(&key, now).is_none();
-                if free {
-                    self.entries.insert(key, Stored { value: token, expires_at: expiry(Some(ttl_ms)), tags: None });
-                }
-                Outcome::Bool(free)
-            }
+            Op::Lock { key, token, ttl_ms } => Outcome::Bool(self.add(Entry { key, value: token, ttl_ms: Some(ttl_ms), stamps: Vec::new() }, now).is_none()),
             Op::Unlock { key, token } => {
                 if self.live(&key, now).is_some_and(|e| e.value == token) {
                     self.entries.remove(&key);
@@ -162,6 +141,21 @@ impl MemoryStore {
                 Outcome::Json(json)
             }
         })
+    }
+
+    /// Stores `entry`, written at `now`.
+    fn store(&mut self, Entry { key, value, ttl_ms, stamps }: Entry, now: f64) {
+        let tags = self.tags(&stamps);
+        self.entries.insert(key, Stored { value, expires_at: ttl_ms.map(|ms| now + ms as f64), tags });
+    }
+
+    /// Stores `entry` unless its key holds a live value, which it gives back instead.
+    fn add(&mut self, entry: Entry, now: f64) -> Option<String> {
+        if let Some(e) = self.live(&entry.key, now) {
+            return Some(e.value.clone());
+        }
+        self.store(entry, now);
+        None
     }
 
     /// A new entry's tags: each stamp key with its stamp now (made if it has none).
