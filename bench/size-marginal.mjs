@@ -3,16 +3,19 @@
 // table (twiggy), it shows what gzip does not already share with the rest: the measure that
 // found issue 33's third and fourth cuts (docs/performance.md, *Size*). Not part of `make bench`.
 //
-// Usage: node bench/size-marginal.mjs FILE [ROWS]
+// Usage: node bench/size-marginal.mjs FILE [ROWS] [--by-module]
 //   FILE.wasm: a wasm with its names kept (bench/size-marginal.sh builds one); each function's
 //              body becomes `unreachable` (binaryen), the names section left out of the count.
+//              With --by-module, the functions of one module at a time (`edge_caches::engine::
+//              plan`, `hashbrown`, `core`...; the export shims, named after the export, as one).
 //   FILE.js:   a module as shipped (pkg/edge_caches.js); each function body of 60+ characters
 //              becomes `{}` (acorn). A nested function counts within its parent too.
 // Prints: marginal gzipped bytes, raw bytes of the body, the function.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-const [file, rowsArg = "60"] = process.argv.slice(2);
+const byModule = process.argv.includes("--by-module");
+const [file, rowsArg = "60"] = process.argv.slice(2).filter((arg) => arg !== "--by-module");
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 const rows = [];
 let base;
@@ -34,13 +37,33 @@ if (file.endsWith(".wasm")) {
     if (info.body) names.push(info.name);
   }
   module.dispose();
+  // A Rust path's crate and module (generic impls are named `<impl ...>`: its module is the
+  // path before it); anything else (an export's shim, a wasm-bindgen intrinsic) by itself.
+  const moduleOf = (name) => {
+    const path = name.replace(/^[<"]+/, "").replace(/^([a-z_]+)\[[0-9a-f]+\]/, "$1");
+    const parts = path.split("::");
+    if (parts.length < 2) return /^[a-z]+_[a-zA-Z]+$/.test(name) ? "the export shims" : "other";
+    const crate = parts[0].replace(/ as .*/, "");
+    if (!/^[a-z_]+$/.test(crate)) return "other generic impls";
+    if (crate !== "edge_caches") return crate;
+    const module = parts.slice(0, parts[1] === "engine" || parts[1] === "backend" ? 3 : 2).join("::").replace(/<impl.*/, "").replace(/::$/, "");
+    // Functions of engine/mod.rs itself (`Engine::new`'s closure, the error constructors).
+    return /^edge_caches::engine::([a-z_]+)$/.test(module) && !/::(plan|answer|calls|near_calls|events|options)$/.test(module) ? "edge_caches::engine" : module.replace(/::Engine<H>$/, "");
+  };
+  const groups = new Map();
   for (const name of names) {
+    const key = byModule ? moduleOf(name) : name;
+    groups.set(key, [...(groups.get(key) ?? []), name]);
+  }
+  for (const [key, members] of groups) {
     const cut = read();
-    const info = binaryen.getFunctionInfo(cut.getFunction(name));
     const raw = cut.emitBinary().length;
-    cut.removeFunction(name);
-    cut.addFunction(name, info.params, info.results, info.vars, cut.unreachable());
-    rows.push([base - gz(cut.emitBinary()), raw - cut.emitBinary().length, name]);
+    for (const name of members) {
+      const info = binaryen.getFunctionInfo(cut.getFunction(name));
+      cut.removeFunction(name);
+      cut.addFunction(name, info.params, info.results, info.vars, cut.unreachable());
+    }
+    rows.push([base - gz(cut.emitBinary()), raw - cut.emitBinary().length, byModule ? `${key} (${members.length})` : key]);
     cut.dispose();
   }
 } else {

@@ -3,7 +3,7 @@
 # is): builds the committed tree's wasm as `make build` does, but with its function names kept
 # (the release profile unstripped, `wasm-opt -g`), then measures it. A few minutes; not part of
 # `make bench`. For the JavaScript: `node bench/size-marginal.mjs pkg/edge_caches.js`.
-# Usage: bench/size-marginal.sh [ROWS]   (after `make build`, which installs the tools)
+# Usage: bench/size-marginal.sh [ROWS] [--by-module]   (after `make build`, which installs the tools)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,4 +20,4 @@ CARGO_PROFILE_RELEASE_STRIP=false cargo build --quiet --release --target wasm32-
 wasm-opt $features --strip-target-features -g "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" -o "$work/in.wasm"
 wasm-bindgen --target web --out-dir "$work" --out-name edge_caches "$work/in.wasm"
 wasm-opt -Oz --converge $features -g "$work/edge_caches_bg.wasm" -o "$work/named.wasm"
-node bench/size-marginal.mjs "$work/named.wasm" "${1:-60}"
+node bench/size-marginal.mjs "$work/named.wasm" "${@:-60}"
