@@ -147,7 +147,7 @@ const GIVEN_TAGS: u32 = 4;
 const GIVEN_FRESH: u32 = 8;
 const GIVEN_ABORTED: u32 = 16;
 
-/// A number option, `None` when absent. (Not inlined: one call at each of seven reads.)
+/// A number option, `None` when absent. (Not inlined: one call at each of six reads.)
 #[inline(never)]
 fn number(object: &JsValue, name: &str) -> Option<f64> {
     property(object, name).as_f64()

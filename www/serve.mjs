@@ -2,7 +2,7 @@
 //
 //   node www/serve.mjs [PORT]    # then open http://127.0.0.1:PORT/ (default 8080)
 //
-// The .wasm goes out as application/wasm, which WebAssembly.instantiateStreaming requires.
+// The .wasm goes out as application/wasm, which streaming compilation requires (npm/index.js).
 // A REST backend must answer CORS for the page's origin (the gateway: --allow-origin).
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";

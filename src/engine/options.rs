@@ -134,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_options_and_urls_are_refused_with_their_class() {
+    fn bad_options_are_refused_with_their_class() {
         let stores = NamedStores::default();
         let kind = |backend: BackendGiven, options: Options| Engine::new(backend, options, host(0.0), &stores).err().map(|e| e.kind);
         assert_eq!(kind(https(), Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
