@@ -1,9 +1,9 @@
 // The `Cache` class users import. A call reads its arguments (arguments.js: types checked, values
 // as JSON text, options as one object), asks the engine (the wasm `Engine`, src/engine/) once,
 // and gets back its outcome (memory, dummy), a `RestRequest` for the transport to send (REST),
-// or an `ErrorReport`. The engine reads the answer, which gives the outcome (or, in clear()'s
+// or an error report. The engine reads the answer, which gives the outcome (or, in clear()'s
 // walk, the next request). docs/architecture.md follows a call through in full.
-import { Engine, ErrorReport, RestRequest, abortedError, freedError } from "./wasm.js";
+import { Engine, RestRequest, abortedError, freedError } from "./wasm.js";
 import {
   GET_OR_SET,
   NEAR_READ,
@@ -26,7 +26,7 @@ import {
   stringList,
 } from "./arguments.js";
 import { Bus } from "./bus.js";
-import { CacheError, thrown, toError } from "./errors.js";
+import { CacheError, isReport, thrown, toError } from "./errors.js";
 import { Computations } from "./get-or-set.js";
 import { Transport } from "./transport.js";
 import { readUrl } from "./url.js";
@@ -213,7 +213,7 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (stored instanceof ErrorReport) return Promise.reject(this.#failure(toError(stored)));
+    if (isReport(stored)) return Promise.reject(this.#failure(toError(stored)));
     const call = this.#computations.share(stored, dflt, o);
     if (call.stale !== undefined) return Promise.resolve(decodeValue(call.stale));
     // Each caller waits until the computation settles or its own signal fires; disconnect()
@@ -297,7 +297,7 @@ export class Cache {
 
   // One call: its `options` (of the names `allowed`) are read into one object (undefined when
   // none were given), then `plan` checks its other arguments and asks the engine, which answers
-  // with the outcome, a request or an ErrorReport. `finish` makes the method's result from the
+  // with the outcome, a request or an error report. `finish` makes the method's result from the
   // outcome.
   #call(options, allowed, plan, finish, ordered = false) {
     if (this.#waiting !== null && !ordered) return this.#after(undefined, () => this.#call(options, allowed, plan, finish, true));
@@ -312,7 +312,7 @@ export class Cache {
     }
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#signal(this.#send(step, finish), o?.signal);
-    if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
+    if (isReport(step)) return Promise.reject(this.#failure(toError(step)));
     if (isRefresh(step)) step = this.#refresh(step, o?.waitUntil);
     try {
       return Promise.resolve(finish(step));
@@ -390,7 +390,7 @@ export class Cache {
         if (result instanceof RestRequest) return this.#transport.send(result, done);
         this.#rejects.delete(reject);
         this.#settled();
-        if (result instanceof ErrorReport) return reject(this.#failure(toError(result)));
+        if (isReport(result)) return reject(this.#failure(toError(result)));
         // What describing a fetch's failure threw.
         if (result instanceof Error) return reject(result);
         try {
@@ -438,7 +438,7 @@ export class Cache {
     const step = plan();
     if (this.#emit !== undefined) this.#drain();
     if (step instanceof RestRequest) return this.#send(step, same);
-    if (step instanceof ErrorReport) return Promise.reject(this.#failure(toError(step)));
+    if (isReport(step)) return Promise.reject(this.#failure(toError(step)));
     if (isRefresh(step)) return this.#refresh(step, waitUntil);
     return step;
   }

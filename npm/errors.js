@@ -1,6 +1,5 @@
 // The errors a call rejects with: `CacheError` (exported by the package) and `toError`, the one
-// place an engine's `ErrorReport` becomes a JavaScript error.
-import { ErrorKind, ErrorReport } from "./wasm.js";
+// place an engine's error report becomes a JavaScript error.
 
 export class CacheError extends Error {
   constructor(code, message) {
@@ -10,16 +9,19 @@ export class CacheError extends Error {
   }
 }
 
-// The JavaScript error an `ErrorReport` describes. The CacheError codes are the engine's
-// (src/error.rs); the one made in JavaScript is CONFIG, for the cache URL (url.js) and the
-// environment (Cache.fromEnv).
-export function toError(report) {
-  const { kind, code, message } = report;
-  report.free();
-  if (kind === ErrorKind.Type) return new TypeError(message);
-  if (kind === ErrorKind.Range) return new RangeError(message);
-  return new CacheError(code, message);
+// Whether an engine's answer is an error report: an `EvalError` (src/wasm.rs, `report`) whose
+// name says which error it describes. No outcome is one, and no runtime throws one any more.
+export const isReport = (value) => value instanceof EvalError;
+
+// The JavaScript error a report describes: a TypeError, a RangeError, or a CacheError whose code
+// is the name. The CacheError codes are the engine's (src/error.rs); the one made in JavaScript
+// is CONFIG, for the cache URL (url.js) and the environment (Cache.fromEnv).
+export function toError({ name, message }) {
+  if (name === "TypeError") return new TypeError(message);
+  if (name === "RangeError") return new RangeError(message);
+  return new CacheError(name, message);
 }
 
-// What the engine threw (an ErrorReport from its constructor) as an error.
-export const thrown = (error) => (error instanceof ErrorReport ? toError(error) : error);
+// What the engine's constructor threw: a report as its error (anything else, such as a wasm trap,
+// as it is).
+export const thrown = (error) => (isReport(error) ? toError(error) : error);

@@ -6,7 +6,7 @@
 //! so the conversions below cannot fail on what it sends; the engine checks the values (a
 //! `RangeError` or a `CacheError` code). The constructor's options and each call's arrive as
 //! one object each, read here once into the engine's `Options` and `CallOptions`. A call method
-//! returns one value: its outcome, a `RestRequest` to send, or an `ErrorReport` (an error as
+//! returns one value: its outcome, a `RestRequest` to send, or an error report (an error as
 //! data, which npm/errors.js turns into the `TypeError`, `RangeError` or `CacheError` it
 //! describes). One value rather than a `Result`: wasm-bindgen returns a `Result` through a slot
 //! on the wasm stack, read after two more calls.
@@ -58,50 +58,20 @@ struct OneThread<T>(T);
 #[cfg(not(target_feature = "atomics"))]
 unsafe impl<T> Sync for OneThread<T> {}
 
-/// An error as data: npm/errors.js makes the JavaScript error it describes.
-#[wasm_bindgen]
-pub struct ErrorReport {
-    kind: ErrorKind,
-    code: &'static str,
-    message: String,
-}
-
-/// Which JavaScript error an `ErrorReport` is.
-#[wasm_bindgen]
-#[derive(Clone, Copy)]
-pub enum ErrorKind {
-    Type,
-    Range,
-    /// A `CacheError` with `code`.
-    Cache,
-}
-
-#[wasm_bindgen]
-impl ErrorReport {
-    #[wasm_bindgen(getter)]
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-    /// The `CacheError` code (empty for the other kinds).
-    #[wasm_bindgen(getter)]
-    pub fn code(&self) -> JsValue {
-        self.code.into()
-    }
-    #[wasm_bindgen(getter)]
-    pub fn message(&self) -> JsValue {
-        self.message.as_str().into()
-    }
-}
-
-impl From<Error> for ErrorReport {
-    fn from(error: Error) -> ErrorReport {
-        let (kind, code) = match error.kind {
-            Kind::Type => (ErrorKind::Type, ""),
-            Kind::Range => (ErrorKind::Range, ""),
-            Kind::Cache(code) => (ErrorKind::Cache, code.as_str()),
-        };
-        ErrorReport { kind, code, message: error.message }
-    }
+/// An error as data: an `EvalError` (which no runtime throws any more, so a report is never
+/// taken for an error thrown on the way) whose `name` says which error it describes
+/// ("TypeError", "RangeError", or the `CacheError` code); npm/errors.js makes that error of it.
+/// (A wasm-bindgen class with a getter per field was 0.2 KB more: four exports and a class in
+/// the glue.)
+fn report(error: Error) -> JsValue {
+    let name = match error.kind {
+        Kind::Type => "TypeError",
+        Kind::Range => "RangeError",
+        Kind::Cache(code) => code.as_str(),
+    };
+    let report = js_sys::EvalError::new(&error.message);
+    AsRef::<js_sys::Error>::as_ref(&report).set_name(name);
+    report.into()
 }
 
 // The getters below return a `JsValue`, read here with `as_string`/`as_f64`, rather than an
@@ -245,20 +215,20 @@ impl RestRequest {
 
 /// The error of a getOrSet whose factory did not settle within its `hardTimeout`.
 #[wasm_bindgen(js_name = factoryTimeoutError)]
-pub fn factory_timeout_error() -> ErrorReport {
-    crate::error::Error::cache(crate::error::Code::Timeout, &["the getOrSet factory did not settle within its hardTimeout; a value it gives later is not stored"]).into()
+pub fn factory_timeout_error() -> JsValue {
+    report(Error::cache(crate::error::Code::Timeout, &["the getOrSet factory did not settle within its hardTimeout; a value it gives later is not stored"]))
 }
 
 /// The error of the calls in flight when the cache is freed, and of any call after it.
 #[wasm_bindgen(js_name = freedError)]
-pub fn freed_error() -> ErrorReport {
-    engine::freed_error().into()
+pub fn freed_error() -> JsValue {
+    report(engine::freed_error())
 }
 
 /// The error of a call whose signal fired; `reason` is its reason's text (or empty).
 #[wasm_bindgen(js_name = abortedError)]
-pub fn aborted_error(reason: &str) -> ErrorReport {
-    engine::aborted_error(reason).into()
+pub fn aborted_error(reason: &str) -> JsValue {
+    report(engine::aborted_error(reason))
 }
 
 #[wasm_bindgen]
@@ -275,14 +245,14 @@ const DUMMY: u32 = 1;
 #[wasm_bindgen]
 impl Engine {
     #[wasm_bindgen(constructor)]
-    pub fn new(backend: u32, location: String, options: &CacheOptions) -> Result<Engine, ErrorReport> {
+    pub fn new(backend: u32, location: String, options: &CacheOptions) -> Result<Engine, JsValue> {
         let backend = match backend {
             MEMORY if location.is_empty() => BackendGiven::Memory { name: None },
             MEMORY => BackendGiven::Memory { name: Some(location) },
             DUMMY => BackendGiven::Dummy,
             _ => BackendGiven::Rest { endpoint: location },
         };
-        Ok(Engine(engine::Engine::new(backend, options.into(), JsHost, &NAMED_STORES.0)?))
+        engine::Engine::new(backend, options.into(), JsHost, &NAMED_STORES.0).map(Engine).map_err(report)
     }
 
     /// The REST endpoint (undefined for memory and dummy).
@@ -303,7 +273,7 @@ impl Engine {
     pub fn connected(&self) -> bool {
         self.0.connected()
     }
-    /// undefined, or the `ErrorReport` of why not.
+    /// undefined, or the error report of why not.
     pub fn connect(&self) -> JsValue {
         done_or_error(self.0.connect())
     }
@@ -370,12 +340,12 @@ impl Engine {
     pub fn get_or_set(&self, key: &str, value: String, options: Option<CallOptionsObject>) -> JsValue {
         step(self.0.get_or_set(key, value, call_options(options)))
     }
-    /// The stored key, or an `ErrorReport`.
+    /// The stored key, or an error report.
     #[wasm_bindgen(js_name = getOrSetKey)]
     pub fn get_or_set_key(&self, key: &str, options: Option<CallOptionsObject>) -> JsValue {
         match self.0.get_or_set_key(key, call_options(options)) {
             Ok(stored) => stored.into(),
-            Err(error) => ErrorReport::from(error).into(),
+            Err(error) => report(error),
         }
     }
     #[wasm_bindgen(js_name = getStored)]
@@ -390,12 +360,12 @@ impl Engine {
     pub fn set_stored(&self, stored_key: String, value: String, options: Option<CallOptionsObject>) -> JsValue {
         step(self.0.set_stored(stored_key, value, call_options(options)))
     }
-    /// ms (-1: never), or an `ErrorReport`.
+    /// ms (-1: never), or an error report.
     #[wasm_bindgen(js_name = entryTtlMs)]
     pub fn entry_ttl_ms(&self, options: Option<CallOptionsObject>) -> JsValue {
         match self.0.entry_ttl_ms(call_options(options)) {
             Ok(ms) => ms.into(),
-            Err(error) => ErrorReport::from(error).into(),
+            Err(error) => report(error),
         }
     }
     /// `[text or null, ms]` (ms as PTTL), for `refreshAhead` without the near tier.
@@ -417,7 +387,7 @@ impl Engine {
     pub fn lock_key(&self, stored_key: &str) -> JsValue {
         self.0.lock_key(stored_key).into()
     }
-    /// true when taken, or a request, or an `ErrorReport`.
+    /// true when taken, or a request, or an error report.
     pub fn lock(&self, lock_key: String, token: String, ttl_ms: f64) -> JsValue {
         step(self.0.lock(lock_key, token, ttl_ms))
     }
@@ -459,7 +429,7 @@ impl Engine {
     }
 
     /// What the answer to `request` means: the outcome, the next `RestRequest`, or an
-    /// `ErrorReport`.
+    /// error report.
     pub fn read(&self, request: RestRequest, status: u16, body: &[u8]) -> JsValue {
         step(self.0.read(request.0, status, body))
     }
@@ -472,7 +442,7 @@ impl Engine {
     }
 
     /// What a request that got no answer means for its call (`detail`: what the runtime
-    /// said): an `ErrorReport`, or what the near tier may serve when the backend failed.
+    /// said): an error report, or what the near tier may serve when the backend failed.
     pub fn unanswered(&self, request: RestRequest, failure: FetchFailure, detail: &str) -> JsValue {
         step(self.0.unanswered(request.0, failure, detail))
     }
@@ -516,9 +486,9 @@ fn optional_text(text: Option<&str>) -> JsValue {
     text.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
-/// undefined, or the error's `ErrorReport` (for a method that has no outcome).
+/// undefined, or the error's error report (for a method that has no outcome).
 fn done_or_error(result: crate::error::Result<()>) -> JsValue {
-    result.err().map_or(JsValue::UNDEFINED, |error| ErrorReport::from(error).into())
+    result.err().map_or(JsValue::UNDEFINED, |error| report(error))
 }
 
 fn step(result: crate::error::Result<Step>) -> JsValue {
@@ -528,7 +498,7 @@ fn step(result: crate::error::Result<Step>) -> JsValue {
         // A stale value served at once, and the request that refreshes it in the background:
         // `[value, request]` (a class of its own cost 0.3 KB of wasm for two fields).
         Ok(Step::Refresh(done, request)) => Array::of2(&outcome(done), &RestRequest(request).into()).into(),
-        Err(error) => ErrorReport::from(error).into(),
+        Err(error) => report(error),
     }
 }
 
@@ -543,6 +513,6 @@ fn outcome(outcome: Outcome) -> JsValue {
         Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
         // The REST backend's stored texts, still escaped as the answer had them: the engine's
         // JSON.parse unescapes far faster than wasm could. The reader checked the text.
-        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| ErrorReport::from(protocol_error()).into()),
+        Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| report(protocol_error())),
     }
 }
