@@ -29,7 +29,7 @@ import { Bus } from "./bus.js";
 import { CacheError, isReport, thrown, toError } from "./errors.js";
 import { Computations } from "./get-or-set.js";
 import { Transport } from "./transport.js";
-import { readUrl } from "./url.js";
+import { REST, readUrl } from "./url.js";
 
 export { CacheError };
 
@@ -74,7 +74,7 @@ export class Cache {
     } catch (error) {
       throw thrown(error);
     }
-    if (this.#engine.endpoint !== undefined) this.#transport = new Transport(this.#engine, o.transport, this.#emit);
+    if (backend === REST) this.#transport = new Transport(this.#engine, location, o.token, o.transport, this.#emit);
     if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, this.#transport, this.#emit);
     this.#near = this.#engine.hasNearTier;
     this.#compress = o.compress;
@@ -105,11 +105,11 @@ export class Cache {
 
   /** Counters since construction: near-tier hits and misses, stale values served, HTTP requests. */
   get stats() {
-    const engine = this.#engine;
+    const [nearHits, nearMisses, staleServed] = this.#engine.stats;
     return {
-      nearHits: engine.nearHits,
-      nearMisses: engine.nearMisses,
-      staleServed: engine.staleServed,
+      nearHits,
+      nearMisses,
+      staleServed,
       requests: this.#transport?.requests ?? 0,
       busUp: this.#bus?.up ?? false,
     };

@@ -35,13 +35,14 @@ export class Transport {
   authorization;
   fetch;
 
-  // `options`: { timeout, autoPipeline, fetch } (checked by arguments.js); `emit`: the cache's
-  // onEvent (exceptions already caught), or undefined.
-  constructor(engine, options, emit) {
+  // `url` and `token`: the endpoint and the token, as url.js read them and the engine checked
+  // them; `options`: { timeout, autoPipeline, fetch } (checked by arguments.js); `emit`: the
+  // cache's onEvent (exceptions already caught), or undefined.
+  constructor(engine, url, token, options, emit) {
     this.#emit = emit;
     this.#engine = engine;
-    this.url = engine.endpoint;
-    this.authorization = `Bearer ${engine.token}`;
+    this.url = url;
+    this.authorization = `Bearer ${token}`;
     this.#headers = { Authorization: this.authorization, "Content-Type": "application/json" };
     this.fetch = options.fetch;
     this.#timeout = options.timeout;

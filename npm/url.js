@@ -8,7 +8,7 @@ import { CacheError } from "./errors.js";
 // The backend kinds, as src/wasm.rs numbers them (`Engine::new`).
 const MEMORY = 0;
 const DUMMY = 1;
-const REST = 2;
+export const REST = 2;
 
 const SCHEME = /^([a-z][a-z\d+.-]*):\/\//i;
 // A query ttl: a plain decimal number of seconds, as the Python original writes it.

@@ -238,7 +238,7 @@ pub struct Engine(engine::Engine<JsHost>);
 /// object (undefined when none were given); each returns what `step` makes of the engine's
 /// answer.
 /// `Engine::new`'s `backend`, as npm/url.js numbers the URL's schemes; `location` is the
-/// memory store's name (empty: a store of its own) or the REST endpoint.
+/// memory store's name (empty: a store of its own; unused for the others).
 const MEMORY: u32 = 0;
 const DUMMY: u32 = 1;
 
@@ -250,20 +250,11 @@ impl Engine {
             MEMORY if location.is_empty() => BackendGiven::Memory { name: None },
             MEMORY => BackendGiven::Memory { name: Some(location) },
             DUMMY => BackendGiven::Dummy,
-            _ => BackendGiven::Rest { endpoint: location },
+            _ => BackendGiven::Rest,
         };
         engine::Engine::new(backend, options.into(), JsHost, &NAMED_STORES.0).map(Engine).map_err(report)
     }
 
-    /// The REST endpoint (undefined for memory and dummy).
-    #[wasm_bindgen(getter)]
-    pub fn endpoint(&self) -> JsValue {
-        optional_text(self.0.endpoint().map(|(url, _)| url))
-    }
-    #[wasm_bindgen(getter)]
-    pub fn token(&self) -> JsValue {
-        optional_text(self.0.endpoint().map(|(_, token)| token))
-    }
     /// Whether reads go through a near tier (REST with the `near` option).
     #[wasm_bindgen(getter, js_name = hasNearTier)]
     pub fn has_near_tier(&self) -> bool {
@@ -280,17 +271,11 @@ impl Engine {
     pub fn disconnect(&self) -> JsValue {
         done_or_error(self.0.disconnect())
     }
-    #[wasm_bindgen(getter, js_name = nearHits)]
-    pub fn near_hits(&self) -> f64 {
-        self.0.stats().near_hits as f64
-    }
-    #[wasm_bindgen(getter, js_name = nearMisses)]
-    pub fn near_misses(&self) -> f64 {
-        self.0.stats().near_misses as f64
-    }
-    #[wasm_bindgen(getter, js_name = staleServed)]
-    pub fn stale_served(&self) -> f64 {
-        self.0.stats().stale_served as f64
+    /// `[nearHits, nearMisses, staleServed]` (one getter rather than three).
+    #[wasm_bindgen(getter)]
+    pub fn stats(&self) -> Array {
+        let stats = self.0.stats();
+        Array::of3(&(stats.near_hits as f64).into(), &(stats.near_misses as f64).into(), &(stats.stale_served as f64).into())
     }
 
     /// The channel to listen on (with `near.bus` on REST), else undefined.

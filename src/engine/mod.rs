@@ -77,7 +77,9 @@ impl NamedStores {
 enum Backend {
     Memory(SharedStore),
     Dummy,
-    Rest { endpoint: String, token: String },
+    /// The transport (npm/transport.js) holds the endpoint and the token: the engine only checks
+    /// the token, and plans the requests.
+    Rest,
 }
 
 /// What a call does next.
@@ -131,13 +133,13 @@ impl<H: Host> Engine<H> {
             BackendGiven::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),
             BackendGiven::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),
             BackendGiven::Dummy => Backend::Dummy,
-            BackendGiven::Rest { endpoint } => match options.token {
+            BackendGiven::Rest => match options.token {
                 // It goes into a header: anything else would fail every request, with the
                 // runtime's message quoting it.
                 Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
                     return Err(Error::cache(Code::Config, &["the token is not a valid HTTP header value (printable ASCII, no spaces)"]))
                 }
-                Some(token) => Backend::Rest { endpoint, token },
+                Some(_) => Backend::Rest,
                 None => return Err(Error::cache(Code::Config, &["the REST backend needs a token: options.token, or https://:TOKEN@host"])),
             },
         };
@@ -163,14 +165,6 @@ impl<H: Host> Engine<H> {
             bus,
             tagged: options.tagged,
         })
-    }
-
-    /// The REST endpoint and its token; `None` for memory and dummy.
-    pub fn endpoint(&self) -> Option<(&str, &str)> {
-        match &self.backend {
-            Backend::Rest { endpoint, token } => Some((endpoint, token)),
-            _ => None,
-        }
     }
 
     /// Whether reads go through a near tier (REST with the `near` option).

@@ -19,8 +19,9 @@ pub enum BackendGiven {
     Memory { name: Option<String> },
     /// `dummy://`: stores nothing.
     Dummy,
-    /// `http://` or `https://`: an Upstash-style REST endpoint, without userinfo or query.
-    Rest { endpoint: String },
+    /// `http://` or `https://`: an Upstash-style REST endpoint (which the transport keeps; the
+    /// engine needs only the token, to check it).
+    Rest,
 }
 
 /// The constructor's options, each `None` (or `Default`) when not given. The URL's query and

@@ -314,7 +314,6 @@ mod tests {
     #[test]
     fn rest_calls_send_one_command_and_read_its_answer() {
         let e = rest(Options { key_prefix: Some("p".into()), ..Options::default() });
-        assert_eq!(e.endpoint(), Some(("https://h", "t")));
         let get = sent(e.get("k", CallOptions { version: VersionGiven::Number(3.0), ..NONE }));
         assert_eq!((get.body.as_str(), get.once, get.route()), (r#"["GET","p:3:k"]"#, false, Route::Command));
         assert_eq!(done(e.read(get.clone(), 200, br#"{"result":"\"v\""}"#)), Outcome::Json(r#""\"v\"""#.into()));

@@ -39,7 +39,7 @@ pub const MEMORY: BackendGiven = BackendGiven::Memory { name: None };
 
 /// `https://h`.
 pub fn https() -> BackendGiven {
-    BackendGiven::Rest { endpoint: "https://h".into() }
+    BackendGiven::Rest
 }
 
 /// A connected engine on `backend`, its clock at 1000 ms.

@@ -184,7 +184,7 @@ impl Sim {
                 ..Options::default()
             };
             let host = SimHost { clock: clock.clone(), random: Cell::new(seed ^ (i as u64 + 1)) };
-            let engine = Engine::new(BackendGiven::Rest { endpoint: "https://sim".into() }, options, host, &stores).expect("options");
+            let engine = Engine::new(BackendGiven::Rest, options, host, &stores).expect("options");
             engine.connect().expect("connect");
             let bus = engine.bus_channel().map(|_| Vec::new());
             clients.push(Client { engine, queue: Vec::new(), loading: HashMap::new(), floors: HashMap::new(), bus });
