@@ -275,7 +275,7 @@ impl Engine {
     #[wasm_bindgen(getter)]
     pub fn stats(&self) -> Array {
         let stats = self.0.stats();
-        Array::of3(&(stats.near_hits as f64).into(), &(stats.near_misses as f64).into(), &(stats.stale_served as f64).into())
+        array(&[(stats.near_hits as f64).into(), (stats.near_misses as f64).into(), (stats.stale_served as f64).into()])
     }
 
     /// The channel to listen on (with `near.bus` on REST), else undefined.
@@ -465,6 +465,11 @@ fn ttl_given(value: &JsValue) -> TtlGiven {
     }
 }
 
+/// An array of these. (`Array.of` is an import per number of items: `push` is imported already.)
+fn array(items: &[JsValue]) -> Array {
+    items.iter().collect()
+}
+
 /// A text or undefined. (`JsValue` rather than `Option<String>`: wasm-bindgen returns those
 /// through a slot on the wasm stack, with more glue in JavaScript for each method.)
 fn optional_text(text: Option<&str>) -> JsValue {
@@ -482,7 +487,7 @@ fn step(result: crate::error::Result<Step>) -> JsValue {
         Ok(Step::Send(request)) => RestRequest(request).into(),
         // A stale value served at once, and the request that refreshes it in the background:
         // `[value, request]` (a class of its own cost 0.3 KB of wasm for two fields).
-        Ok(Step::Refresh(done, request)) => Array::of2(&outcome(done), &RestRequest(request).into()).into(),
+        Ok(Step::Refresh(done, request)) => array(&[outcome(done), RestRequest(request).into()]).into(),
         Err(error) => report(error),
     }
 }
