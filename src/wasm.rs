@@ -34,7 +34,7 @@ impl Numbers for JsHost {
         js_sys::Number::parse_float(text)
     }
     fn format(&self, value: f64) -> String {
-        js_sys::Number::from(value).to_string_with_radix(10).ok().and_then(|s| s.as_string()).unwrap_or_default()
+        number_text(value).as_string().unwrap_or_default()
     }
 }
 
@@ -79,6 +79,11 @@ fn report(error: Error) -> JsValue {
 // the glue writes with a DataView in a function of its own per getter.
 #[wasm_bindgen]
 extern "C" {
+    /// `String(number)`: a number's text as `JSON.stringify` prints it. (Not js-sys's
+    /// `Number.toString`, which may throw and so comes wrapped in a catch, in the glue and here.)
+    #[wasm_bindgen(js_name = String)]
+    fn number_text(value: f64) -> JsValue;
+
     /// The constructor's options as npm/arguments.js's `cacheOptions` returns them (types
     /// checked; absent ones undefined), with the URL's query and token merged in (npm/url.js):
     /// `keyPrefix`, `version`, `ttl`, `maxEntries`, `token`, `retries`, `near` (undefined, or
