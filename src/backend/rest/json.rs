@@ -342,13 +342,14 @@ impl Reader<'_> {
         }
     }
 
+    /// Four hex digits (a `\u` escape's). A digit at a time: `u32::from_str_radix` takes a
+    /// sign too, and brings its own parser into the wasm.
     fn hex4(&mut self) -> Option<u32> {
-        let digits = self.text.get(self.at..self.at.checked_add(4)?)?;
-        let value = u32::from_str_radix(digits, 16).ok()?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
+        let mut value = 0;
+        for _ in 0..4 {
+            value = value * 16 + char::from(self.peek()?).to_digit(16)?;
+            self.at += 1;
         }
-        self.at += 4;
         Some(value)
     }
 }
