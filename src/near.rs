@@ -201,7 +201,7 @@ impl Near {
             let alone = entry.writing.is_empty() && !entry.overlapped && entry.epoch == id && self.orphans.is_empty();
             match values.as_ref().and_then(|v| v.get(i)) {
                 Some(value) if alone => {
-                    entry.value.clone_from(value);
+                    entry.value = value.clone();
                     entry.at = Some(now);
                     entry.expires_at = ttl_ms.map(|ms| now + ms as f64);
                 }

@@ -1,13 +1,14 @@
 //! The wasm-bindgen boundary: JavaScript values in, the engine's types; the engine's results
 //! out, JavaScript values. Nothing is decided here (`crate::engine` decides), and nothing in
-//! JavaScript is called back but the clock, `Math.random`, `JSON.parse` and number text.
+//! JavaScript is called back but the clock, `Math.random`, `JSON.parse`, number text and the
+//! reads of the options objects.
 //!
 //! npm/arguments.js checks the types of what a caller passes (a `TypeError`) before calling in,
 //! so the conversions below cannot fail on what it sends; the engine checks the values (a
 //! `RangeError` or a `CacheError` code). The constructor's options and each call's arrive as
 //! one object each, read here once into the engine's `Options` and `CallOptions`. A call method
-//! returns one value: its outcome, a `RestRequest` to send, or an error report (an error as
-//! data, which npm/errors.js turns into the `TypeError`, `RangeError` or `CacheError` it
+//! returns one value: its outcome, a `RestRequest` to send, or an error report (an `EvalError`
+//! made here, which npm/errors.js turns into the `TypeError`, `RangeError` or `CacheError` it
 //! describes). One value rather than a `Result`: wasm-bindgen returns a `Result` through a slot
 //! on the wasm stack, read after two more calls.
 
@@ -481,9 +482,9 @@ fn optional_text(text: Option<&str>) -> JsValue {
     text.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
-/// undefined, or the error's error report (for a method that has no outcome).
+/// undefined, or the error report of the error (for a method that has no outcome).
 fn done_or_error(result: crate::error::Result<()>) -> JsValue {
-    result.err().map_or(JsValue::UNDEFINED, |error| report(error))
+    result.err().map_or(JsValue::UNDEFINED, report)
 }
 
 fn step(result: crate::error::Result<Step>) -> JsValue {

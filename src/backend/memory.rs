@@ -98,7 +98,7 @@ impl MemoryStore {
                     // In place: an existing key keeps its expiry.
                     Some(e) => {
                         let value = number::add(Some(&e.value), delta, numbers)?;
-                        e.value.clone_from(&value);
+                        e.value = value.clone();
                         value
                     }
                     None => {

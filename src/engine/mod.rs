@@ -149,7 +149,7 @@ impl<H: Host> Engine<H> {
             None => None,
         };
         // The near tier only in front of REST: the other backends are memory already.
-        let near = policy.filter(|_| matches!(backend, Backend::Rest { .. })).map(|p| RefCell::new(Near::new(p, [host.random_u64(), host.random_u64()])));
+        let near = policy.filter(|_| matches!(backend, Backend::Rest)).map(|p| RefCell::new(Near::new(p, [host.random_u64(), host.random_u64()])));
         let bus = options.near.filter(|given| given.bus && near.is_some()).map(|_| Bus::new(keys.prefix(), host.random_u64()));
         Ok(Engine {
             host,
