@@ -25,6 +25,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_vers
   cargo install --locked wasm-bindgen-cli --version "$wasm_bindgen_version" \
     || cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
+# wasm-pack runs the wasm-bindgen tests (`make test-wasm`); `make build` runs wasm-bindgen itself.
 command -v wasm-pack >/dev/null || cargo install --locked wasm-pack || cargo install wasm-pack
 
 # The real async-caches for tests/python, in a virtual environment of its own, installed again
