@@ -26,13 +26,13 @@ impl<H: Host> Engine<H> {
     fn read_answer(&self, request: Request, status: u16, body: &[u8]) -> Result<Step> {
         let body = rest::body_text(body);
         if request.route() != Route::Pipelined {
-            if let Some(expect) = request.read.expect() {
-                let outcome = rest::reply(expect, status, body)?;
+            if let Some(outcome) = request.read.expect().and_then(|expect| rest::plain_reply(expect, status, body)) {
                 return self.decoded(request, outcome);
             }
         }
-        // A walk's step, a near read, or a script sent alone by a transport that does not
-        // pipeline (NOSCRIPT is then an HTTP 400).
+        // Any other answer is read as a pipeline's entry is: an op's reply, a walk's step, a
+        // near read, or a script sent alone by a transport that does not pipeline (NOSCRIPT is
+        // then an HTTP 400).
         match rest::interpret(status, body) {
             Ok(answer) => self.answer(request, answer),
             Err(error) => self.request_failed(request.read, error, status >= 500),

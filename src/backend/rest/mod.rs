@@ -11,7 +11,7 @@ use crate::prelude::*;
 pub mod commands;
 pub mod json;
 
-use commands::{command, decimal, decode, integer, protocol_error, result, value, with_keys, Expect};
+use commands::{command, decimal, integer, protocol_error, result, value, with_keys, Expect};
 use json::{Json, Plain};
 
 use crate::error::{Code, Error, Result};
@@ -76,18 +76,17 @@ pub fn body_text(body: &[u8]) -> &str {
     ::core::str::from_utf8(body).unwrap_or("\u{0}")
 }
 
-/// The outcome of a single-command request.
-pub fn reply(expect: Expect, status: u16, body: &str) -> Result<Outcome> {
-    // Stored texts, in the answer's usual form: passed on as written, with no tree built.
-    let plain = match expect {
-        Expect::Value => Some(Plain::Text),
-        Expect::Values(n) => Some(Plain::Texts(n)),
-        _ => None,
+/// The outcome of a single-command request whose answer holds stored texts in its usual form
+/// (`{"result":"..."}`, `{"result":["...",null]}`): passed on as written, with no tree built.
+/// `None` for any other answer, which is read as JSON (`interpret`) and decoded like a pipeline's.
+pub fn plain_reply(expect: Expect, status: u16, body: &str) -> Option<Outcome> {
+    let want = match expect {
+        Expect::Value => Plain::Text,
+        Expect::Values(n) => Plain::Texts(n),
+        _ => return None,
     };
-    if let Some(result) = plain.filter(|_| status == 200).and_then(|want| json::plain_result(body, want)) {
-        return Ok(Outcome::Json(result.to_owned()));
-    }
-    decode(expect, result(interpret(status, body)?)?)
+    let result = json::plain_result(body, want).filter(|_| status == 200)?;
+    Some(Outcome::Json(result.to_owned()))
 }
 
 /// The answer of each command in a `/pipeline` request of `count` commands, in order, to be
@@ -198,6 +197,16 @@ pub fn interpret(status: u16, body: &str) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::ops::Op;
+    use commands::decode;
+
+    /// A single command's answer, as the engine reads it (`Engine::read`): the usual form as
+    /// written, anything else as JSON.
+    fn reply(expect: Expect, status: u16, body: &str) -> Result<Outcome> {
+        match plain_reply(expect, status, body) {
+            Some(outcome) => Ok(outcome),
+            None => decode(expect, result(interpret(status, body)?)?),
+        }
+    }
 
     #[test]
     fn stored_texts_in_the_usual_form_are_passed_on_as_written() {
