@@ -4,10 +4,6 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-# The features rustc's wasm32 target emits; wasm-opt must be told to accept them.
-WASM_FEATURES := --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-reference-types --enable-multivalue
-WASM := .build/wasm/edge_caches_bg.wasm
 
 .PHONY: all setup build demo bench bench-variant fuzz test test-size test-core test-wasm test-types test-js test-gateway test-servers test-faults test-topologies clean
 all: build
@@ -18,13 +14,7 @@ setup:
 # pkg/: the npm package, built once and shared by every suite.
 build: setup
 	cargo build --quiet --release --target wasm32-unknown-unknown --target-dir target -p edge-caches
-	@# wasm-bindgen warns that the wasm has no target_features section: Cargo.toml's strip
-	@# drops it on purpose ([profile.release] says why). --encode-into always: every runtime
-	@# the package supports has TextEncoder.encodeInto, so the glue needs no fallback for it.
-	wasm-bindgen --target web --encode-into always --out-dir .build/wasm --out-name edge_caches \
-	  target/wasm32-unknown-unknown/release/edge_caches.wasm
-	@# --converge: -Oz again while it still shrinks the wasm (about 100 B, a second longer).
-	wasm-opt -Oz --converge $(WASM_FEATURES) --strip-debug --strip-producers $(WASM) -o $(WASM)
+	scripts/finish-wasm.sh target/wasm32-unknown-unknown/release/edge_caches.wasm .build/wasm
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.
 	rm -rf .build/packed && mkdir -p .build/packed/edge-caches

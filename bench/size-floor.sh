@@ -3,7 +3,7 @@
 # taken out. A measurement for docs/performance.md (*Size*), not a product and not
 # part of `make bench`: every variant is the committed tree (HEAD) with an edit of
 # src/engine/ that leaves a backend unreachable, so LTO drops its code, built as `make build`
-# builds the wasm (cargo release, wasm-bindgen, wasm-opt -Oz --converge) and measured
+# builds the wasm (cargo release, then scripts/finish-wasm.sh) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
 # Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
 set -euo pipefail
@@ -13,8 +13,6 @@ export PATH="$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="$root/target/size-floor"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-features="--enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-reference-types --enable-multivalue"
 
 # Runs a build step quietly, showing what it printed only if it fails.
 quietly() {
@@ -67,16 +65,13 @@ measure() {
     git -C "$root" archive HEAD | tar -x -m -C "$work"
     [ "$#" -eq 0 ] || take_out "$@"
     quietly cargo build --release --target wasm32-unknown-unknown --lib --manifest-path "$work/Cargo.toml"
-    quietly wasm-bindgen --target web --encode-into always --out-dir "$work/out" --out-name edge_caches "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm"
-    # shellcheck disable=SC2086
-    quietly wasm-opt -Oz --converge $features --strip-debug --strip-producers \
-        "$work/out/edge_caches_bg.wasm" -o "$work/out/min.wasm"
-    last="$work/out/min.wasm"
+    quietly "$root/scripts/finish-wasm.sh" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" "$work/out"
+    last="$work/out/edge_caches_bg.wasm"
     node -e '
       const b = require("fs").readFileSync(process.argv[1]);
       const gz = require("zlib").gzipSync(b, { level: 9 }).length;
       console.log(`| ${process.argv[2]} | ${b.length.toLocaleString("en")} B | ${gz.toLocaleString("en")} B |`);
-    ' "$work/out/min.wasm" "$label"
+    ' "$last" "$label"
 }
 
 echo "| wasm of HEAD ($(git -C "$root" rev-parse --short HEAD)) | raw | gzip -9 |"

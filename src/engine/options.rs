@@ -138,16 +138,16 @@ mod tests {
     fn bad_options_are_refused_with_their_class() {
         let stores = NamedStores::default();
         let kind = |backend: BackendGiven, options: Options| Engine::new(backend, options, host(0.0), &stores).err().map(|e| e.kind);
-        assert_eq!(kind(https(), Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
-        assert_eq!(kind(https(), Options { token: Some(String::new()), ..Options::default() }), Some(Kind::Cache(Code::Config)));
+        assert_eq!(kind(REST, Options::default()), Some(Kind::Cache(Code::Config)), "REST needs a token");
+        assert_eq!(kind(REST, Options { token: Some(String::new()), ..Options::default() }), Some(Kind::Cache(Code::Config)));
         assert_eq!(kind(MEMORY, Options { ttl: TtlGiven::Seconds(0.0), ..Options::default() }), Some(Kind::Range));
         assert_eq!(kind(MEMORY, Options { max_entries: Some(0.0), ..Options::default() }), Some(Kind::Range));
         assert_eq!(kind(MEMORY, Options { max_entries: Some(1.5), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind(https(), Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
+        assert_eq!(kind(REST, Options { token: Some("t".into()), retries: Some(11.0), ..Options::default() }), Some(Kind::Range));
         assert_eq!(kind(MEMORY, Options { version: VersionGiven::Number(0.5), ..Options::default() }), Some(Kind::Range));
-        assert_eq!(kind(https(), Options { token: Some("tok".into()), ..Options::default() }), None);
+        assert_eq!(kind(REST, Options { token: Some("tok".into()), ..Options::default() }), None);
         for bad in ["a\r\nX-Evil: 1", "a b", "tok\u{0}", "t\u{e9}"] {
-            let error = Engine::new(https(), Options { token: Some(bad.into()), ..Options::default() }, host(0.0), &stores).err().expect(bad);
+            let error = Engine::new(REST, Options { token: Some(bad.into()), ..Options::default() }, host(0.0), &stores).err().expect(bad);
             assert_eq!(error.kind, Kind::Cache(Code::Config), "{bad:?}");
             assert!(!error.message.contains(bad), "the message never holds the token");
         }
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn near_options_are_checked_and_do_nothing_on_memory() {
         let stores = NamedStores::default();
-        let kind = |options: Options| Engine::new(https(), Options { token: Some("t".into()), ..options }, host(0.0), &stores).err().map(|e| e.kind);
+        let kind = |options: Options| Engine::new(REST, Options { token: Some("t".into()), ..options }, host(0.0), &stores).err().map(|e| e.kind);
         let near = |n: NearGiven| Options { near: Some(n), ..Options::default() };
         assert_eq!(kind(near(NearGiven { ttl: Some(0.0), ..NearGiven::default() })), Some(Kind::Range));
         assert_eq!(kind(near(NearGiven { swr: Some(-1.0), ..NearGiven::default() })), Some(Kind::Range));

@@ -37,10 +37,8 @@ pub fn host(now: f64) -> TestHost {
 /// `memory://`: a store of its own.
 pub const MEMORY: BackendGiven = BackendGiven::Memory { name: None };
 
-/// `https://h`.
-pub fn https() -> BackendGiven {
-    BackendGiven::Rest
-}
+/// `https://...`: the engine is not told the endpoint (the transport keeps it).
+pub const REST: BackendGiven = BackendGiven::Rest;
 
 /// A connected engine on `backend`, its clock at 1000 ms.
 pub fn engine(backend: BackendGiven, options: Options) -> Engine<TestHost> {
@@ -51,7 +49,7 @@ pub fn engine(backend: BackendGiven, options: Options) -> Engine<TestHost> {
 
 /// A connected REST engine with token "t".
 pub fn rest(options: Options) -> Engine<TestHost> {
-    engine(https(), Options { token: Some("t".into()), ..options })
+    engine(REST, Options { token: Some("t".into()), ..options })
 }
 
 pub fn done(step: Result<Step>) -> Outcome {

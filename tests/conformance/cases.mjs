@@ -715,6 +715,7 @@ export function defineConformance({ describe, it, Cache, CacheError, url, token,
       await assert.rejects(cache.getMany(["a", "b:#tags:c"]), RangeError);
       assert.throws(() => new Cache("memory://", { keyPrefix: "app:#tags" }), RangeError);
       assert.throws(() => new Cache("memory://", { version: "#tags" }), RangeError);
+      assert.throws(() => new Cache("memory://?version=%23tags"), RangeError, "the URL's version too");
       assert.equal(await cache.get("#tags"), null, "a key may be called #tags");
     });
   });

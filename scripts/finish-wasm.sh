@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# From cargo's wasm to the package's: wasm-bindgen as the package needs it, then wasm-opt -Oz.
+# One place for `make build` and for the size measures in bench/, which must measure the wasm
+# the package ships. With --names, function names are kept (for bench/size-marginal.mjs).
+# Usage: scripts/finish-wasm.sh CARGO_WASM OUT_DIR [--names]
+#   writes OUT_DIR/edge_caches.js (the glue) and OUT_DIR/edge_caches_bg.wasm
+set -euo pipefail
+
+in=$1
+out=$2
+names=${3:-}
+# The features rustc's wasm32 target emits; wasm-opt must be told to accept them.
+features=(--enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int
+  --enable-sign-ext --enable-reference-types --enable-multivalue)
+mkdir -p "$out"
+if [ "$names" = --names ]; then
+  # Unstripped, the wasm keeps its target_features section, which would tell wasm-bindgen to
+  # use reference types (Cargo.toml and .cargo/config.toml say why the shipped build has none).
+  wasm-opt "${features[@]}" --strip-target-features -g "$in" -o "$out/named-in.wasm"
+  in=$out/named-in.wasm
+  keep=(-g)
+else
+  keep=(--strip-debug --strip-producers)
+fi
+# wasm-bindgen warns that the wasm has no target_features section: Cargo.toml's strip drops it
+# on purpose ([profile.release] says why). --encode-into always: every runtime the package
+# supports has TextEncoder.encodeInto, so the glue needs no fallback for it.
+wasm-bindgen --target web --encode-into always --out-dir "$out" --out-name edge_caches "$in"
+# --converge: -Oz again while it still shrinks the wasm (about 100 B, a second longer).
+wasm-opt -Oz --converge "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
+rm -f "$out/named-in.wasm"
