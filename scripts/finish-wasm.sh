@@ -3,7 +3,8 @@
 # One place for `make build` and for the size measures in bench/, which must measure the wasm
 # the package ships. With --names, function names are kept (for bench/size-marginal.mjs).
 # Usage: scripts/finish-wasm.sh CARGO_WASM OUT_DIR [--names]
-#   writes OUT_DIR/edge_caches.js (the glue) and OUT_DIR/edge_caches_bg.wasm
+#   writes OUT_DIR/edge_caches.js (the glue), OUT_DIR/edge_caches_bg.wasm, and
+#   OUT_DIR/wasm-names.json (the wasm's import and export names as minified, from the glue's)
 set -euo pipefail
 
 in=$1
@@ -28,4 +29,9 @@ fi
 wasm-bindgen --target web --encode-into always --out-dir "$out" --out-name edge_caches "$in"
 # --converge: -Oz again while it still shrinks the wasm (about 100 B, a second longer).
 wasm-opt -Oz --converge "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
+# The imports' and exports' names minified (binaryen's pass, as emscripten uses it): wasm-bindgen
+# names each with a hash, which the wasm and the glue both carry and gzip cannot share. The pass
+# prints the map as JSON; scripts/package.mjs has terser rename the glue's side by it.
+wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" \
+  -o "$out/edge_caches_bg.wasm" > "$out/wasm-names.json"
 rm -f "$out/named-in.wasm"

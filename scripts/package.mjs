@@ -27,16 +27,33 @@ if (multiValue.length > 0) throw new Error(`package.mjs: exports ${multiValue.jo
 // variable, and its identifier minifier renames every variable (keepNames undoes that with a
 // call per function: larger). terser renames all names but the two that users see (Cache.name,
 // CacheError's constructor.name): 0.9 KB gzipped less (docs/performance.md, *Size*).
-const minify = async (code) =>
+const minify = async (code, properties) =>
   (
     await terser(code, {
       module: true,
       ecma: 2022,
       compress: { passes: 2 },
-      mangle: { toplevel: true, reserved: ["Cache", "CacheError"] },
+      mangle: { toplevel: true, reserved: ["Cache", "CacheError"], ...(properties && { properties: properties.mangle }) },
+      ...(properties && { nameCache: properties.nameCache }),
       format: { comments: false },
     })
   ).code;
+
+// The wasm's import and export names as scripts/finish-wasm.sh minified them (binaryen's map,
+// `[module, name, minified]` per import and `[name, minified]` per export): terser renames the
+// same names in the glue by it, as properties (the imports object's keys, `wasm.name`), and
+// only those. 1.3 KB gzipped less (docs/performance.md, *Size*).
+// The imports' module (wasm-bindgen's "./edge_caches_bg.js") is renamed too: to the one module
+// the wasm imports from now.
+function wasmNames(wasm) {
+  const map = JSON.parse(readFileSync(join(wasmOut, "wasm-names.json"), "utf8"));
+  const [module, ...others] = importModules(wasm);
+  if (others.length > 0) throw new Error(`package.mjs: the wasm imports from ${[module, ...others].join(", ")}, not one module`);
+  const renames = new Map();
+  for (const [from, name, minified] of map.imports) renames.set(from, module).set(name, minified);
+  for (const [name, minified] of map.exports) renames.set(name, minified);
+  return renames;
+}
 const stage = join(root, ".build/stage");
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
@@ -57,7 +74,19 @@ const [bundle] = buildSync({
   logLevel: "warning",
   write: false,
 }).outputFiles;
-writeFileSync(join(pkg, "edge_caches.js"), await minify(bundle.text));
+const renames = wasmNames(readFileSync(join(pkg, "edge_caches_bg.wasm")));
+const escape = (name) => name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+const bundled = await minify(bundle.text, {
+  // builtins: `memory` is one of terser's DOM names, which it leaves alone unless told.
+  mangle: { regex: new RegExp(`^(${[...renames.keys()].map(escape).join("|")})$`), builtins: true },
+  nameCache: { props: { props: Object.fromEntries([...renames].map(([name, minified]) => ["$" + name, minified])) } },
+});
+// A name of the wasm's left in the glue (one it reaches some other way than as a property)
+// would be undefined at run time: stop here instead.
+const named = (name) => new RegExp(`\\.${escape(name)}(?![\\w$])|[{,]${escape(name)}:|["']${escape(name)}["'][:\\]]`).test(bundled);
+const left = [...renames.keys()].filter(named);
+if (left.length > 0) throw new Error(`package.mjs: the bundle still names ${left.join(", ")} after renaming the wasm's names`);
+writeFileSync(join(pkg, "edge_caches.js"), bundled);
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
   writeFileSync(join(pkg, file), await minify(readFileSync(join(root, "npm", file), "utf8")));
 }
@@ -111,6 +140,21 @@ function multiValueExports(bytes) {
       if (binaryen.expandType(results).length > 1) found.push(info.name);
     }
     return found;
+  } finally {
+    module.dispose();
+  }
+}
+
+// The modules the wasm's imports come from, read with binaryen.
+function importModules(bytes) {
+  const module = binaryen.readBinary(bytes);
+  try {
+    const modules = new Set();
+    for (let i = 0; i < module.getNumFunctions(); i++) {
+      const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
+      if (info.module) modules.add(info.module);
+    }
+    return [...modules];
   } finally {
     module.dispose();
   }
