@@ -27,11 +27,18 @@ fi
 # on purpose ([profile.release] says why). --encode-into always: every runtime the package
 # supports has TextEncoder.encodeInto, so the glue needs no fallback for it.
 wasm-bindgen --target web --encode-into always --out-dir "$out" --out-name edge_caches "$in"
-# --converge: -Oz again while it still shrinks the wasm (about 100 B, a second longer).
-wasm-opt -Oz --converge "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
 # The imports' and exports' names minified (binaryen's pass, as emscripten uses it): wasm-bindgen
 # names each with a hash, which the wasm and the glue both carry and gzip cannot share. The pass
-# prints the map as JSON; scripts/package.mjs has terser rename the glue's side by it.
+# prints the map as JSON; scripts/package.mjs has terser rename the glue's side by it. Before
+# the optimizer, which then does a little better (160 B).
 wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" \
   -o "$out/edge_caches_bg.wasm" > "$out/wasm-names.json"
+# For the gzipped size, which is what users download: -Os rather than -Oz, and a function with
+# one caller inlined into it only when small. LLVM (opt-level "z") already inlined what it
+# judged worth it; binaryen's inlining of the larger single-caller functions left makes the wasm
+# smaller raw but 2.2 KB larger gzipped (inlined, a body's locals are renumbered among its
+# caller's, and gzip no longer finds it like the others). docs/performance.md, *Size*, has the
+# measures. --converge: again while it still shrinks the wasm.
+wasm-opt -Os --one-caller-inline-max-function-size=20 --converge "${features[@]}" "${keep[@]}" \
+  "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
 rm -f "$out/named-in.wasm"
