@@ -7,7 +7,6 @@
 
 use crate::prelude::*;
 
-use alloc::boxed::Box;
 
 use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
@@ -25,7 +24,9 @@ struct Stored {
     /// Milliseconds since the epoch; `None` for never.
     expires_at: Option<f64>,
     /// A tagged entry's stamp keys with the stamps they had when it was written (`crate::tags`).
-    tags: Option<Box<[(String, u64)]>>,
+    /// A `Vec` (made at its length) rather than a boxed slice, whose shrink and clone are code
+    /// of their own in the wasm.
+    tags: Option<Vec<(String, u64)>>,
 }
 
 pub struct MemoryStore {
@@ -159,7 +160,7 @@ impl MemoryStore {
     }
 
     /// A new entry's tags: each stamp key with its stamp now (made if it has none).
-    fn tags(&mut self, stamps: &[String]) -> Option<Box<[(String, u64)]>> {
+    fn tags(&mut self, stamps: &[String]) -> Option<Vec<(String, u64)>> {
         if stamps.is_empty() {
             return None;
         }
@@ -175,7 +176,7 @@ impl MemoryStore {
             };
             tags.push((key.clone(), stamp));
         }
-        Some(tags.into_boxed_slice())
+        Some(tags)
     }
 
     fn next_stamp(&mut self) -> u64 {
