@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# From cargo's wasm to the package's: wasm-bindgen as the package needs it, then wasm-opt -Oz.
+# From cargo's wasm to the package's: wasm-bindgen as the package needs it, then wasm-opt (the
+# import and export names minified, then -Os).
 # One place for `make build` and for the size measures in bench/, which must measure the wasm
 # the package ships. With --names, function names are kept (for bench/size-marginal.mjs).
 # Usage: scripts/finish-wasm.sh CARGO_WASM OUT_DIR [--names]
@@ -36,9 +37,8 @@ wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" 
 # For the gzipped size, which is what users download: -Os rather than -Oz, and a function with
 # one caller inlined into it only when small. LLVM (opt-level "z") already inlined what it
 # judged worth it; binaryen's inlining of the larger single-caller functions left makes the wasm
-# smaller raw but 2.2 KB larger gzipped (inlined, a body's locals are renumbered among its
-# caller's, and gzip no longer finds it like the others). docs/performance.md, *Size*, has the
-# measures. --converge: again while it still shrinks the wasm.
+# smaller raw but 2.2 KB larger gzipped (measured; why, not: likely the inlined bodies' locals
+# renumbered among their callers'). docs/performance.md, *Size*, has the measures. --converge: again while it still shrinks the wasm.
 wasm-opt -Os --one-caller-inline-max-function-size=20 --converge "${features[@]}" "${keep[@]}" \
   "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
 rm -f "$out/named-in.wasm"

@@ -42,9 +42,8 @@ const minify = async (code, properties) =>
 // The wasm's import and export names as scripts/finish-wasm.sh minified them (binaryen's map,
 // `[module, name, minified]` per import and `[name, minified]` per export): terser renames the
 // same names in the glue by it, as properties (the imports object's keys, `wasm.name`), and
-// only those. 1.3 KB gzipped less (docs/performance.md, *Size*).
-// The imports' module (wasm-bindgen's "./edge_caches_bg.js") is renamed too: to the one module
-// the wasm imports from now.
+// only those. 1.3 KB gzipped less (docs/performance.md, *Size*). The imports' module
+// (wasm-bindgen's "./edge_caches_bg.js") is renamed too: to the one module the wasm imports from.
 function wasmNames(wasm) {
   const map = JSON.parse(readFileSync(join(wasmOut, "wasm-names.json"), "utf8"));
   const [module, ...others] = importModules(wasm);

@@ -7,7 +7,6 @@
 
 use crate::prelude::*;
 
-
 use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
 use crate::number::{self, Numbers};
