@@ -4,14 +4,11 @@
 // Values are turned into their JSON text here too: the engine has JSON.stringify already, so
 // the wasm need not carry a JSON library.
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const isWellFormed = String.prototype.isWellFormed ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s);
-
 // A key (or version, prefix, token, URL) must be a well-formed string: converting a lone
 // surrogate to UTF-8 would silently turn distinct keys into the same one.
 export function checkString(value, what) {
   if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
-  if (!isWellFormed(value)) throw new TypeError(`${what} is not well-formed Unicode (it has a lone surrogate)`);
+  if (!value.isWellFormed()) throw new TypeError(`${what} is not well-formed Unicode (it has a lone surrogate)`);
   return value;
 }
 

@@ -119,7 +119,7 @@ const manifest = {
   files: ["*.js", "*.d.ts", "edge_caches_bg.wasm"],
   // Every entry instantiates the wasm when imported: bundlers must keep them.
   sideEffects: ["./node.js", "./index.js", "./deno.js", "./workerd.js", "./edge_caches.js"],
-  engines: { node: ">=18" },
+  engines: { node: ">=20" },
   keywords: ["cache", "redis", "upstash", "wasm", "cloudflare-workers", "deno", "edge"],
 };
 writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
