@@ -117,7 +117,8 @@ export class Transport {
       this.#emit === undefined ? 0 : batch.reduce((n, item) => n + item.commands, 0),
       ([status, bytes]) => {
         if (this.#closed) return batch.forEach((item) => item.request.free());
-        const read = this.#engine.readPipeline(batch.map((item) => item.request), status, bytes);
+        for (const item of batch) this.#engine.pipelined(item.request);
+        const read = this.#engine.readPipeline(status, bytes);
         batch.forEach((item, i) => item.done(read[i]));
         then?.();
       },

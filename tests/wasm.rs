@@ -105,10 +105,12 @@ fn rest_calls_give_a_request_whose_answer_the_engine_reads() {
     assert_eq!(incr.flags() & ONCE, ONCE, "an INCRBYFLOAT must not be sent twice");
     let failure = outcome(engine.read(incr, 401, b"")).err().unwrap();
     assert_eq!(failure, "AUTH");
-    let requests = vec![request(engine.get("a", NONE)), request(engine.incr("b", None, NONE))];
-    let answers: Array = engine.read_pipeline(requests, 200, br#"[{"result":null},{"result":"7"}]"#);
+    engine.pipelined(request(engine.get("a", NONE)));
+    engine.pipelined(request(engine.incr("b", None, NONE)));
+    let answers: Array = engine.read_pipeline(200, br#"[{"result":null},{"result":"7"}]"#);
     assert!(answers.get(0).is_null());
     assert_eq!(answers.get(1).as_f64(), Some(7.0));
+    assert_eq!(engine.read_pipeline(200, b"[]").length(), 0, "a batch is read once");
     assert_eq!(engine.retry_after(FetchFailure::Network, 0, true), None);
     assert_eq!(engine.retry_after(FetchFailure::Unsent, 0, true), Some(50));
 }
@@ -143,8 +145,9 @@ fn bad_answers_fail_the_call_and_the_instance_lives_on() {
         let failure = outcome(engine.read(request(engine.get("k", NONE)), status, body)).err().expect("a failure");
         assert!(["PROTOCOL", "SERVER"].contains(&failure.as_str()), "{status} {body:?}: {failure}");
     }
-    let two = vec![request(engine.get("a", NONE)), request(engine.get("b", NONE))];
-    let each = engine.read_pipeline(two, 200, br#"[{"result":null}]"#);
+    engine.pipelined(request(engine.get("a", NONE)));
+    engine.pipelined(request(engine.get("b", NONE)));
+    let each = engine.read_pipeline(200, br#"[{"result":null}]"#);
     assert!(each.iter().all(|r| outcome(r).is_err()), "one answer for two fails both");
     assert_eq!(request(engine.get("k", NONE)).body().as_string().as_deref(), Some(r#"["GET","::k"]"#));
 }
