@@ -131,11 +131,12 @@ impl Walk {
             Walk::Scan => value(result(answer)?)?,
             Walk::DeleteAndScan => {
                 let mut results = match answer {
-                    Json::Array(items) if items.len() == 2 => items.into_iter().map(|r| value(result(r)?)),
+                    Json::Array(items) if items.len() == 2 => items.into_iter(),
                     other => return Err(value(result(other)?).err().unwrap_or_else(protocol_error)),
                 };
-                integer(&results.next().ok_or_else(protocol_error)??)?;
-                results.next().ok_or_else(protocol_error)??
+                let (Some(deleted), Some(scanned)) = (results.next(), results.next()) else { return Err(protocol_error()) };
+                integer(&value(result(deleted)?)?)?;
+                value(result(scanned)?)?
             }
             Walk::Delete => {
                 integer(&value(result(answer)?)?)?;
@@ -171,14 +172,12 @@ fn scan_step(reply: Json) -> Result<(String, Vec<String>)> {
         _ => return Err(protocol_error()),
     };
     let Some(Json::Array(keys)) = parts.next() else { return Err(protocol_error()) };
-    let keys = keys
-        .into_iter()
-        .map(|k| match k {
-            Json::Str(k) => Ok(k.text()),
-            _ => Err(protocol_error()),
-        })
-        .collect::<Result<_>>()?;
-    Ok((cursor, keys))
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Json::Str(key) = key else { return Err(protocol_error()) };
+        found.push(key.text());
+    }
+    Ok((cursor, found))
 }
 
 /// The status and body of an answer as JSON, or the error they mean. A Redis error comes back
