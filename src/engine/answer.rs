@@ -45,8 +45,12 @@ impl<H: Host> Engine<H> {
     pub fn read_pipeline(&self, mut requests: Vec<Request>, status: u16, body: &[u8]) -> Vec<Result<Step>> {
         // Every write's marks stay until every answer is read: a read after a write in the same
         // pipeline must not take the write as over (the simulation finds the stale read if so).
-        let marks: Vec<_> = requests.iter_mut().map(|r| r.mark.take()).collect();
-        let count = requests.iter().map(Request::commands).sum();
+        let mut marks = Vec::with_capacity(requests.len());
+        let mut count = 0;
+        for request in &mut requests {
+            marks.push(request.mark.take());
+            count += request.commands();
+        }
         let mut answers = rest::pipeline_answers(count, status, rest::body_text(body)).map(Vec::into_iter);
         let mut steps = Vec::with_capacity(requests.len());
         for request in requests {
@@ -61,7 +65,12 @@ impl<H: Host> Engine<H> {
                 Err(error) => self.request_failed(request.read, error.clone(), status >= 500),
             });
         }
-        marks.into_iter().zip(steps).map(|(mark, step)| self.end_mark(mark, step)).collect()
+        let mut marks = marks.into_iter();
+        let mut ended = Vec::with_capacity(steps.len());
+        for step in steps {
+            ended.push(self.end_mark(marks.next().flatten(), step));
+        }
+        ended
     }
 
     /// What a request that got no answer (`failure`; `detail`: what the runtime said) means
