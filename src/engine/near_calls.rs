@@ -58,10 +58,11 @@ impl<H: Host> Engine<H> {
         // getMany's keys, for a read too long for one request.
         let requested = many.then(|| keys.clone());
         let mut tier = near.borrow_mut();
-        let lookups: Vec<(String, Lookup)> = keys.into_iter().map(|key| {
+        let mut lookups = Vec::with_capacity(keys.len());
+        for key in keys {
             let lookup = if fresh { Lookup::Miss } else { tier.lookup(&key, now) };
-            (key, lookup)
-        }).collect();
+            lookups.push((key, lookup));
+        }
         // Stale entries are served when nothing else needs the backend (a getMany with a key
         // to fetch fetches its stale ones with it, in the one request).
         let serve_stale = !lookups.iter().any(|(_, lookup)| *lookup == Lookup::Miss);
@@ -95,8 +96,7 @@ impl<H: Host> Engine<H> {
         let epoch = tier.epoch();
         drop(tier);
         if fetch.is_empty() {
-            let known = known.into_iter().map(Option::flatten);
-            let outcome = if many { Outcome::Values(known.collect()) } else { Outcome::Value(known.into_iter().next().flatten()) };
+            let outcome = if many { near_outcome(Some(known), Vec::new()) } else { Outcome::Value(known.pop().flatten().flatten()) };
             // The stale entries' refresh, in the background, once per key.
             if refresh.is_empty() {
                 return Ok(Step::Done(outcome));
@@ -207,7 +207,11 @@ pub(super) fn near_outcome(many: Option<Vec<Option<Option<String>>>>, found: Vec
         return Outcome::Value(found.into_iter().next().flatten());
     };
     let mut found = found.into_iter();
-    Outcome::Values(known.into_iter().map(|k| k.unwrap_or_else(|| found.next().flatten())).collect())
+    let mut values = Vec::with_capacity(known.len());
+    for value in known {
+        values.push(value.unwrap_or_else(|| found.next().flatten()));
+    }
+    Outcome::Values(values)
 }
 
 #[cfg(test)]
