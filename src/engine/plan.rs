@@ -234,12 +234,13 @@ impl<H: Host> Engine<H> {
         };
         let limit = self.request_limit.saturating_sub(self.command(&bare).len());
         let mut parts = match op {
-            Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::GetMany { keys }).collect(),
-            Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k)).into_iter().map(|keys| Op::DeleteMany { keys }).collect(),
-            Op::SetMany { entries, ttl_ms, stamps } => split(entries, limit, |(k, v)| json::str_len(k) + json::str_len(v))
-                .into_iter()
-                .map(|entries| Op::SetMany { entries, ttl_ms: *ttl_ms, stamps: stamps.clone() })
-                .collect(),
+            Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k), |keys| Op::GetMany { keys }),
+            Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k), |keys| Op::DeleteMany { keys }),
+            Op::SetMany { entries, ttl_ms, stamps } => split(entries, limit, |(k, v)| json::str_len(k) + json::str_len(v), |entries| Op::SetMany {
+                entries,
+                ttl_ms: *ttl_ms,
+                stamps: stamps.clone(),
+            }),
             _ => Vec::new(),
         };
         if parts.len() < 2 {
@@ -285,23 +286,23 @@ impl<H: Host> Engine<H> {
     }
 }
 
-/// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`; an item larger
-/// than `limit` is a run of its own.
-fn split<T: Clone>(items: &[T], limit: usize, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
-    let mut runs: Vec<Vec<T>> = Vec::new();
+/// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`, each made the
+/// `part` it is sent as; an item larger than `limit` is a run of its own.
+fn split<T: Clone>(items: &[T], limit: usize, size: impl Fn(&T) -> usize, part: impl Fn(Vec<T>) -> Op) -> Vec<Op> {
+    let mut runs = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0;
     for item in items {
         let n = size(item) + 1;
         if !current.is_empty() && bytes + n > limit {
-            runs.push(core::mem::take(&mut current));
+            runs.push(part(core::mem::take(&mut current)));
             bytes = 0;
         }
         bytes += n;
         current.push(item.clone());
     }
     if !current.is_empty() {
-        runs.push(current);
+        runs.push(part(current));
     }
     runs
 }
