@@ -79,12 +79,22 @@ impl Script {
 
     /// `["EVALSHA", sha1, n, keys..., args...]`, or with `full` the script itself (EVAL).
     pub fn command(self, full: bool, keys: &[String], args: &[&str]) -> String {
-        let count = decimal(keys.len() as u64);
+        let mut out = self.call(full, keys.len());
+        for key in keys {
+            append(&mut out, key);
+        }
+        for arg in args {
+            append(&mut out, arg);
+        }
+        out
+    }
+
+    /// `["EVALSHA", sha1, key_count]` (or EVAL with the text), for the keys and arguments to
+    /// be appended.
+    fn call(self, full: bool, key_count: usize) -> String {
+        let count = decimal(key_count as u64);
         let (sha, text) = if self.read_only() { ("EVALSHA_RO", "EVAL_RO") } else { ("EVALSHA", "EVAL") };
-        let mut parts = if full { vec![text, self.text(), &count] } else { vec![sha, self.sha1(), &count] };
-        parts.extend(keys.iter().map(String::as_str));
-        parts.extend_from_slice(args);
-        command(&parts)
+        command(&if full { [text, self.text(), &count] } else { [sha, self.sha1(), &count] })
     }
 
     /// A body that sends one of these scripts by its SHA-1, with the script in full instead:
@@ -126,11 +136,22 @@ pub fn command(args: &[&str]) -> String {
     out
 }
 
+/// `arg` added at the end of a command made by `command`. (Appending rather than collecting
+/// every argument into a list first: each such list was iterator code of its own in the wasm.)
+pub fn append(command: &mut String, arg: &str) {
+    command.pop(); // the closing bracket
+    command.push(',');
+    write_str(command, arg);
+    command.push(']');
+}
+
 /// `[NAME, key, ...]` (MGET, DEL).
 pub fn with_keys(name: &str, keys: &[String]) -> String {
-    let mut args = vec![name];
-    args.extend(keys.iter().map(String::as_str));
-    command(&args)
+    let mut out = command(&[name]);
+    for key in keys {
+        append(&mut out, key);
+    }
+    out
 }
 
 /// `[[...], [...]]` from commands made by `command`.
@@ -183,7 +204,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             }
             command(&args)
         }
-        Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(core::slice::from_ref(key), &[value.as_str()], *ttl_ms, stamps),
+        Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(&[(key, value)], *ttl_ms, stamps),
         // Over a dead entry too, which SET NX would not.
         Op::Add(Entry { key, value, ttl_ms, stamps }) | Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => {
             let mode = if matches!(op, Op::Add(_)) { "add" } else { "get" };
@@ -194,26 +215,25 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             Script::Add.command(false, &keys, &[mode, value, &ttl])
         }
         Op::GetMany { keys } => with_keys("MGET", keys),
-        Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => {
-            let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-            let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
-            set_tagged(&keys, &values, *ttl_ms, stamps)
-        }
+        Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => set_tagged(entries, *ttl_ms, stamps),
         Op::SetMany { entries, ttl_ms: None, .. } => {
-            let mut args = vec!["MSET"];
+            let mut out = command(&["MSET"]);
             for (key, value) in entries {
-                args.extend([key.as_str(), value.as_str()]);
+                append(&mut out, key);
+                append(&mut out, value);
             }
-            command(&args)
+            out
         }
         Op::SetMany { entries, ttl_ms: Some(ms), .. } => {
-            let count = decimal(entries.len() as u64);
-            let ms = decimal(*ms);
-            let mut args = vec!["EVAL", SET_MANY_PX, &count];
-            args.extend(entries.iter().map(|(k, _)| k.as_str()));
-            args.extend(entries.iter().map(|(_, v)| v.as_str()));
-            args.push(&ms);
-            command(&args)
+            let mut out = command(&["EVAL", SET_MANY_PX, &decimal(entries.len() as u64)]);
+            for (key, _) in entries {
+                append(&mut out, key);
+            }
+            for (_, value) in entries {
+                append(&mut out, value);
+            }
+            append(&mut out, &decimal(*ms));
+            out
         }
         Op::DeleteMany { keys } => with_keys("DEL", keys),
         Op::Clear { .. } => command(&["FLUSHDB"]),
@@ -267,15 +287,20 @@ pub fn holds_tagged(outcome: &Outcome) -> bool {
 }
 
 /// `set`/`setMany` with tags: the entries, then the stamp keys.
-fn set_tagged(keys: &[String], values: &[&str], ttl_ms: Option<u64>, stamps: &[String]) -> String {
-    let count = decimal(keys.len() as u64);
-    let ttl = ttl_ms.map(decimal).unwrap_or_default();
-    let mut all = Vec::with_capacity(keys.len() + stamps.len());
-    all.extend_from_slice(keys);
-    all.extend_from_slice(stamps);
-    let mut args = vec![count.as_str(), ttl.as_str()];
-    args.extend_from_slice(values);
-    Script::SetTagged.command(false, &all, &args)
+fn set_tagged<K: AsRef<str>>(entries: &[(K, K)], ttl_ms: Option<u64>, stamps: &[String]) -> String {
+    let mut out = Script::SetTagged.call(false, entries.len() + stamps.len());
+    for (key, _) in entries {
+        append(&mut out, key.as_ref());
+    }
+    for stamp in stamps {
+        append(&mut out, stamp);
+    }
+    append(&mut out, &decimal(entries.len() as u64));
+    append(&mut out, &ttl_ms.map(decimal).unwrap_or_default());
+    for (_, value) in entries {
+        append(&mut out, value.as_ref());
+    }
+    out
 }
 
 pub fn protocol_error() -> Error {
