@@ -10,7 +10,7 @@
 
 use crate::prelude::*;
 
-use crate::backend::rest::commands::command;
+use crate::backend::rest::commands::{append, command};
 use crate::backend::rest::json;
 use crate::ops::Op;
 #[cfg(test)]
@@ -47,8 +47,12 @@ impl Bus {
         match keys {
             // The keys as a JSON array of strings: what `command` writes.
             Some(keys) => {
+                let mut list = command(&[]);
+                for key in &keys {
+                    append(&mut list, key);
+                }
                 message.push('k');
-                message.push_str(&command(&keys));
+                message.push_str(&list);
             }
             None => message.push('*'),
         }

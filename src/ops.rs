@@ -68,13 +68,19 @@ impl Op {
     /// The stored keys the op may change: `Some(keys)` (none for a read), or `None` when it
     /// may change any key (`clear()`, `invalidateTags`). The near tier marks them, the bus
     /// publishes them. (A lock is not an entry: no reader of the key needs to know.)
-    pub fn written_keys(&self) -> Option<Vec<&str>> {
+    pub fn written_keys(&self) -> Option<Vec<String>> {
         Some(match self {
             Op::Get { .. } | Op::GetMany { .. } | Op::GetExpiring { .. } | Op::Lock { .. } | Op::Unlock { .. } => Vec::new(),
-            Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => vec![entry.key.as_str()],
-            Op::Touch { key, .. } | Op::Incr { key, .. } => vec![key.as_str()],
-            Op::SetMany { entries, .. } => entries.iter().map(|(k, _)| k.as_str()).collect(),
-            Op::DeleteMany { keys } => keys.iter().map(String::as_str).collect(),
+            Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => vec![entry.key.clone()],
+            Op::Touch { key, .. } | Op::Incr { key, .. } => vec![key.clone()],
+            Op::SetMany { entries, .. } => {
+                let mut keys = Vec::with_capacity(entries.len());
+                for (key, _) in entries {
+                    keys.push(key.clone());
+                }
+                keys
+            }
+            Op::DeleteMany { keys } => keys.clone(),
             Op::Clear { .. } | Op::Invalidate { .. } => return None,
         })
     }

@@ -145,7 +145,11 @@ impl<H: Host> Engine<H> {
         let values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
         let stamps = self.stamps(call.tags.as_deref())?;
         self.admit(&call)?;
-        self.run(Op::SetMany { entries: keys.into_iter().zip(values).collect(), ttl_ms, stamps })
+        let mut entries = Vec::with_capacity(keys.len());
+        for pair in keys.into_iter().zip(values) {
+            entries.push(pair);
+        }
+        self.run(Op::SetMany { entries, ttl_ms, stamps })
     }
 
     /// `tags`: the JSON text of an array of strings. Every entry written with one of them

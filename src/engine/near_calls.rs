@@ -156,14 +156,19 @@ impl<H: Host> Engine<H> {
         if keys.is_empty() {
             return None;
         }
-        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
         let id = near.begin_write(&keys);
         let one = |entry: &crate::ops::Entry| Some((vec![Some(entry.value.clone())], entry.ttl_ms));
         let (written, stores) = match op {
             Op::Set(entry) => (one(entry), Stores::Always),
             Op::Add(entry) => (one(entry), Stores::IfAdded),
             Op::GetOrAdd(entry) => (one(entry), Stores::IfMissing),
-            Op::SetMany { entries, ttl_ms, .. } => (Some((entries.iter().map(|(_, v)| Some(v.clone())).collect(), *ttl_ms)), Stores::Always),
+            Op::SetMany { entries, ttl_ms, .. } => {
+                let mut values = Vec::with_capacity(entries.len());
+                for (_, value) in entries {
+                    values.push(Some(value.clone()));
+                }
+                (Some((values, *ttl_ms)), Stores::Always)
+            }
             Op::DeleteMany { keys } => (Some((vec![None; keys.len()], None)), Stores::Always),
             // touch, incr: the new value or expiry is the server's; the next read fetches it.
             _ => (None, Stores::Always),

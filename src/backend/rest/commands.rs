@@ -140,7 +140,9 @@ pub fn command(args: &[&str]) -> String {
 /// every argument into a list first: each such list was iterator code of its own in the wasm.)
 pub fn append(command: &mut String, arg: &str) {
     command.pop(); // the closing bracket
-    command.push(',');
+    if command.len() > 1 {
+        command.push(',');
+    }
     write_str(command, arg);
     command.push(']');
 }
