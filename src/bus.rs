@@ -27,7 +27,11 @@ impl Bus {
         let mut channel = String::with_capacity(prefix.len() + 5);
         channel.push_str(prefix);
         channel.push_str(":#bus");
-        let id = (0..16).map(|i| char::from(b"0123456789abcdef"[(random >> (60 - 4 * i)) as usize & 15])).collect();
+        // The random number in hexadecimal: 16 digits.
+        let mut id = String::with_capacity(16);
+        for shift in (0..16).rev() {
+            id.push(char::from(b"0123456789abcdef"[(random >> (4 * shift)) as usize & 15]));
+        }
         Bus { channel, id }
     }
 

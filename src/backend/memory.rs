@@ -61,7 +61,13 @@ impl MemoryStore {
             }
             Op::Add(entry) => Outcome::Bool(self.add(entry, now).is_none()),
             Op::GetOrAdd(entry) => Outcome::Value(self.add(entry, now)),
-            Op::GetMany { keys } => Outcome::Values(keys.iter().map(|k| self.live(k, now).map(|e| e.value.clone())).collect()),
+            Op::GetMany { keys } => {
+                let mut values = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    values.push(self.live(key, now).map(|e| e.value.clone()));
+                }
+                Outcome::Values(values)
+            }
             Op::SetMany { entries, ttl_ms, stamps } => {
                 let tags = self.tags(&stamps);
                 for (key, value) in entries {
