@@ -198,23 +198,23 @@ pub fn script_missing(answer: &Json) -> bool {
 pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
     match op {
         Op::Get { key } => command(&["GET", key]),
-        Op::Set(Entry { key, value, ttl_ms, stamps }) if stamps.is_empty() => {
-            let ttl = ttl_ms.map(decimal);
-            let mut args = vec!["SET", key.as_str(), value.as_str()];
-            if let Some(ms) = &ttl {
-                args.extend(["PX", ms]);
-            }
-            command(&args)
-        }
+        Op::Set(Entry { key, value, ttl_ms, stamps }) if stamps.is_empty() => match ttl_ms {
+            Some(ms) => command(&["SET", key, value, "PX", &decimal(*ms)]),
+            None => command(&["SET", key, value]),
+        },
         Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(&[(key, value)], *ttl_ms, stamps),
         // Over a dead entry too, which SET NX would not.
         Op::Add(Entry { key, value, ttl_ms, stamps }) | Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => {
             let mode = if matches!(op, Op::Add(_)) { "add" } else { "get" };
-            let ttl = ttl_ms.map(decimal).unwrap_or_default();
-            let mut keys = Vec::with_capacity(1 + stamps.len());
-            keys.push(key.clone());
-            keys.extend_from_slice(stamps);
-            Script::Add.command(false, &keys, &[mode, value, &ttl])
+            let mut out = Script::Add.call(false, 1 + stamps.len());
+            append(&mut out, key);
+            for stamp in stamps {
+                append(&mut out, stamp);
+            }
+            for arg in [mode, value, &ttl_ms.map(decimal).unwrap_or_default()] {
+                append(&mut out, arg);
+            }
+            out
         }
         Op::GetMany { keys } => with_keys("MGET", keys),
         Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => set_tagged(entries, *ttl_ms, stamps),
