@@ -54,16 +54,24 @@ impl<H: Host> Engine<H> {
     /// Notes a read's hit or miss for each of `keys` from its outcome (the backend's answer).
     pub(super) fn note_found(&self, keys: &[String], outcome: &Outcome) {
         let Some(events) = &self.events else { return };
-        let found: Vec<bool> = match outcome {
-            Outcome::Value(value) => vec![value.is_some()],
-            Outcome::Values(values) => values.iter().map(Option::is_some).collect(),
-            Outcome::Json(text) if keys.len() == 1 && !text.starts_with('[') => vec![text != "null"],
-            Outcome::Json(text) => match json::parse(text) {
-                Some(json::Json::Array(items)) => items.iter().map(|i| !matches!(i, json::Json::Null)).collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
+        let mut found = Vec::new();
+        match outcome {
+            Outcome::Value(value) => found.push(value.is_some()),
+            Outcome::Values(values) => {
+                for value in values {
+                    found.push(value.is_some());
+                }
+            }
+            Outcome::Json(text) if keys.len() == 1 && !text.starts_with('[') => found.push(text != "null"),
+            Outcome::Json(text) => {
+                if let Some(json::Json::Array(items)) = json::parse(text) {
+                    for item in &items {
+                        found.push(!matches!(item, json::Json::Null));
+                    }
+                }
+            }
+            _ => {}
+        }
         let mut events = events.borrow_mut();
         for (key, hit) in keys.iter().zip(found) {
             events.push((if hit { KeyEvent::Hit } else { KeyEvent::Miss }, key.clone()));
