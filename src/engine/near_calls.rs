@@ -121,28 +121,29 @@ impl<H: Host> Engine<H> {
         if items.len() != 2 * read.fetch.len() {
             return Err(protocol_error());
         }
-        let mut found = Vec::with_capacity(read.fetch.len());
+        // Every entry checked before any is kept: a broken answer keeps nothing.
+        let mut texts = Vec::with_capacity(read.fetch.len());
+        let mut pttls = Vec::with_capacity(read.fetch.len());
         let mut items = items.into_iter();
         for _ in 0..read.fetch.len() {
-            let text = match items.next() {
+            texts.push(match items.next() {
                 Some(json::Json::Null) => None,
                 Some(json::Json::Str(text)) => Some(text.text()),
                 _ => return Err(protocol_error()),
-            };
-            let pttl = integer(&items.next().ok_or_else(protocol_error)?)?;
-            found.push((text, pttl));
+            });
+            pttls.push(integer(&items.next().ok_or_else(protocol_error)?)?);
         }
         let now = self.host.now_ms();
         if let Some(near) = &self.near {
             let mut near = near.borrow_mut();
-            for (key, (text, pttl)) in read.fetch.iter().zip(&found) {
-                near.store_read(key.clone(), text.clone(), *pttl, read.epoch, now);
+            for (i, key) in read.fetch.iter().enumerate() {
+                near.store_read(key.clone(), texts[i].clone(), pttls[i], read.epoch, now);
                 if !read.background {
-                    self.note(if text.is_some() { KeyEvent::Hit } else { KeyEvent::Miss }, key);
+                    self.note(if texts[i].is_some() { KeyEvent::Hit } else { KeyEvent::Miss }, key);
                 }
             }
         }
-        Ok(Step::Done(near_outcome(read.many, found.into_iter().map(|(text, _)| text).collect())))
+        Ok(Step::Done(near_outcome(read.many, texts)))
     }
 
     /// Marks the keys `op` writes in the near tier (`clear()` and `invalidateTags` empty it:
