@@ -17,7 +17,7 @@ use crate::prelude::*;
 use js_sys::{Array, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::backend::rest::commands::protocol_error;
+use crate::backend::rest::replies::protocol_error;
 use crate::backend::rest::FetchFailure;
 use crate::engine::{self, BackendGiven, CallOptions, Host, NamedStores, NearGiven, Options, Step};
 use crate::error::{Error, Kind};

@@ -9,7 +9,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use edge_caches::backend::memory::MemoryStore;
-use edge_caches::backend::rest::commands::{decode, plan, result, Expect};
+use edge_caches::backend::rest::commands::plan;
+use edge_caches::backend::rest::replies::{decode, result, Expect};
 use edge_caches::backend::rest::json::{self, Json, JsonStr};
 use edge_caches::backend::rest::{interpret, pipeline_answers, plain_reply, Walk};
 use edge_caches::number::{self, StdNumbers};

@@ -5,7 +5,8 @@ use crate::prelude::*;
 
 use super::plan::{Read, Request, Route};
 use super::{Engine, Host, KeyEvent, Step};
-use crate::backend::rest::commands::{checked_again, decode, holds_tagged, protocol_error, result, script_missing, Expect, Script};
+use crate::backend::rest::commands::{checked_again, Script};
+use crate::backend::rest::replies::{decode, holds_tagged, protocol_error, result, script_missing, Expect};
 use crate::backend::rest::{self, json, FetchFailure, Walk};
 use crate::error::{Error, Result};
 use crate::number::is_json_number;

@@ -9,7 +9,8 @@ use core::cell::RefCell;
 
 use super::plan::{NearFetch, Read, Request, Stores, WriteMark};
 use super::{Engine, Host, KeyEvent, Step};
-use crate::backend::rest::commands::{integer, protocol_error, value, Reply, Script};
+use crate::backend::rest::commands::Script;
+use crate::backend::rest::replies::{integer, protocol_error, value, Reply};
 use crate::backend::rest::json;
 use crate::error::Result;
 use crate::near::{Lookup, Near};

@@ -8,7 +8,8 @@ use alloc::boxed::Box;
 
 use super::{Backend, Engine, Host, Step};
 use crate::backend::dummy;
-use crate::backend::rest::commands::{plan, plan_checked, Expect};
+use crate::backend::rest::commands::{plan, plan_checked};
+use crate::backend::rest::replies::Expect;
 use crate::backend::rest::{json, Walk};
 use crate::error::Result;
 use crate::ops::{Op, Outcome};

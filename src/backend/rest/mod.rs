@@ -10,8 +10,10 @@ use crate::prelude::*;
 
 pub mod commands;
 pub mod json;
+pub mod replies;
 
-use commands::{command, decimal, integer, protocol_error, result, value, with_keys, Expect};
+use commands::{command, decimal, with_keys};
+use replies::{integer, protocol_error, result, value, Expect};
 use json::{Json, Plain};
 
 use crate::error::{Code, Error, Result};
@@ -196,7 +198,7 @@ pub fn interpret(status: u16, body: &str) -> Result<Json> {
 mod tests {
     use super::*;
     use crate::ops::Op;
-    use commands::decode;
+    use replies::decode;
 
     /// A single command's answer, as the engine reads it (`Engine::read`): the usual form as
     /// written, anything else as JSON.
