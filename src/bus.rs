@@ -12,9 +12,8 @@ use crate::prelude::*;
 
 use crate::backend::rest::commands::{append, command};
 use crate::backend::rest::json;
-use crate::ops::Op;
 #[cfg(test)]
-use crate::ops::Entry;
+use crate::ops::{Entry, Op};
 
 pub struct Bus {
     channel: String,
@@ -39,10 +38,9 @@ impl Bus {
         &self.channel
     }
 
-    /// The PUBLISH of what `op` changes, if it writes.
-    pub fn publish(&self, op: &Op) -> Option<String> {
-        let keys = op.written_keys();
-        if keys.as_ref().is_some_and(Vec::is_empty) {
+    /// The PUBLISH of what an op changes (its `Op::written_keys`), if it writes.
+    pub fn publish(&self, keys: Option<&[String]>) -> Option<String> {
+        if keys.is_some_and(<[String]>::is_empty) {
             return None;
         }
         let mut message = String::with_capacity(self.id.len() + 2);
@@ -52,7 +50,7 @@ impl Bus {
             // The keys as a JSON array of strings: what `command` writes.
             Some(keys) => {
                 let mut list = command(&[]);
-                for key in &keys {
+                for key in keys {
                     append(&mut list, key);
                 }
                 message.push('k');
@@ -86,15 +84,16 @@ mod tests {
         let me = Bus::new("app", 0x0123_4567_89ab_cdef);
         let other = Bus::new("app", 7);
         assert_eq!(me.channel(), "app:#bus");
-        let set = me.publish(&Op::Set(Entry { key: "app::k".into(), value: "1".into(), ttl_ms: None, stamps: vec![] })).unwrap();
+        let publish = |op: Op| me.publish(op.written_keys().as_deref());
+        let set = publish(Op::Set(Entry { key: "app::k".into(), value: "1".into(), ttl_ms: None, stamps: vec![] })).unwrap();
         assert_eq!(set, r#"["PUBLISH","app:#bus","0123456789abcdef:k[\"app::k\"]"]"#);
         let message = "0123456789abcdef:k[\"app::k\",\"app::\\\"q\\\"\"]";
         assert_eq!(other.read(message), Some(Some(vec!["app::k".into(), "app::\"q\"".into()])));
         assert_eq!(me.read(message), None, "its own message");
-        let clear = me.publish(&Op::Clear { prefix: None }).unwrap();
+        let clear = publish(Op::Clear { prefix: None }).unwrap();
         assert!(clear.ends_with(r#"0123456789abcdef:*"]"#), "{clear}");
         assert_eq!(other.read("0123456789abcdef:*"), Some(None));
-        assert_eq!(me.publish(&Op::Get { key: "k".into() }), None, "reads publish nothing");
+        assert_eq!(publish(Op::Get { key: "k".into() }), None, "reads publish nothing");
         for foreign in ["", "hello", "x:*", "0123456789abcdeX:k[1]", "0123456789abcdef:k[", "0123456789abcdef:z"] {
             assert_eq!(other.read(foreign), None, "{foreign}");
         }

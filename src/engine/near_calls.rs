@@ -147,11 +147,11 @@ impl<H: Host> Engine<H> {
         Ok(Step::Done(near_outcome(read.many, texts)))
     }
 
-    /// Marks the keys `op` writes in the near tier (`clear()` and `invalidateTags` empty it:
+    /// Marks the keys `op` writes (`written`: its `written_keys`) in the near tier (`clear()` and `invalidateTags` empty it:
     /// near entries do not carry their tags), and says what they hold once it succeeds, when
     /// that is known.
-    pub(super) fn begin_write(near: &mut Near, op: &Op) -> Option<Box<WriteMark>> {
-        let Some(keys) = op.written_keys() else {
+    pub(super) fn begin_write(near: &mut Near, op: &Op, written: Option<Vec<String>>) -> Option<Box<WriteMark>> {
+        let Some(keys) = written else {
             near.begin_clear();
             return Some(Box::new(WriteMark { keys: None, id: 0, written: None, stores: Stores::Always }));
         };

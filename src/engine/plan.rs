@@ -168,10 +168,17 @@ impl<H: Host> Engine<H> {
         Ok(Step::Done(if incr { self.number(outcome)? } else { outcome }))
     }
 
-    /// REST: the op's request, marked in the near tier when it writes, with the bus's PUBLISH.
+    /// REST: the op's request, marked in the near tier when it writes, with the bus's PUBLISH
+    /// (the bus comes only with a near tier: the keys the op writes are listed once for both).
     fn send(&self, op: Op) -> Step {
-        let mark = self.near.as_ref().and_then(|near| Self::begin_write(&mut near.borrow_mut(), &op));
-        let publish = self.bus.as_ref().and_then(|bus| bus.publish(&op));
+        let (mark, publish) = match &self.near {
+            Some(near) => {
+                let written = op.written_keys();
+                let publish = self.bus.as_ref().and_then(|bus| bus.publish(written.as_deref()));
+                (Self::begin_write(&mut near.borrow_mut(), &op, written), publish)
+            }
+            None => (None, None),
+        };
         match self.plan(op) {
             Step::Send(mut request) => {
                 request.mark = mark;
