@@ -13,7 +13,7 @@ setup:
 
 # pkg/: the npm package, built once and shared by every suite.
 build: setup
-	cargo build --quiet --release --target wasm32-unknown-unknown --target-dir target -p edge-caches
+	scripts/build-wasm.sh --target-dir target -p edge-caches
 	scripts/finish-wasm.sh target/wasm32-unknown-unknown/release/edge_caches.wasm .build/wasm
 	node scripts/package.mjs
 	@# Every suite imports "edge-caches" as a user would: from the tarball `npm pack` makes.

@@ -64,7 +64,7 @@ measure() {
     # (with the commit's dates it took the last variant's build for this one).
     git -C "$root" archive HEAD | tar -x -m -C "$work"
     [ "$#" -eq 0 ] || take_out "$@"
-    quietly cargo build --release --target wasm32-unknown-unknown --lib --manifest-path "$work/Cargo.toml"
+    quietly "$root/scripts/build-wasm.sh" --lib --manifest-path "$work/Cargo.toml"
     quietly "$root/scripts/finish-wasm.sh" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" "$work/out"
     last="$work/out/edge_caches_bg.wasm"
     node -e '

@@ -12,6 +12,6 @@ export CARGO_TARGET_DIR="$root/target/size-marginal"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root"
-CARGO_PROFILE_RELEASE_STRIP=false cargo build --quiet --release --target wasm32-unknown-unknown -p edge-caches
+CARGO_PROFILE_RELEASE_STRIP=false scripts/build-wasm.sh -p edge-caches
 scripts/finish-wasm.sh "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" "$work" --names
 node bench/size-marginal.mjs "$work/edge_caches_bg.wasm" "${@:-60}"

@@ -18,6 +18,11 @@ if ((${#missing[@]})); then
 fi
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The shipped wasm's toolchain (scripts/build-wasm.sh), with the sources of core and alloc,
+# which it builds for size.
+wasm_toolchain=$(sed -n 's/^toolchain=//p' scripts/build-wasm.sh)
+rustup component list --installed --toolchain "$wasm_toolchain" 2>/dev/null | grep -q '^rust-src' \
+  || rustup toolchain install "$wasm_toolchain" --profile minimal --component rust-src
 
 # The CLI must be exactly the wasm-bindgen version in Cargo.toml. `--locked` first; when the
 # registry lacks a version the CLI's lockfile names (it happens: webpki-roots), resolve afresh.

@@ -12,7 +12,8 @@
 //! The shipped wasm is built without std: std's panic machinery formats messages that nobody
 //! reads (a wasm panic is a trap either way), and that formatting code was a large share of the
 //! download. The code uses `alloc` and `core` only; host builds and the wasm test harness
-//! (feature `std`) link std as usual.
+//! (feature `std`) link std as usual. `scripts/build-wasm.sh` goes further on a pinned nightly
+//! (core built with panics that abort in place, docs/decisions/0014); the code builds on stable.
 
 #![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 
@@ -50,6 +51,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 
 /// Nothing JavaScript can pass in reaches a panic (tests/fuzz.rs holds every decoder to that);
 /// if one did, the instance traps as it would with std, without the message-formatting code.
+/// (The shipped build's panics trap where they happen and never call this: 0014.)
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo) -> ! {
