@@ -12,6 +12,9 @@ export CARGO_TARGET_DIR="$root/target/size-marginal"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root"
-CARGO_PROFILE_RELEASE_STRIP=false scripts/build-wasm.sh -p edge-caches
+# Legacy symbol names (the nightly's default, v0, names an impl by its type, not by the module
+# that holds it: every Engine method would count as one module).
+CARGO_PROFILE_RELEASE_STRIP=false scripts/build-wasm.sh -p edge-caches \
+  --config 'target.wasm32-unknown-unknown.rustflags = ["-Csymbol-mangling-version=legacy"]'
 scripts/finish-wasm.sh "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_caches.wasm" "$work" --names
 node bench/size-marginal.mjs "$work/edge_caches_bg.wasm" "${@:-60}"
