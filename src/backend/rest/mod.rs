@@ -96,7 +96,13 @@ pub fn plain_reply(expect: Expect, status: u16, body: &str) -> Option<Outcome> {
 /// one answer per command) fails every command the same way; a Redis error in one command is
 /// that command's answer.
 pub fn pipeline_answers(count: usize, status: u16, body: &str) -> Result<Vec<Json>> {
-    match interpret(status, body)? {
+    answers_of(interpret(status, body)?, count)
+}
+
+/// A pipeline's answer as JSON, one entry per command: `pipeline_answers` after the status, and
+/// clear's walk, whose pipeline is the answer of one request among others.
+fn answers_of(answer: Json, count: usize) -> Result<Vec<Json>> {
+    match answer {
         Json::Array(items) if items.len() == count => Ok(items),
         // A pipeline refused as a whole: `{"error": ...}` with 400.
         other => Err(match result(other) {
@@ -132,10 +138,7 @@ impl Walk {
         let step = match self {
             Walk::Scan => value(result(answer)?)?,
             Walk::DeleteAndScan => {
-                let mut results = match answer {
-                    Json::Array(items) if items.len() == 2 => items.into_iter(),
-                    other => return Err(value(result(other)?).err().unwrap_or_else(protocol_error)),
-                };
+                let mut results = answers_of(answer, 2)?.into_iter();
                 let (Some(deleted), Some(scanned)) = (results.next(), results.next()) else { return Err(protocol_error()) };
                 integer(&value(result(deleted)?)?)?;
                 value(result(scanned)?)?
@@ -288,6 +291,12 @@ mod tests {
         assert_eq!(Walk::Scan.next("p", answer(r#"{"result":["5",[]]}"#)).unwrap(), Some((Walk::Scan, scan("5", "p"))));
         assert_eq!(Walk::Scan.next("p", answer(r#"{"result":["0",[]]}"#)), Ok(None));
         assert!(Walk::Scan.next("p", answer(r#"{"result":["0",[1]]}"#)).is_err());
+        // A DEL-and-SCAN pipeline refused as a whole fails with the server's error; one answer
+        // per command or nothing.
+        let refused = Walk::DeleteAndScan.next("p", answer(r#"{"error":"NOPERM no permissions"}"#)).unwrap_err();
+        assert_eq!(refused, value(Err("NOPERM no permissions".into())).unwrap_err());
+        assert_ne!(refused.code(), Some(Code::Protocol));
+        assert_eq!(Walk::DeleteAndScan.next("p", answer(r#"[{"result":2}]"#)).unwrap_err().code(), Some(Code::Protocol));
     }
 
     #[test]
