@@ -295,20 +295,15 @@ pub fn prefix_pattern(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::json::parse;
-    use super::super::replies::{decode, result, script_missing, Expect};
+    use super::super::replies::tests::{decoded, s};
+    use super::super::replies::script_missing;
     use super::*;
-    use crate::error::{Code, Result};
+    use crate::error::Code;
     use crate::ops::Outcome;
     use crate::number::StdNumbers;
 
     fn planned(op: Op) -> String {
         plan(&op, &StdNumbers)
-    }
-    fn decoded(op: Op, reply: &str) -> Result<Outcome> {
-        decode(Expect::of(&op), result(parse(reply).expect("test reply is JSON"))?)
-    }
-    fn s(x: &str) -> String {
-        x.to_owned()
     }
 
     #[test]

@@ -202,15 +202,16 @@ pub fn decode(expect: Expect, reply: Reply) -> Result<Outcome> {
     }
 }
 
+/// Also the helpers of commands.rs's tests, which decode the answers of the commands they plan.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::json::parse;
     use super::*;
 
-    fn decoded(op: Op, reply: &str) -> Result<Outcome> {
+    pub(in crate::backend::rest) fn decoded(op: Op, reply: &str) -> Result<Outcome> {
         decode(Expect::of(&op), result(parse(reply).expect("test reply is JSON"))?)
     }
-    fn s(x: &str) -> String {
+    pub(in crate::backend::rest) fn s(x: &str) -> String {
         x.to_owned()
     }
 
