@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # From cargo's wasm to the package's: wasm-bindgen as the package needs it, then wasm-opt (the
-# import and export names minified, then -Os).
+# import and export names minified, then -Os), then the functions put in an order that gzip
+# compresses better.
 # One place for `make build` and for the size measures in bench/, which must measure the wasm
 # the package ships. With --names, function names are kept (for bench/size-marginal.mjs).
 # Usage: scripts/finish-wasm.sh CARGO_WASM OUT_DIR [--names]
@@ -41,4 +42,10 @@ wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" 
 # renumbered among their callers'). docs/performance.md, *Size*, has the measures. --converge: again while it still shrinks the wasm.
 wasm-opt -Os --one-caller-inline-max-function-size=20 --converge "${features[@]}" "${keep[@]}" \
   "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
+# Similar functions next to each other, for gzip (about 1 KB; docs/decisions/0015), then the
+# wasm written again as -Os writes it (its StackIR optimized: binaryen.js writes it plainly).
+node "$(dirname "${BASH_SOURCE[0]}")/order-functions.mjs" "$out/edge_caches_bg.wasm" "$out/ordered.wasm" $names
+wasm-opt --optimize-level=2 --shrink-level=1 --generate-stack-ir --optimize-stack-ir "${features[@]}" "${keep[@]}" \
+  "$out/ordered.wasm" -o "$out/edge_caches_bg.wasm"
+rm -f "$out/ordered.wasm"
 rm -f "$out/named-in.wasm"
