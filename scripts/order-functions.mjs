@@ -1,7 +1,7 @@
 // Orders the wasm's functions so that gzip finds more of each function's bytes in the ones
-// before it: similar functions next to each other (docs/decisions/0015). The order changes no
-// behaviour (calls, exports and the table name functions by index, which binaryen renumbers); it is
-// chosen on the bodies' bytes, deterministically, and applied with binaryen.js.
+// before it: like functions next to each other (docs/decisions/0015). The order changes no
+// behaviour (calls, exports and the table name functions by index, which binaryen renumbers);
+// it is chosen on the bodies' bytes, deterministically, and applied with binaryen.js.
 // Usage: node scripts/order-functions.mjs IN.wasm OUT.wasm [--names]
 //   (OUT is binaryen's plain write, with the functions' names with --names; scripts/finish-wasm.sh
 //   then writes it again with StackIR optimized, as wasm-opt -Os does)
@@ -10,41 +10,24 @@ import { deflateRawSync } from "node:zlib";
 import binaryen from "binaryen";
 
 const [input, output, names] = process.argv.slice(2);
-// Rounds of the search, and the functions tried as each one's place in a round: more of either
-// found little more (docs/decisions/0015), and each round is about 10 s.
-const ROUNDS = 3;
+// Rounds of the search (about 10 s each), and the places tried for each function in a round:
+// more of either found little more (docs/decisions/0015).
+const ROUNDS = 4;
 const TRIES = 6;
-const wasm = readFileSync(input);
-const bodies = codeBodies(wasm);
-const shingles = bodies.map((body) => {
-  const set = new Set();
-  for (let i = 0; i + 5 <= body.length; i++) set.add(body.toString("latin1", i, i + 5));
-  return set;
-});
-const order = improve(similarChain());
+// The length of the byte sequences that say how alike two functions are.
+const SHINGLE = 5;
 
-const module = binaryen.readBinary(wasm);
-const { Features } = binaryen;
-module.setFeatures(Features.MutableGlobals | Features.NontrappingFPToInt | Features.SignExt | Features.BulkMemory |
-  Features.BulkMemoryOpt | Features.ReferenceTypes | Features.Multivalue);
-// Binaryen keeps functions in a list: one removed and added again goes to its end, under its own
-// name, with its own body. The defined functions come after the imported ones, in the code
-// section's order.
-const defined = [];
-for (let i = 0; i < module.getNumFunctions(); i++) {
-  const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
-  if (!info.module) defined.push(info);
-}
-if (defined.length !== bodies.length) throw new Error(`order-functions.mjs: ${defined.length} functions, ${bodies.length} bodies`);
-for (const i of order) {
-  const { name, params, results, vars, body } = defined[i];
-  module.removeFunction(name);
-  module.addFunction(name, params, results, vars, body);
-}
-if (!module.validate()) throw new Error("order-functions.mjs: the reordered module does not validate");
 binaryen.setDebugInfo(names === "--names");
-writeFileSync(output, module.emitBinary());
-module.dispose();
+let wasm = readFileSync(input);
+for (let round = 0; round < ROUNDS; round++) {
+  // Each round on the bodies as the last one's order renumbered them: a call names its
+  // function by index, so moving a function changes the bytes of every call to it.
+  const bodies = codeBodies(wasm);
+  const functions = { bodies, shingles: bodies.map(shingles) };
+  const start = round === 0 ? likeChain(functions) : [...bodies.keys()];
+  wasm = reorder(wasm, improve(start, functions));
+}
+writeFileSync(output, wasm);
 
 // The code section's function bodies, in order (the wasm binary format: a section is its id and
 // its length; the code section, id 10, a count and then each body with its length).
@@ -77,9 +60,15 @@ function codeBodies(bytes) {
   throw new Error("order-functions.mjs: no code section");
 }
 
-// How like function `a` function `b` is: the 5-byte sequences it shares with `a`, per square
+function shingles(body) {
+  const set = new Set();
+  for (let i = 0; i + SHINGLE <= body.length; i++) set.add(body.toString("latin1", i, i + SHINGLE));
+  return set;
+}
+
+// How like function `a` function `b` is: the byte sequences it shares with `a`, per square
 // root of its own count (so that large functions do not win by size alone).
-function likeness(a, b) {
+function likeness({ shingles }, a, b) {
   const [small, large] = shingles[a].size < shingles[b].size ? [shingles[a], shingles[b]] : [shingles[b], shingles[a]];
   let n = 0;
   for (const s of small) if (large.has(s)) n++;
@@ -88,8 +77,8 @@ function likeness(a, b) {
 
 // A first order: from the first function, each next one the function left most like the one
 // before it.
-function similarChain() {
-  const left = new Set(bodies.keys());
+function likeChain(functions) {
+  const left = new Set(functions.bodies.keys());
   const order = [0];
   left.delete(0);
   while (left.size > 0) {
@@ -97,7 +86,7 @@ function similarChain() {
     let best = -1;
     let bestScore = -1;
     for (const next of left) {
-      const score = likeness(last, next);
+      const score = likeness(functions, last, next);
       if (score > bestScore) [best, bestScore] = [next, score];
     }
     left.delete(best);
@@ -106,32 +95,56 @@ function similarChain() {
   return order;
 }
 
-// Then rounds of moving one function at a time to just after one of the few it is most similar
-// to, kept when the bodies together deflate smaller: the measure itself, so every step is a gain.
-function improve(order) {
+// Each function in turn moved to just after one of the few it is most like, when the bodies
+// together then deflate smaller: the measure itself, so every step is a gain.
+function improve(order, functions) {
+  const { bodies } = functions;
   const size = (candidate) => deflateRawSync(Buffer.concat(candidate.map((i) => bodies[i])), { level: 9 }).length;
-  const near = bodies.map((_, f) =>
+  const mostLike = (f) =>
     [...bodies.keys()]
       .filter((g) => g !== f)
-      .map((g) => [likeness(f, g), g])
+      .map((g) => [likeness(functions, f, g), g])
       .sort((a, b) => b[0] - a[0] || a[1] - b[1])
       .slice(0, TRIES)
-      .map(([, g]) => g),
-  );
+      .map(([, g]) => g);
   let current = size(order);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const f of [...order]) {
-      const rest = order.filter((x) => x !== f);
-      for (const g of near[f]) {
-        const at = rest.indexOf(g) + 1;
-        const candidate = [...rest.slice(0, at), f, ...rest.slice(at)];
-        const candidateSize = size(candidate);
-        if (candidateSize < current) {
-          [order, current] = [candidate, candidateSize];
-          break;
-        }
+  for (const f of [...order]) {
+    const rest = order.filter((x) => x !== f);
+    for (const g of mostLike(f)) {
+      const at = rest.indexOf(g) + 1;
+      const candidate = [...rest.slice(0, at), f, ...rest.slice(at)];
+      const candidateSize = size(candidate);
+      if (candidateSize < current) {
+        [order, current] = [candidate, candidateSize];
+        break;
       }
     }
   }
   return order;
+}
+
+// The wasm with its defined functions in `order` (indices into the code section). Binaryen
+// keeps functions in a list: one removed and added again goes to its end, under its own name,
+// with its own body; the defined functions come after the imported ones, in the code section's
+// order.
+function reorder(bytes, order) {
+  const module = binaryen.readBinary(bytes);
+  const { Features } = binaryen;
+  module.setFeatures(Features.MutableGlobals | Features.NontrappingFPToInt | Features.SignExt | Features.BulkMemory |
+    Features.BulkMemoryOpt | Features.ReferenceTypes | Features.Multivalue);
+  const defined = [];
+  for (let i = 0; i < module.getNumFunctions(); i++) {
+    const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
+    if (!info.module) defined.push(info);
+  }
+  if (defined.length !== order.length) throw new Error(`order-functions.mjs: ${defined.length} functions, ${order.length} ordered`);
+  for (const i of order) {
+    const { name, params, results, vars, body } = defined[i];
+    module.removeFunction(name);
+    module.addFunction(name, params, results, vars, body);
+  }
+  if (!module.validate()) throw new Error("order-functions.mjs: the reordered module does not validate");
+  const out = Buffer.from(module.emitBinary());
+  module.dispose();
+  return out;
 }
