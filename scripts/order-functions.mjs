@@ -96,7 +96,8 @@ function likeChain(functions) {
 }
 
 // Each function in turn moved to just after one of the few it is most like, when the bodies
-// together then deflate smaller: the measure itself, so every step is a gain.
+// together then deflate smaller (the bodies as they are: the calls renumbered by the move are
+// seen only in the next round).
 function improve(order, functions) {
   const { bodies } = functions;
   const size = (candidate) => deflateRawSync(Buffer.concat(candidate.map((i) => bodies[i])), { level: 9 }).length;
@@ -129,6 +130,7 @@ function improve(order, functions) {
 // order.
 function reorder(bytes, order) {
   const module = binaryen.readBinary(bytes);
+  // The features scripts/finish-wasm.sh enables for wasm-opt (the wasm has no features section).
   const { Features } = binaryen;
   module.setFeatures(Features.MutableGlobals | Features.NontrappingFPToInt | Features.SignExt | Features.BulkMemory |
     Features.BulkMemoryOpt | Features.ReferenceTypes | Features.Multivalue);
