@@ -298,7 +298,13 @@ impl Engine {
         match self.0.bus_message(text) {
             None => JsValue::UNDEFINED,
             Some(None) => JsValue::NULL,
-            Some(Some(keys)) => keys.into_iter().map(JsValue::from).collect::<Array>().into(),
+            Some(Some(keys)) => {
+                let array = Array::new();
+                for key in &keys {
+                    array.push(&JsValue::from_str(key));
+                }
+                array.into()
+            }
         }
     }
     /// The bus stream was down and is back: the near tier is emptied.
@@ -312,9 +318,9 @@ impl Engine {
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&self) -> Array {
         let array = Array::new();
-        for (kind, key) in self.0.take_events() {
-            array.push(&JsValue::from(kind as u32));
-            array.push(&JsValue::from(key));
+        for (kind, key) in &self.0.take_events() {
+            array.push(&JsValue::from(*kind as u32));
+            array.push(&JsValue::from_str(key));
         }
         array
     }
@@ -440,7 +446,11 @@ impl Engine {
     /// call: an array of what `read` gives, in their order.
     #[wasm_bindgen(js_name = readPipeline)]
     pub fn read_pipeline(&self, status: u16, body: &[u8]) -> Array {
-        self.0.read_pipeline(self.1.take(), status, body).into_iter().map(step).collect()
+        let array = Array::new();
+        for read in &mut self.0.read_pipeline(self.1.take(), status, body) {
+            array.push(&step(core::mem::replace(read, Ok(Step::Done(Outcome::Done)))));
+        }
+        array
     }
 
     /// What a request that got no answer means for its call (`detail`: what the runtime
@@ -517,7 +527,13 @@ fn outcome(outcome: Outcome) -> JsValue {
         Outcome::Bool(b) => b.into(),
         Outcome::Number(n) => n.into(),
         Outcome::Value(text) => text.map_or(JsValue::NULL, JsValue::from),
-        Outcome::Values(texts) => texts.into_iter().map(|t| t.map_or(JsValue::NULL, JsValue::from)).collect::<Array>().into(),
+        Outcome::Values(texts) => {
+            let array = Array::new();
+            for text in &texts {
+                array.push(&text.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+            }
+            array.into()
+        }
         // The REST backend's stored texts, still escaped as the answer had them: the engine's
         // JSON.parse unescapes far faster than wasm could. The reader checked the text.
         Outcome::Json(json) => JSON::parse(&json).unwrap_or_else(|_| report(protocol_error())),

@@ -7,6 +7,8 @@
 
 use crate::prelude::*;
 
+use core::mem::take;
+
 use crate::error::{Code, Error, Result};
 use crate::lru::Lru;
 use crate::number::{self, Numbers};
@@ -68,10 +70,10 @@ impl MemoryStore {
                 }
                 Outcome::Values(values)
             }
-            Op::SetMany { entries, ttl_ms, stamps } => {
+            Op::SetMany { mut entries, ttl_ms, stamps } => {
                 let tags = self.tags(&stamps);
-                for (key, value) in entries {
-                    self.entries.insert(key, Stored { value, expires_at: expiry(ttl_ms), tags: tags.clone() });
+                for (key, value) in &mut entries {
+                    self.entries.insert(take(key), Stored { value: take(value), expires_at: expiry(ttl_ms), tags: tags.clone() });
                 }
                 Outcome::Done
             }
@@ -115,10 +117,10 @@ impl MemoryStore {
                 };
                 Outcome::Value(Some(value))
             }
-            Op::Invalidate { stamps } => {
-                for key in stamps {
+            Op::Invalidate { mut stamps } => {
+                for key in &mut stamps {
                     let stamp = self.next_stamp();
-                    self.stamps.insert(key, stamp);
+                    self.stamps.insert(take(key), stamp);
                 }
                 Outcome::Done
             }

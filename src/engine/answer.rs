@@ -52,26 +52,27 @@ impl<H: Host> Engine<H> {
             marks.push(request.mark.take());
             count += request.commands();
         }
-        let mut answers = rest::pipeline_answers(count, status, rest::body_text(body)).map(Vec::into_iter);
+        // Answers and marks taken out in place, not by consuming iterators: each of those is wasm
+        // code of its own per element type (decisions/0012).
+        let mut answers = rest::pipeline_answers(count, status, rest::body_text(body));
+        let mut next = 0;
         let mut steps = Vec::with_capacity(requests.len());
         for request in requests {
             steps.push(match &mut answers {
                 Ok(answers) => {
-                    let answer = answers.next().unwrap_or(json::Json::Null);
-                    if request.publishes {
-                        answers.next(); // the PUBLISH's count of receivers
-                    }
+                    let answer = answers.get_mut(next).map_or(json::Json::Null, core::mem::take);
+                    // A request that publishes on the bus has the PUBLISH's answer after its own.
+                    next += 1 + request.publishes as usize;
                     self.answer(request, answer)
                 }
                 Err(error) => self.request_failed(request.read, error.clone(), status >= 500),
             });
         }
-        let mut marks = marks.into_iter();
-        let mut ended = Vec::with_capacity(steps.len());
-        for step in steps {
-            ended.push(self.end_mark(marks.next().flatten(), step));
+        for (i, step) in steps.iter_mut().enumerate() {
+            let read = core::mem::replace(step, Ok(Step::Done(Outcome::Done)));
+            *step = self.end_mark(marks.get_mut(i).and_then(Option::take), read);
         }
-        ended
+        steps
     }
 
     /// What a request that got no answer (`failure`; `detail`: what the runtime said) means

@@ -141,14 +141,14 @@ impl<H: Host> Engine<H> {
     /// keys and the JSON text of each value.
     pub fn set_many(&self, keys: &str, values: &str, call: CallOptions) -> Result<Step> {
         let ttl_ms = self.ttl_ms(call.ttl)?;
-        let keys = self.key_list(keys, &call.version)?;
-        let values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
+        let mut keys = self.key_list(keys, &call.version)?;
+        let mut values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
         let stamps = self.stamps(call.tags.as_deref())?;
         self.admit(&call)?;
         // A loop, not `collect`: a collecting chain is wasm of its own (decisions/0012).
         let mut entries = Vec::with_capacity(keys.len());
-        for pair in keys.into_iter().zip(values) {
-            entries.push(pair);
+        for (key, value) in keys.iter_mut().zip(&mut values) {
+            entries.push((core::mem::take(key), core::mem::take(value)));
         }
         self.run(Op::SetMany { entries, ttl_ms, stamps })
     }
@@ -243,15 +243,15 @@ impl<H: Host> Engine<H> {
         let Some(tags) = tags else {
             return Ok(Vec::new());
         };
-        let given = json::string_list(tags, &tags::stem(self.keys.prefix())).ok_or_else(|| Error::type_error(&["tags must be an array of strings"]))?;
+        let mut given = json::string_list(tags, &tags::stem(self.keys.prefix())).ok_or_else(|| Error::type_error(&["tags must be an array of strings"]))?;
         if given.len() > max {
             return Err(Error::range_error(&[limit]));
         }
         // Once each; at most 64, so a scan (no sort code in the wasm).
         let mut stamps: Vec<String> = Vec::with_capacity(given.len());
-        for stamp in given {
-            if !stamps.contains(&stamp) {
-                stamps.push(stamp);
+        for stamp in &mut given {
+            if !stamps.contains(stamp) {
+                stamps.push(core::mem::take(stamp));
             }
         }
         Ok(stamps)

@@ -73,7 +73,7 @@ impl<H: Host> Engine<H> {
             _ => {}
         }
         let mut events = events.borrow_mut();
-        for (key, hit) in keys.iter().zip(found) {
+        for (key, &hit) in keys.iter().zip(&found) {
             events.push((if hit { KeyEvent::Hit } else { KeyEvent::Miss }, key.clone()));
         }
     }

@@ -71,8 +71,9 @@ impl<H: Host> Engine<H> {
         let mut fetch = Vec::new();
         let mut stats = self.stats.get();
         let mut refresh = Vec::new();
-        for (key, lookup) in lookups {
-            match lookup {
+        for (key, lookup) in &mut lookups {
+            let key = core::mem::take(key);
+            match core::mem::replace(lookup, Lookup::Miss) {
                 Lookup::Fresh(value) => {
                     stats.near_hits += 1;
                     self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, &key);
@@ -125,14 +126,14 @@ impl<H: Host> Engine<H> {
         // Every entry checked before any is kept: a broken answer keeps nothing.
         let mut texts = Vec::with_capacity(read.fetch.len());
         let mut pttls = Vec::with_capacity(read.fetch.len());
-        let mut items = items.into_iter();
-        for _ in 0..read.fetch.len() {
-            texts.push(match items.next() {
-                Some(json::Json::Null) => None,
-                Some(json::Json::Str(text)) => Some(text.text()),
+        for pair in items.chunks_exact(2) {
+            let [text, pttl] = pair else { return Err(protocol_error()) };
+            texts.push(match text {
+                json::Json::Null => None,
+                json::Json::Str(text) => Some(text.text()),
                 _ => return Err(protocol_error()),
             });
-            pttls.push(integer(&items.next().ok_or_else(protocol_error)?)?);
+            pttls.push(integer(pttl)?);
         }
         let now = self.host.now_ms();
         if let Some(near) = &self.near {
@@ -209,14 +210,23 @@ fn near_request(read: NearFetch) -> Request {
 }
 
 /// `get`'s outcome (one value) or `getMany`'s (`known`, its gaps filled from `found` in order).
-pub(super) fn near_outcome(many: Option<Vec<Option<Option<String>>>>, found: Vec<Option<String>>) -> Outcome {
-    let Some(known) = many else {
-        return Outcome::Value(found.into_iter().next().flatten());
+pub(super) fn near_outcome(many: Option<Vec<Option<Option<String>>>>, mut found: Vec<Option<String>>) -> Outcome {
+    // Taken out in place rather than by `into_iter`: a consuming iterator is wasm code of its
+    // own per element type (decisions/0012).
+    let mut next = 0;
+    let mut take = || {
+        next += 1;
+        found.get_mut(next - 1).and_then(Option::take)
     };
-    let mut found = found.into_iter();
+    let Some(mut known) = many else {
+        return Outcome::Value(take());
+    };
     let mut values = Vec::with_capacity(known.len());
-    for value in known {
-        values.push(value.unwrap_or_else(|| found.next().flatten()));
+    for value in &mut known {
+        values.push(match value.take() {
+            Some(value) => value,
+            None => take(),
+        });
     }
     Outcome::Values(values)
 }

@@ -181,7 +181,7 @@ pub fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    digits[i..].iter().map(|&d| d as char).collect()
+    ::core::str::from_utf8(&digits[i..]).unwrap_or_default().into()
 }
 
 /// The command for every op but `Clear` with a prefix, which walks the keyspace (`mod.rs`).

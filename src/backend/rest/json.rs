@@ -11,8 +11,9 @@
 
 use crate::prelude::*;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Json {
+    #[default]
     Null,
     Bool(bool),
     /// The number's text as the server wrote it (checked against the JSON grammar).
@@ -354,8 +355,6 @@ impl Reader<'_> {
     }
 }
 
-/// Appends `text` as a JSON string. The runs between escapes are cut at ASCII bytes, always
-/// char boundaries: `get` says so without a panic path (and its formatting code) in the wasm.
 /// How many bytes `write_str` writes for `text`.
 pub fn str_len(text: &str) -> usize {
     text.bytes().map(|b| match b {
@@ -365,6 +364,8 @@ pub fn str_len(text: &str) -> usize {
     }).sum::<usize>() + 2
 }
 
+/// Appends `text` as a JSON string. The runs between escapes are cut at ASCII bytes, always
+/// char boundaries: `get` says so without a panic path (and its formatting code) in the wasm.
 pub fn write_str(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');

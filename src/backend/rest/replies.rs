@@ -43,12 +43,12 @@ pub type Reply = core::result::Result<Json, String>;
 
 /// The reply in one `{"result": ...}` / `{"error": "..."}` object.
 pub fn result(reply: Json) -> Result<Reply> {
-    let Json::Object(fields) = reply else {
+    let Json::Object(mut fields) = reply else {
         return Err(protocol_error());
     };
-    for (name, value) in fields {
+    for (name, value) in &mut fields {
         match (name.as_str(), value) {
-            ("result", value) => return Ok(Ok(value)),
+            ("result", value) => return Ok(Ok(core::mem::take(value))),
             ("error", Json::Str(message)) => return Ok(Err(message.text())),
             _ => {}
         }
