@@ -214,18 +214,18 @@ pub(super) fn near_outcome(many: Option<Vec<Option<Option<String>>>>, mut found:
     // Taken out in place rather than by `into_iter`: a consuming iterator is wasm code of its
     // own per element type (decisions/0012).
     let mut next = 0;
-    let mut take = || {
+    let mut next_found = || {
         next += 1;
         found.get_mut(next - 1).and_then(Option::take)
     };
     let Some(mut known) = many else {
-        return Outcome::Value(take());
+        return Outcome::Value(next_found());
     };
     let mut values = Vec::with_capacity(known.len());
     for value in &mut known {
         values.push(match value.take() {
             Some(value) => value,
-            None => take(),
+            None => next_found(),
         });
     }
     Outcome::Values(values)
