@@ -9,12 +9,11 @@ set -euo pipefail
 toolchain=nightly-2026-05-20
 # The flags add to .cargo/config.toml's for the target; -Cpanic=immediate-abort replaces the
 # profile's panic = "abort". core, alloc and compiler_builtins at -O3, as the precompiled ones
-# are: at the profile's "z" a near hit was 11% slower, and the wasm 394 B larger. hashbrown at
-# -O3 too: 103 B smaller, no slower (docs/performance.md, *Issue 33's eighth cut*).
+# are: at the profile's "z" a near hit was 11% slower, and the wasm 394 B larger
+# (docs/performance.md, *Issue 33's eighth cut*).
 exec cargo "+$toolchain" build --quiet --release --target wasm32-unknown-unknown -Zbuild-std=core,alloc \
   --config 'target.wasm32-unknown-unknown.rustflags = ["-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none"]' \
   --config 'profile.release.package.core.opt-level = 3' \
   --config 'profile.release.package.alloc.opt-level = 3' \
   --config 'profile.release.package.compiler_builtins.opt-level = 3' \
-  --config 'profile.release.package.hashbrown.opt-level = 3' \
   "$@"

@@ -3,6 +3,10 @@
 //! table of slot numbers: O(1) lookup, touch, insert and eviction, without an LRU crate (it
 //! would bring more code than these lines). Each key is kept once, in its slot.
 //!
+//! The index is open addressing with linear probing, written here rather than taken from
+//! hashbrown: it holds only slot numbers whose hashes the slots keep, and for that one use it
+//! is 0.9 KB less gzipped wasm (docs/decisions/0016).
+//!
 //! The keys, links and index (`Order`) are apart from the values: their code is compiled once,
 //! not once per `V` (three of them: 132 B less gzipped wasm).
 
@@ -10,13 +14,15 @@ use crate::prelude::*;
 
 #[allow(deprecated)]
 use core::hash::{BuildHasher, SipHasher};
-use hashbrown::HashTable;
 
 const NIL: usize = usize::MAX;
 
 struct Slot {
     /// Empty for a free slot.
     key: String,
+    /// The key's hash (its low half: wasm32 has no wider index), so that neither a probe nor a
+    /// move within the index hashes it again.
+    hash: u32,
     /// Towards the most recently used end.
     prev: usize,
     /// Towards the least recently used end.
@@ -25,8 +31,9 @@ struct Slot {
 
 /// Which slot holds each key, and the order of use.
 struct Order {
-    /// Slot numbers, hashed and compared by their slots' keys: each key is kept once.
-    index: HashTable<usize>,
+    /// Slot numbers (`NIL` for an empty place), each at or after the place its key's hash
+    /// points to, with no empty place in between; at most half full, a power of two long.
+    index: Vec<usize>,
     hasher: Keyed,
     slots: Vec<Slot>,
     free: Vec<usize>,
@@ -58,13 +65,64 @@ impl BuildHasher for Keyed {
 impl Order {
     /// The slot holding `key`.
     fn find(&self, key: &str) -> Option<usize> {
-        self.find_hashed(self.hasher.hash_one(key), key)
+        self.find_hashed(self.hasher.hash_one(key) as u32, key)
     }
 
     /// The slot holding `key`, whose hash is `hash`.
-    fn find_hashed(&self, hash: u64, key: &str) -> Option<usize> {
-        let slots = &self.slots;
-        self.index.find(hash, |&i| slots[i].key == key).copied()
+    fn find_hashed(&self, hash: u32, key: &str) -> Option<usize> {
+        let mask = self.index.len().wrapping_sub(1);
+        let mut at = hash as usize & mask;
+        loop {
+            // An empty index has no place at all.
+            let i = *self.index.get(at)?;
+            if i == NIL {
+                return None;
+            }
+            let slot = &self.slots[i];
+            if slot.hash == hash && slot.key == key {
+                return Some(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Puts slot `i` in the first empty place from its home on.
+    fn place(&mut self, i: usize) {
+        let mask = self.index.len() - 1;
+        let mut at = self.slots[i].hash as usize & mask;
+        while self.index[at] != NIL {
+            at = (at + 1) & mask;
+        }
+        self.index[at] = i;
+    }
+
+    /// Takes slot `i` out of the index. The entries after it move back into the hole (each
+    /// whose home is not between the hole and where it is), so no probe stops early: no
+    /// tombstones.
+    fn unplace(&mut self, i: usize) {
+        let mask = self.index.len() - 1;
+        let mut hole = self.slots[i].hash as usize & mask;
+        while self.index[hole] != i {
+            hole = (hole + 1) & mask;
+        }
+        let mut at = hole;
+        loop {
+            at = (at + 1) & mask;
+            let j = self.index[at];
+            if j == NIL {
+                break;
+            }
+            let home = self.slots[j].hash as usize & mask;
+            if at.wrapping_sub(home) & mask >= at.wrapping_sub(hole) & mask {
+                self.index[hole] = j;
+                hole = at;
+            }
+        }
+        self.index[hole] = NIL;
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
     }
 
     /// The slot of `key`, marked as the most recently used.
@@ -79,13 +137,13 @@ impl Order {
     /// evicted to make room for it. A new key probes the index twice (`find`, then the insert):
     /// 212 B less gzipped wasm than hashbrown's entry API, which needs its own probe loop.
     fn insert(&mut self, key: String) -> (usize, Option<(String, usize)>) {
-        let hash = self.hasher.hash_one(&*key);
+        let hash = self.hasher.hash_one(&*key) as u32;
         if let Some(i) = self.find_hashed(hash, &key) {
             self.unlink(i);
             self.push_front(i);
             return (i, None);
         }
-        let slot = Slot { key, prev: NIL, next: NIL };
+        let slot = Slot { key, hash, prev: NIL, next: NIL };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i] = slot;
@@ -96,32 +154,35 @@ impl Order {
                 self.slots.len() - 1
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, i, |&j| hasher.hash_one(&*slots[j].key));
+        if self.len() * 2 > self.index.len() {
+            let places = (self.index.len() * 2).max(8);
+            let old = core::mem::replace(&mut self.index, vec![NIL; places]);
+            for &j in &old {
+                if j != NIL {
+                    self.place(j);
+                }
+            }
+        }
+        self.place(i);
         self.push_front(i);
-        if self.index.len() <= self.max_entries {
+        if self.len() <= self.max_entries {
             return (i, None);
         }
         // The new entry is the most recent: the least recent is another.
         let oldest = self.tail;
-        let hash = self.hasher.hash_one(&*self.slots[oldest].key);
-        (i, Some((self.free_slot(oldest, hash), oldest)))
+        (i, Some((self.free_slot(oldest), oldest)))
     }
 
     /// The slot `key` had, now free.
     fn remove(&mut self, key: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
-        let i = self.find_hashed(hash, key)?;
-        self.free_slot(i, hash);
+        let i = self.find(key)?;
+        self.free_slot(i);
         Some(i)
     }
 
-    /// Takes slot `i` (its key's hash: `hash`) out of the index and the order, and gives back
-    /// its key.
-    fn free_slot(&mut self, i: usize, hash: u64) -> String {
-        if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
-            entry.remove();
-        }
+    /// Takes slot `i` out of the index and the order, and gives back its key.
+    fn free_slot(&mut self, i: usize) -> String {
+        self.unplace(i);
         self.unlink(i);
         self.free.push(i);
         core::mem::take(&mut self.slots[i].key)
@@ -164,7 +225,7 @@ impl<V> Lru<V> {
     pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
         Lru {
             order: Order {
-                index: HashTable::new(),
+                index: Vec::new(),
                 hasher: Keyed(hash_key[0], hash_key[1]),
                 slots: Vec::new(),
                 free: Vec::new(),
@@ -177,11 +238,11 @@ impl<V> Lru<V> {
     }
 
     pub fn len(&self) -> usize {
-        self.order.index.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.index.is_empty()
+        self.len() == 0
     }
 
     /// The value of `key`, marked as the most recently used.
@@ -251,24 +312,31 @@ mod tests {
         assert!(["a", "c", "d"].iter().all(|k| lru.peek(k).is_some()));
     }
 
-    /// Random operations against a plain model: the links never lose or duplicate an entry.
+    /// Random operations against a plain model: the links never lose or duplicate an entry,
+    /// and the index finds every key the list holds (in a small index, where most keys share
+    /// a probe run, and through the index's growth to 1,024 places).
     #[test]
     fn random_operations_keep_the_index_and_list_consistent() {
-        let mut lru = Lru::new(8, [7, 11]);
+        random_operations(8, 12, 20_000);
+        random_operations(400, 1_000, 4_000);
+    }
+
+    fn random_operations(max_entries: usize, keys: u64, steps: u64) {
+        let mut lru = Lru::new(max_entries, [7, 11]);
         let mut model: Vec<(String, u64)> = Vec::new(); // most recent last
         let mut seed: u64 = 0x9e3779b97f4a7c15;
-        for _ in 0..20_000u64 {
+        for _ in 0..steps {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let key = ((seed >> 8) % 12).to_string();
+            let key = ((seed >> 8) % keys).to_string();
             let at = model.iter().position(|(k, _)| *k == key);
             match seed % 4 {
                 0 | 1 => {
                     lru.insert(key.clone(), seed);
                     if let Some(at) = at {
                         model.remove(at);
-                    } else if model.len() == 8 {
+                    } else if model.len() == max_entries {
                         model.remove(0);
                     }
                     model.push((key, seed));
