@@ -12,8 +12,6 @@
 
 use crate::prelude::*;
 
-#[allow(deprecated)]
-use core::hash::{BuildHasher, SipHasher};
 
 const NIL: usize = usize::MAX;
 
@@ -48,24 +46,56 @@ pub struct Lru<V> {
     values: Vec<Option<V>>,
 }
 
-/// The index's hasher: SipHash-2-4 (core's, which is all this crate needs of it) under a
-/// random 128-bit key, made to keep keys chosen to collide from being worked out ahead of time.
-/// `SipHasher` is deprecated only in favour of std's `DefaultHasher`, which a build without
-/// std does not have.
+/// The index's hash: SipHash-2-4 under a random 128-bit key, made to keep keys chosen to
+/// collide from being worked out ahead of time.
 struct Keyed(u64, u64);
 
-#[allow(deprecated)]
-impl BuildHasher for Keyed {
-    type Hasher = SipHasher;
-    fn build_hasher(&self) -> SipHasher {
-        SipHasher::new_with_keys(self.0, self.1)
+impl Keyed {
+    /// SipHash-2-4 of `bytes`, as core's `SipHasher` gives it for one `write` (the tests
+    /// compare them), in one pass: core's streaming `Hasher` keeps a tail between writes, 0.3 KB
+    /// more gzipped wasm for keys that are always hashed whole.
+    fn hash(&self, bytes: &[u8]) -> u64 {
+        let Keyed(k0, k1) = *self;
+        let mut v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d, k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573];
+        let rounds = |v: &mut [u64; 4], n: u32| {
+            for _ in 0..n {
+                v[0] = v[0].wrapping_add(v[1]);
+                v[1] = v[1].rotate_left(13) ^ v[0];
+                v[0] = v[0].rotate_left(32);
+                v[2] = v[2].wrapping_add(v[3]);
+                v[3] = v[3].rotate_left(16) ^ v[2];
+                v[0] = v[0].wrapping_add(v[3]);
+                v[3] = v[3].rotate_left(21) ^ v[0];
+                v[2] = v[2].wrapping_add(v[1]);
+                v[1] = v[1].rotate_left(17) ^ v[2];
+                v[2] = v[2].rotate_left(32);
+            }
+        };
+        let compress = |v: &mut [u64; 4], m: u64| {
+            v[3] ^= m;
+            rounds(v, 2);
+            v[0] ^= m;
+        };
+        // Little-endian words of eight bytes; the last word holds the rest and the length.
+        let mut word = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            word |= u64::from(b) << (8 * (i % 8));
+            if i % 8 == 7 {
+                compress(&mut v, word);
+                word = 0;
+            }
+        }
+        compress(&mut v, word | (bytes.len() as u64) << 56);
+        v[2] ^= 0xff;
+        rounds(&mut v, 4);
+        v[0] ^ v[1] ^ v[2] ^ v[3]
     }
 }
 
 impl Order {
     /// The slot holding `key`.
     fn find(&self, key: &str) -> Option<usize> {
-        self.find_hashed(self.hasher.hash_one(key) as u32, key)
+        self.find_hashed(self.hasher.hash(key.as_bytes()) as u32, key)
     }
 
     /// The slot holding `key`, whose hash is `hash`.
@@ -137,7 +167,7 @@ impl Order {
     /// evicted to make room for it. A new key probes the index twice (`find`, then the insert):
     /// 212 B less gzipped wasm than hashbrown's entry API, which needs its own probe loop.
     fn insert(&mut self, key: String) -> (usize, Option<(String, usize)>) {
-        let hash = self.hasher.hash_one(&*key) as u32;
+        let hash = self.hasher.hash(key.as_bytes()) as u32;
         if let Some(i) = self.find_hashed(hash, &key) {
             self.unlink(i);
             self.push_front(i);
@@ -298,6 +328,21 @@ impl<V> Lru<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass hash is SipHash-2-4 as core has it, for every length of a last word.
+    #[test]
+    #[allow(deprecated)]
+    fn hash_is_cores_siphash() {
+        use core::hash::{Hasher, SipHasher};
+        let bytes: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
+        for (k0, k1) in [(0, 0), (7, 11), (u64::MAX, 0x0123456789abcdef)] {
+            for len in 0..=bytes.len() {
+                let mut core = SipHasher::new_with_keys(k0, k1);
+                core.write(&bytes[..len]);
+                assert_eq!(Keyed(k0, k1).hash(&bytes[..len]), core.finish(), "length {len}");
+            }
+        }
+    }
 
     #[test]
     fn least_recently_used_is_evicted_first() {
