@@ -85,11 +85,25 @@ fn string_or_null(value: &Json, out: &mut String) -> Result<()> {
     Ok(())
 }
 
+/// An integer reply (a count, a PTTL). Read digit by digit: core's `i64::from_str` handles a
+/// `+` and every radix, 0.1 KB of gzipped wasm for replies that are `-?[0-9]+`.
 pub fn integer(value: &Json) -> Result<i64> {
-    match value {
-        Json::Number(text) => text.parse().map_err(|_| protocol_error()),
-        _ => Err(protocol_error()),
+    let Json::Number(text) = value else { return Err(protocol_error()) };
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(digits) => (-1, digits),
+        None => (1, text.as_str()),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(protocol_error());
+        }
+        n = n.checked_mul(10).and_then(|n| n.checked_add(i64::from(b - b'0'))).ok_or_else(protocol_error)?;
     }
+    if digits.is_empty() {
+        return Err(protocol_error());
+    }
+    Ok(sign * n)
 }
 
 fn ok(value: &Json) -> Result<()> {
@@ -242,5 +256,16 @@ pub(super) mod tests {
             assert_eq!(decoded(get(), reply).unwrap_err().code(), Some(Code::Protocol), "{reply}");
         }
         assert_eq!(decoded(get(), r#"{"error":"WRONGTYPE"}"#).unwrap_err().code(), Some(Code::Server));
+    }
+
+    #[test]
+    fn integers_are_whole_numbers_in_range() {
+        for (text, n) in [("0", 0), ("-2", -2), ("1500", 1500), ("9223372036854775807", i64::MAX)] {
+            assert_eq!(integer(&parse(text).unwrap()), Ok(n), "{text}");
+        }
+        for text in ["1.5", "1e3", "-0.0", "9223372036854775808", r#""1""#, "null"] {
+            assert_eq!(integer(&parse(text).unwrap()).unwrap_err().code(), Some(Code::Protocol), "{text}");
+        }
+        assert!(integer(&Json::Number(s("-"))).is_err() && integer(&Json::Number(s(""))).is_err());
     }
 }
