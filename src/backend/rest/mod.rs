@@ -138,9 +138,10 @@ impl Walk {
         let step = match self {
             Walk::Scan => step_result(answer)?,
             Walk::DeleteAndScan => {
-                let [deleted, scanned]: [Json; 2] = answers_of(answer, 2)?.try_into().map_err(|_| protocol_error())?;
-                integer(&step_result(deleted)?)?;
-                step_result(scanned)?
+                let mut answers = answers_of(answer, 2)?;
+                let [deleted, scanned] = answers.as_mut_slice() else { return Err(protocol_error()) };
+                integer(&step_result(core::mem::take(deleted))?)?;
+                step_result(core::mem::take(scanned))?
             }
             Walk::Delete => {
                 integer(&step_result(answer)?)?;
