@@ -82,6 +82,14 @@ pub struct Near {
     orphans: Vec<u64>,
 }
 
+/// Takes every `id` out of `ids`, as `retain` would, by the `position` and `remove` that
+/// `end_write` uses on a key's writes already (`retain` is code of its own: 58 B gzipped).
+fn remove_id(ids: &mut Vec<u64>, id: u64) {
+    while let Some(at) = ids.iter().position(|&w| w == id) {
+        ids.remove(at);
+    }
+}
+
 impl Near {
     pub fn new(policy: NearPolicy, hash_key: [u64; 2]) -> Near {
         Near {
@@ -189,7 +197,7 @@ impl Near {
     pub fn end_write(&mut self, keys: &[String], id: u64, written: Option<(Vec<Option<String>>, Option<u64>)>, now: f64) {
         self.epoch += 1;
         let ended = self.epoch;
-        self.in_flight.retain(|&w| w != id);
+        remove_id(&mut self.in_flight, id);
         let (values, ttl_ms) = match written {
             Some((values, ttl_ms)) => (Some(values), ttl_ms),
             None => (None, None),
@@ -213,7 +221,7 @@ impl Near {
             }
         }
         let orphaned = self.orphans.len();
-        self.orphans.retain(|&w| w != id);
+        remove_id(&mut self.orphans, id);
         if orphaned > 0 && self.orphans.is_empty() {
             self.evicted_write = self.epoch;
         }
