@@ -7,6 +7,7 @@
 
 use crate::prelude::*;
 
+use alloc::rc::Rc;
 use core::mem::take;
 
 use crate::error::{Code, Error, Result};
@@ -26,8 +27,9 @@ struct Stored {
     expires_at: Option<f64>,
     /// A tagged entry's stamp keys with the stamps they had when it was written (`crate::tags`).
     /// A `Vec` (made at its length) rather than a boxed slice, whose shrink and clone are code
-    /// of their own in the wasm.
-    tags: Option<Vec<(String, u64)>>,
+    /// of their own in the wasm; shared by the entries of one `setMany` (the `Vec`'s clone was
+    /// code of its own too).
+    tags: Option<Rc<Vec<(String, u64)>>>,
 }
 
 pub struct MemoryStore {
@@ -167,7 +169,7 @@ impl MemoryStore {
     }
 
     /// A new entry's tags: each stamp key with its stamp now (made if it has none).
-    fn tags(&mut self, stamps: &[String]) -> Option<Vec<(String, u64)>> {
+    fn tags(&mut self, stamps: &[String]) -> Option<Rc<Vec<(String, u64)>>> {
         if stamps.is_empty() {
             return None;
         }
@@ -183,7 +185,7 @@ impl MemoryStore {
             };
             tags.push((key.clone(), stamp));
         }
-        Some(tags)
+        Some(Rc::new(tags))
     }
 
     fn next_stamp(&mut self) -> u64 {
@@ -197,7 +199,7 @@ impl MemoryStore {
     /// the same way.
     fn live(&mut self, key: &str, now: f64) -> Option<&mut Stored> {
         let entry = self.entries.peek(key)?;
-        let dead = |tags: &[(String, u64)]| tags.iter().any(|(k, stamp)| self.stamps.peek(k) != Some(stamp));
+        let dead = |tags: &Vec<(String, u64)>| tags.iter().any(|(k, stamp)| self.stamps.peek(k) != Some(stamp));
         if entry.expires_at.is_some_and(|at| at <= now) || entry.tags.as_deref().is_some_and(dead) {
             self.entries.remove(key);
             return None;
