@@ -29,22 +29,21 @@ struct Stored {
     /// A `Vec` (made at its length) rather than a boxed slice, whose shrink and clone are code
     /// of their own in the wasm; shared by the entries of one `setMany` (the `Vec`'s clone was
     /// code of its own too).
-    tags: Option<Rc<Vec<(String, u64)>>>,
+    tags: Option<Rc<Vec<(String, String)>>>,
 }
 
 pub struct MemoryStore {
     entries: Lru<Stored>,
-    /// Tag stamps, unbounded (an `Lru` that never evicts: its map is already in the binary).
-    /// Dropping a stamp is safe (its entries then read as invalidated) but never needed here.
-    stamps: Lru<u64>,
-    /// The last stamp given: every stamp is new.
+    /// The last stamp given: every stamp is new. Stamps are entries too (as on Redis, where
+    /// they are keys): bounded by `max_entries`, and an evicted one makes its entries read as
+    /// missing.
     last_stamp: u64,
 }
 
 impl MemoryStore {
     /// `hash_key` should be random (see `Lru::new`).
     pub fn new(max_entries: usize, hash_key: [u64; 2]) -> Self {
-        MemoryStore { entries: Lru::new(max_entries, hash_key), stamps: Lru::new(usize::MAX, hash_key), last_stamp: 0 }
+        MemoryStore { entries: Lru::new(max_entries, hash_key), last_stamp: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -87,12 +86,10 @@ impl MemoryStore {
             }
             Op::Clear { prefix: None } => {
                 self.entries.clear();
-                self.stamps.clear();
                 Outcome::Done
             }
             Op::Clear { prefix: Some(prefix) } => {
                 self.entries.remove_where(|k| k.starts_with(&prefix));
-                self.stamps.remove_where(|k| k.starts_with(&prefix));
                 Outcome::Done
             }
             Op::Touch { key, ttl_ms } => match self.live(&key, now) {
@@ -122,7 +119,7 @@ impl MemoryStore {
             Op::Invalidate { mut stamps } => {
                 for key in &mut stamps {
                     let stamp = self.next_stamp();
-                    self.stamps.insert(take(key), stamp);
+                    self.entries.insert(take(key), stamp);
                 }
                 Outcome::Done
             }
@@ -169,18 +166,19 @@ impl MemoryStore {
     }
 
     /// A new entry's tags: each stamp key with its stamp now (made if it has none).
-    fn tags(&mut self, stamps: &[String]) -> Option<Rc<Vec<(String, u64)>>> {
+    fn tags(&mut self, stamps: &[String]) -> Option<Rc<Vec<(String, String)>>> {
         if stamps.is_empty() {
             return None;
         }
         let mut tags = Vec::with_capacity(stamps.len());
         for key in stamps {
-            let stamp = match self.stamps.peek(key) {
-                Some(&stamp) => stamp,
+            let stamp = match self.entries.peek(key) {
+                Some(stamp) => stamp.value.clone(),
                 None => {
                     let stamp = self.next_stamp();
-                    self.stamps.insert(key.clone(), stamp);
-                    stamp
+                    let value = stamp.value.clone();
+                    self.entries.insert(key.clone(), stamp);
+                    value
                 }
             };
             tags.push((key.clone(), stamp));
@@ -188,9 +186,10 @@ impl MemoryStore {
         Some(Rc::new(tags))
     }
 
-    fn next_stamp(&mut self) -> u64 {
+    /// A new stamp, stored as an entry of its own (its key is reserved).
+    fn next_stamp(&mut self) -> Stored {
         self.last_stamp += 1;
-        self.last_stamp
+        Stored { value: decimal(self.last_stamp), expires_at: None, tags: None }
     }
 
     /// The entry of a key that has not expired, marked as most recently used. Expired entries
@@ -199,7 +198,7 @@ impl MemoryStore {
     /// the same way.
     fn live(&mut self, key: &str, now: f64) -> Option<&mut Stored> {
         let entry = self.entries.peek(key)?;
-        let dead = |tags: &Vec<(String, u64)>| tags.iter().any(|(k, stamp)| self.stamps.peek(k) != Some(stamp));
+        let dead = |tags: &Vec<(String, String)>| tags.iter().any(|(k, stamp)| self.entries.peek(k).map(|s| &s.value) != Some(stamp));
         if entry.expires_at.is_some_and(|at| at <= now) || entry.tags.as_deref().is_some_and(dead) {
             self.entries.remove(key);
             return None;
@@ -347,6 +346,24 @@ mod tests {
         // Clearing a prefix removes its stamps: what was written before reads as missing.
         run(&mut s, tagged("p:x", &["p:#tags:t"]), 0.0);
         run(&mut s, Op::Clear { prefix: Some("p:".into()) }, 0.0);
-        assert_eq!(s.stamps.peek("p:#tags:t"), None);
+        assert!(s.entries.peek("p:#tags:t").is_none());
+    }
+
+    /// Stamps are entries of the one LRU: bounded with the rest, and an evicted stamp makes its
+    /// entries read as missing, never as live.
+    #[test]
+    fn stamps_are_bounded_entries() {
+        let mut s = MemoryStore::new(3, [7, 11]);
+        for i in 0..20 {
+            run(&mut s, Op::Invalidate { stamps: vec![format!("#tags:{i}")] }, 0.0);
+        }
+        assert_eq!(s.len(), 3);
+        let tagged = Op::Set(Entry { key: "a".into(), value: "1".into(), ttl_ms: None, stamps: vec!["#tags:t".into()] });
+        run(&mut s, tagged, 0.0);
+        assert!(get(&mut s, "a", 0.0).is_some());
+        // Two more entries: the stamp, least recently used, goes.
+        set(&mut s, "b", "1", None, 0.0);
+        set(&mut s, "c", "1", None, 0.0);
+        assert!(s.entries.peek("#tags:t").is_none() && get(&mut s, "a", 0.0).is_none());
     }
 }
