@@ -162,7 +162,7 @@ impl<H: Host> Engine<H> {
                 }
                 outcome
             }
-            Backend::Dummy => dummy::execute(op, &self.host)?,
+            Backend::Dummy => dummy::execute(op)?,
             Backend::Rest => return Ok(self.send(op)),
         };
         Ok(Step::Done(if incr { self.number(outcome)? } else { outcome }))
