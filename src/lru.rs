@@ -5,13 +5,12 @@
 //!
 //! The index is open addressing with linear probing, written here rather than taken from
 //! hashbrown: it holds only slot numbers whose hashes the slots keep, and for that one use it
-//! is 0.9 KB less gzipped wasm (docs/decisions/0016).
+//! is 1 KB less gzipped wasm (docs/decisions/0016).
 //!
 //! The keys, links and index (`Order`) are apart from the values: their code is compiled once,
-//! not once per `V` (three of them: 132 B less gzipped wasm).
+//! not once per `V` (132 B less gzipped wasm when there were three).
 
 use crate::prelude::*;
-
 
 const NIL: usize = usize::MAX;
 
