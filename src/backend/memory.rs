@@ -35,8 +35,8 @@ struct Stored {
 pub struct MemoryStore {
     entries: Lru<Stored>,
     /// The last stamp given: every stamp is new. Stamps are entries too (as on Redis, where
-    /// they are keys): bounded by `max_entries`, and an evicted one makes its entries read as
-    /// missing.
+    /// they are keys): bounded by `max_entries`, marked used with the entries that hold them, and an
+    /// evicted one makes its entries read as missing.
     last_stamp: u64,
 }
 
@@ -172,7 +172,7 @@ impl MemoryStore {
         }
         let mut tags = Vec::with_capacity(stamps.len());
         for key in stamps {
-            let stamp = match self.entries.peek(key) {
+            let stamp = match self.entries.get(key) {
                 Some(stamp) => stamp.value.clone(),
                 None => {
                     let stamp = self.next_stamp();
@@ -196,10 +196,13 @@ impl MemoryStore {
     /// are dropped when touched, and otherwise age out of the LRU order like any other.
     /// A tagged entry one of whose tags was invalidated since it was written is dead: dropped
     /// the same way.
+    /// Its stamps are marked used with it: a stamp that aged out of the order while its
+    /// entries were read would take them with it.
     fn live(&mut self, key: &str, now: f64) -> Option<&mut Stored> {
         let entry = self.entries.peek(key)?;
-        let dead = |tags: &Vec<(String, String)>| tags.iter().any(|(k, stamp)| self.entries.peek(k).map(|s| &s.value) != Some(stamp));
-        if entry.expires_at.is_some_and(|at| at <= now) || entry.tags.as_deref().is_some_and(dead) {
+        let expired = entry.expires_at.is_some_and(|at| at <= now);
+        let tags = entry.tags.clone();
+        if expired || tags.is_some_and(|tags| tags.iter().any(|(k, stamp)| self.entries.get(k).map(|s| &s.value) != Some(stamp))) {
             self.entries.remove(key);
             return None;
         }
@@ -365,5 +368,17 @@ mod tests {
         set(&mut s, "b", "1", None, 0.0);
         set(&mut s, "c", "1", None, 0.0);
         assert!(s.entries.peek("#tags:t").is_none() && get(&mut s, "a", 0.0).is_none());
+    }
+
+    /// A read tagged entry keeps its stamp as recent as itself: new keys evict what was not
+    /// read, not the stamp of what was.
+    #[test]
+    fn reading_a_tagged_entry_keeps_its_stamp() {
+        let mut s = MemoryStore::new(3, [7, 11]);
+        run(&mut s, Op::Set(Entry { key: "a".into(), value: "1".into(), ttl_ms: None, stamps: vec!["#tags:t".into()] }), 0.0);
+        for i in 0..5 {
+            set(&mut s, &format!("x{i}"), "1", None, 0.0);
+            assert!(get(&mut s, "a", 0.0).is_some(), "after x{i}");
+        }
     }
 }
