@@ -171,17 +171,16 @@ pub fn batch<S: AsRef<str>>(commands: &[S]) -> String {
 
 /// Decimal text of an integer, without core::fmt (see core::error on why).
 pub fn decimal(mut n: u64) -> String {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let mut unit = 1;
+    while n / unit >= 10 {
+        unit *= 10;
     }
-    ::core::str::from_utf8(&digits[i..]).unwrap_or_default().into()
+    let mut text = String::new();
+    while unit > 0 {
+        text.push((b'0' + (n / unit % 10) as u8) as char);
+        unit /= 10;
+    }
+    text
 }
 
 /// The command for every op but `Clear` with a prefix, which walks the keyspace (`mod.rs`).
