@@ -170,7 +170,7 @@ pub fn batch<S: AsRef<str>>(commands: &[S]) -> String {
 }
 
 /// Decimal text of an integer, without core::fmt (see core::error on why).
-pub fn decimal(mut n: u64) -> String {
+pub fn decimal(n: u64) -> String {
     let mut unit = 1;
     while n / unit >= 10 {
         unit *= 10;
