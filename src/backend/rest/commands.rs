@@ -378,7 +378,12 @@ mod tests {
     fn prefix_pattern_escapes_glob_characters() {
         assert_eq!(prefix_pattern("app:"), "app:*");
         assert_eq!(prefix_pattern("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:*");
-        assert_eq!(decimal(0), "0");
-        assert_eq!(decimal(9_007_199_254_740_991), "9007199254740991");
+    }
+
+    #[test]
+    fn decimal_writes_every_digit() {
+        for n in [0, 7, 9, 10, 99, 100, 1_000_000, 9_007_199_254_740_991, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 }
