@@ -12,7 +12,7 @@ pub mod commands;
 pub mod json;
 pub mod replies;
 
-use commands::{command, decimal, with_keys};
+use commands::{command, decimal};
 use replies::{integer, protocol_error, result, value, Expect};
 use json::{Json, Plain};
 
@@ -148,12 +148,12 @@ impl Walk {
                 return Ok(None);
             }
         };
-        let (cursor, found) = scan_step(&step)?;
-        Ok(match (cursor == "0", found.is_empty()) {
-            (true, true) => None,
-            (true, false) => Some((Walk::Delete, with_keys("DEL", &found))),
-            (false, true) => Some((Walk::Scan, scan(&cursor, prefix))),
-            (false, false) => Some((Walk::DeleteAndScan, commands::batch(&[with_keys("DEL", &found), scan(&cursor, prefix)]))),
+        let (cursor, delete) = scan_step(&step)?;
+        Ok(match (cursor == "0", delete) {
+            (true, None) => None,
+            (true, Some(delete)) => Some((Walk::Delete, delete)),
+            (false, None) => Some((Walk::Scan, scan(&cursor, prefix))),
+            (false, Some(delete)) => Some((Walk::DeleteAndScan, commands::batch(&[delete, scan(&cursor, prefix)]))),
         })
     }
 
@@ -174,8 +174,8 @@ fn scan(cursor: &str, prefix: &str) -> String {
     command(&["SCAN", cursor, "MATCH", &commands::prefix_pattern(prefix), "COUNT", SCAN_COUNT])
 }
 
-/// `[cursor, [key, ...]]`
-fn scan_step(reply: &Json) -> Result<(String, Vec<String>)> {
+/// `[cursor, [key, ...]]`: the cursor, and the DEL of the keys found (`None` for none).
+fn scan_step(reply: &Json) -> Result<(String, Option<String>)> {
     let Json::Array(parts) = reply else { return Err(protocol_error()) };
     let [cursor, Json::Array(keys)] = parts.as_slice() else { return Err(protocol_error()) };
     let cursor = match cursor {
@@ -183,12 +183,12 @@ fn scan_step(reply: &Json) -> Result<(String, Vec<String>)> {
         Json::Number(cursor) => cursor.clone(),
         _ => return Err(protocol_error()),
     };
-    let mut found = Vec::with_capacity(keys.len());
+    let mut delete = None;
     for key in keys {
         let Json::Str(key) = key else { return Err(protocol_error()) };
-        found.push(key.text());
+        commands::append(delete.get_or_insert_with(|| command(&["DEL"])), &key.text());
     }
-    Ok((cursor, found))
+    Ok((cursor, delete))
 }
 
 /// The status and body of an answer as JSON, or the error they mean. A Redis error comes back
