@@ -251,12 +251,13 @@ pub fn plan_checked(op: &Op) -> Option<String> {
 
 /// The checking form of a plain read's body (`["GET",key]`, `["MGET",keys...]`), to send again.
 pub fn checked_again(body: &str) -> Option<String> {
-    let mut args = super::json::string_list(body, "")?;
-    let name = args.first()?.clone();
-    args.remove(0);
-    match name.as_str() {
-        "GET" if args.len() == 1 => Some(Script::Get.command(false, &args, &[])),
-        "MGET" => Some(Script::GetMany.command(false, &args, &[])),
+    let args = super::json::string_list(body, "")?;
+    // `get(1..)` is `None` for an empty list, so `args[0]` is there (slice patterns and
+    // `Vec::remove` were more wasm).
+    let keys = args.get(1..)?;
+    match args[0].as_str() {
+        "GET" if keys.len() == 1 => Some(Script::Get.command(false, keys, &[])),
+        "MGET" => Some(Script::GetMany.command(false, keys, &[])),
         _ => None,
     }
 }
@@ -314,6 +315,9 @@ mod tests {
         let many = Op::GetMany { keys: vec![s("a"), s("b")] };
         assert_eq!(checked_again(&planned(many.clone())), plan_checked(&many));
         assert_eq!(checked_again(r#"["SET","k","1"]"#), None);
+        for not_a_read in ["[]", r#"["GET"]"#, r#"["GET","a","b"]"#, "{}"] {
+            assert_eq!(checked_again(not_a_read), None, "{not_a_read}");
+        }
         assert_eq!(
             planned(Op::Set(Entry { key: s("k"), value: s(r#"{"a":"b"}"#), ttl_ms: Some(1500), stamps: vec![] })),
             r#"["SET","k","{\"a\":\"b\"}","PX","1500"]"#
