@@ -172,7 +172,14 @@ impl<H: Host> Engine<H> {
                 }
                 (Some((values, *ttl_ms)), Stores::Always)
             }
-            Op::DeleteMany { keys } => (Some((vec![None; keys.len()], None)), Stores::Always),
+            Op::DeleteMany { keys } => {
+                // A loop, as above: `vec![None; n]` is code of its own.
+                let mut values = Vec::with_capacity(keys.len());
+                for _ in keys {
+                    values.push(None);
+                }
+                (Some((values, None)), Stores::Always)
+            }
             // touch, incr: the new value or expiry is the server's; the next read fetches it.
             _ => (None, Stores::Always),
         };
