@@ -185,7 +185,12 @@ impl Order {
         };
         if self.len() * 2 > self.index.len() {
             let places = (self.index.len() * 2).max(8);
-            let old = core::mem::replace(&mut self.index, vec![NIL; places]);
+            // A loop rather than `vec![NIL; places]`, whose extend_with is code of its own.
+            let mut index = Vec::with_capacity(places);
+            for _ in 0..places {
+                index.push(NIL);
+            }
+            let old = core::mem::replace(&mut self.index, index);
             for &j in &old {
                 if j != NIL {
                     self.place(j);
