@@ -86,7 +86,8 @@ fn string_or_null(value: &Json, out: &mut String) -> Result<()> {
 }
 
 /// An integer reply (a count, a PTTL). Read digit by digit: core's `i64::from_str` handles a
-/// `+` and every radix, 0.1 KB of gzipped wasm for replies that are `-?[0-9]+`.
+/// `+` and every radix, 0.1 KB of gzipped wasm for replies that are `-?[0-9]+`. Counted up,
+/// so i64::MIN (no count or PTTL) is refused as an overflow: reading it too was 220 B more.
 pub fn integer(value: &Json) -> Result<i64> {
     let Json::Number(text) = value else { return Err(protocol_error()) };
     let (sign, digits) = match text.strip_prefix('-') {
