@@ -43,11 +43,12 @@ pub mod ttl;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-// Talc instead of the dlmalloc that std brings: smaller, made for wasm, and no slower per call
-// (docs/performance.md). Single-threaded wasm only, which is ours.
+// A TLSF allocator instead of the dlmalloc that std brings: smaller, constant time per call
+// whatever the heap's fragmentation (a free-list allocator was smaller still but searches its
+// list: docs/performance.md). Its lock is a no-op in wasm without threads, which is ours.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: rlsf::SmallGlobalTlsf = rlsf::SmallGlobalTlsf::new();
 
 /// Nothing JavaScript can pass in reaches a panic (tests/fuzz.rs holds every decoder to that);
 /// if one did, the instance traps as it would with std, without the message-formatting code.
