@@ -6,7 +6,7 @@
 # Usage: scripts/build-wasm.sh CARGO_BUILD_ARGS...   (e.g. --target-dir target -p edge-caches)
 set -euo pipefail
 # scripts/setup.sh installs this toolchain (with rust-src) when it is missing.
-toolchain=nightly-2026-05-20
+toolchain=nightly-2026-10-28
 # The flags add to .cargo/config.toml's for the target; -Cpanic=immediate-abort replaces the
 # profile's panic = "abort". core, alloc and compiler_builtins at -O3, as the precompiled ones
 # are: at the profile's "z" a near hit was 11% slower, and the wasm 394 B larger
