@@ -44,8 +44,9 @@ pub mod ttl;
 pub mod wasm;
 
 // A TLSF allocator instead of the dlmalloc that std brings: smaller, constant time per
-// allocation and free whatever the heap's fragmentation (a free-list allocator was smaller still but searches its
-// list: docs/performance.md). Its lock is a no-op in wasm without threads, which is ours.
+// allocation and free whatever the heap's fragmentation (a free-list allocator was smaller
+// still but searches its list: docs/performance.md). Its lock is a no-op in wasm without
+// threads, which is ours.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: rlsf::SmallGlobalTlsf = rlsf::SmallGlobalTlsf::new();
