@@ -56,41 +56,38 @@ impl<H: Host> Engine<H> {
     /// refreshed in the background (once: other stale reads meanwhile just serve it).
     pub(super) fn near_read(&self, near: &RefCell<Near>, keys: Vec<String>, many: bool, fresh: bool) -> Result<Step> {
         let now = self.host.now_ms();
-        // getMany's keys, for a read too long for one request.
-        let requested = many.then(|| keys.clone());
         let mut tier = near.borrow_mut();
         let mut lookups = Vec::with_capacity(keys.len());
-        for key in keys {
-            let lookup = if fresh { Lookup::Miss } else { tier.lookup(&key, now) };
-            lookups.push((key, lookup));
+        for key in &keys {
+            lookups.push(if fresh { Lookup::Miss } else { tier.lookup(key, now) });
         }
         // Stale entries are served when nothing else needs the backend (a getMany with a key
         // to fetch fetches its stale ones with it, in the one request).
-        let serve_stale = !lookups.iter().any(|(_, lookup)| *lookup == Lookup::Miss);
+        let serve_stale = !lookups.iter().any(|lookup| *lookup == Lookup::Miss);
         let mut known = Vec::with_capacity(lookups.len());
         let mut fetch = Vec::new();
         let mut stats = self.stats.get();
         let mut refresh = Vec::new();
-        for (key, lookup) in &mut lookups {
-            let key = core::mem::take(key);
+        for (i, lookup) in lookups.iter_mut().enumerate() {
+            let key = &keys[i];
             match core::mem::replace(lookup, Lookup::Miss) {
                 Lookup::Fresh(value) => {
                     stats.near_hits += 1;
-                    self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, &key);
+                    self.note(if value.is_some() { KeyEvent::NearHit } else { KeyEvent::NearMiss }, key);
                     known.push(Some(value));
                 }
                 Lookup::Stale { value, refresh: first } if serve_stale => {
                     stats.stale_served += 1;
-                    self.note(KeyEvent::Stale, &key);
+                    self.note(KeyEvent::Stale, key);
                     if first {
-                        refresh.push(key);
+                        refresh.push(key.clone());
                     }
                     known.push(Some(value));
                 }
                 _ => {
                     stats.near_misses += 1;
                     known.push(None);
-                    fetch.push(key);
+                    fetch.push(key.clone());
                 }
             }
         }
@@ -106,7 +103,7 @@ impl<H: Host> Engine<H> {
             return Ok(Step::Refresh(outcome, near_request(NearFetch { fetch: refresh, epoch, many: None, background: true })));
         }
         let request = near_request(NearFetch { fetch, epoch, many: many.then_some(known), background: false });
-        if let (true, Some(keys)) = (request.body.len() > self.request_limit, requested) {
+        if many && request.body.len() > self.request_limit {
             // Too many to read with their PTTL in one request: every requested key is read in
             // parts, past the near tier (it keeps nothing of them), so that the values line up
             // with the keys.
