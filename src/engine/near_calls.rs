@@ -113,7 +113,7 @@ impl<H: Host> Engine<H> {
     }
 
     /// A near-tier read's answer: `[value, pttl, value, pttl, ...]`, kept, and served.
-    pub(super) fn near_answer(&self, read: NearFetch, reply: Reply) -> Result<Step> {
+    pub(super) fn near_answer(&self, mut read: NearFetch, reply: Reply) -> Result<Step> {
         let json::Json::Array(items) = value(reply)? else {
             return Err(protocol_error());
         };
@@ -135,11 +135,11 @@ impl<H: Host> Engine<H> {
         let now = self.host.now_ms();
         if let Some(near) = &self.near {
             let mut near = near.borrow_mut();
-            for (i, key) in read.fetch.iter().enumerate() {
-                near.store_read(key.clone(), texts[i].clone(), pttls[i], read.epoch, now);
+            for (i, key) in read.fetch.iter_mut().enumerate() {
                 if !read.background {
                     self.note(if texts[i].is_some() { KeyEvent::Hit } else { KeyEvent::Miss }, key);
                 }
+                near.store_read(core::mem::take(key), texts[i].clone(), pttls[i], read.epoch, now);
             }
         }
         Ok(Step::Done(near_outcome(read.many, texts)))
