@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # From cargo's wasm to the package's: wasm-bindgen as the package needs it, then wasm-opt (the
-# import and export names minified, then -Os), then the functions put in an order that gzip
+# import and export names minified, then -O2), then the functions put in an order that gzip
 # compresses better.
 # One place for `make build` and for the size measures in bench/, which must measure the wasm
 # the package ships. With --names, function names are kept (for bench/size-marginal.mjs).
@@ -35,15 +35,17 @@ wasm-bindgen --target web --encode-into always --out-dir "$out" --out-name edge_
 # the optimizer, which then does a little better (160 B).
 wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" \
   -o "$out/edge_caches_bg.wasm" > "$out/wasm-names.json"
-# For the gzipped size, which is what users download: -Os rather than -Oz, and a function with
-# one caller inlined into it only when small. LLVM (opt-level "z") already inlined what it
+# For the gzipped size, which is what users download: -O2 rather than -Os or -Oz (about 200 B
+# smaller gzipped than -Os, which was 0.1 KB smaller than -Oz), and a function with one caller
+# inlined into it only when small. LLVM (opt-level "z") already inlined what it
 # judged worth it; binaryen's inlining of the larger single-caller functions left makes the wasm
 # smaller raw but 2.2 KB larger gzipped (measured; why, not: likely the inlined bodies' locals
 # renumbered among their callers'). docs/performance.md, *Size*, has the measures. --converge: again while it still shrinks the wasm.
-wasm-opt -Os --one-caller-inline-max-function-size=20 --converge "${features[@]}" "${keep[@]}" \
+wasm-opt -O2 --one-caller-inline-max-function-size=20 --converge "${features[@]}" "${keep[@]}" \
   "$out/edge_caches_bg.wasm" -o "$out/edge_caches_bg.wasm"
 # Similar functions next to each other, for gzip (about 1 KB; docs/decisions/0015), then the
-# wasm written again as -Os writes it (its StackIR optimized: binaryen.js writes it plainly).
+# wasm written again with -Os's StackIR optimizations (binaryen.js writes it plainly; -O2's
+# shrink level here is 100 B larger).
 node "$(dirname "${BASH_SOURCE[0]}")/order-functions.mjs" "$out/edge_caches_bg.wasm" "$out/ordered.wasm" $names
 wasm-opt --optimize-level=2 --shrink-level=1 --generate-stack-ir --optimize-stack-ir "${features[@]}" "${keep[@]}" \
   "$out/ordered.wasm" -o "$out/edge_caches_bg.wasm"
