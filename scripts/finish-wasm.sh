@@ -35,9 +35,9 @@ wasm-bindgen --target web --encode-into always --out-dir "$out" --out-name edge_
 # the optimizer, which then does a little better (160 B).
 wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" "${keep[@]}" "$out/edge_caches_bg.wasm" \
   -o "$out/edge_caches_bg.wasm" > "$out/wasm-names.json"
-# For the gzipped size, which is what users download: -O2 rather than -Os or -Oz (about 200 B
-# smaller gzipped than -Os, which was 0.1 KB smaller than -Oz), and a function with one caller
-# inlined into it only when small. LLVM (opt-level "z") already inlined what it
+# For the gzipped size, which is what users download: -O2 rather than -Os or -Oz (278 and
+# 215 B smaller gzipped at 3a58cb8), and a function with one caller inlined into it only when
+# small. LLVM (opt-level "z") already inlined what it
 # judged worth it; binaryen's inlining of the larger single-caller functions left makes the wasm
 # smaller raw but 2.2 KB larger gzipped (measured; why, not: likely the inlined bodies' locals
 # renumbered among their callers'). docs/performance.md, *Size*, has the measures. --converge: again while it still shrinks the wasm.
