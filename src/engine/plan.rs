@@ -109,11 +109,12 @@ pub(super) enum Stores {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Parts {
+    /// The part in flight's reply, as `Expect::of` its op says.
     expect: Expect,
-    /// `getMany` with `onEvent`: its keys, to note what each found.
-    keys: Vec<String>,
-    /// The ops still to send, the next one last.
-    rest: Vec<Op>,
+    /// The whole list's op (`getMany`, `setMany`, `deleteMany`), sent a slice at a time.
+    op: Op,
+    /// Where the next part starts in the op's list.
+    next: usize,
     /// `getMany`: the JSON texts of the values read so far, comma-separated.
     values: String,
 }
@@ -206,10 +207,10 @@ impl<H: Host> Engine<H> {
             Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
             op => {
                 let body = self.command(&op);
-                if body.len() > self.request_limit {
-                    if let Some(step) = self.plan_parts(&op) {
-                        return step;
-                    }
+                // A list too long for one request goes in parts (at least two, when it has
+                // two items: the whole list is more than one part holds).
+                if body.len() > self.request_limit && list_len(&op) > 1 {
+                    return self.send_part(Parts { expect: Expect::Ok, op, next: 0, values: String::new() });
                 }
                 let read = match self.events.as_ref().and_then(|_| op.read_keys()) {
                     Some(keys) => Read::Keys(Box::new((Expect::of(&op), keys))),
@@ -229,41 +230,26 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    /// A list too long for one request, as parts of at most `request_limit` bytes sent one
-    /// after another (each part's command is atomic, the whole is not); `None` for anything
-    /// else, or a list of one.
-    fn plan_parts(&self, op: &Op) -> Option<Step> {
+    /// The next part of a list too long for one request: from `parts.next`, as many items as
+    /// fit in `request_limit` bytes of command (at least one; parts go one after another, each
+    /// part's command atomic, the whole not). One walk over an index for every list op, rather
+    /// than the list split up front: each split was code of its own per item type.
+    fn send_part(&self, mut parts: Parts) -> Step {
+        let from = parts.next;
         // What the command takes besides its list (its name; setMany's script and ttl).
-        let bare = match op {
-            Op::GetMany { .. } => Op::GetMany { keys: Vec::new() },
-            Op::DeleteMany { .. } => Op::DeleteMany { keys: Vec::new() },
-            Op::SetMany { ttl_ms, stamps, .. } => Op::SetMany { entries: Vec::new(), ttl_ms: *ttl_ms, stamps: stamps.clone() },
-            _ => return None,
-        };
-        let limit = self.request_limit.saturating_sub(self.command(&bare).len());
-        let mut parts = match op {
-            Op::GetMany { keys } => split(keys, limit, |k| json::str_len(k), |keys| Op::GetMany { keys }),
-            Op::DeleteMany { keys } => split(keys, limit, |k| json::str_len(k), |keys| Op::DeleteMany { keys }),
-            Op::SetMany { entries, ttl_ms, stamps } => split(entries, limit, |(k, v)| json::str_len(k) + json::str_len(v), |entries| Op::SetMany {
-                entries,
-                ttl_ms: *ttl_ms,
-                stamps: stamps.clone(),
-            }),
-            _ => Vec::new(),
-        };
-        if parts.len() < 2 {
-            return None;
+        let limit = self.request_limit.saturating_sub(self.command(&list_slice(&parts.op, from, from)).len());
+        let mut end = from;
+        let mut bytes = 0;
+        while end < list_len(&parts.op) {
+            let n = item_len(&parts.op, end) + 1;
+            if end > from && bytes + n > limit {
+                break;
+            }
+            bytes += n;
+            end += 1;
         }
-        parts.reverse();
-        let first = parts.pop()?;
-        let keys = match op {
-            Op::GetMany { keys } if self.events.is_some() => keys.clone(),
-            _ => Vec::new(),
-        };
-        Some(self.send_part(first, Parts { expect: Expect::Ok, keys, rest: parts, values: String::new() }))
-    }
-
-    fn send_part(&self, op: Op, mut parts: Parts) -> Step {
+        parts.next = end;
+        let op = list_slice(&parts.op, from, end);
         parts.expect = Expect::of(&op);
         Step::Send(Request::new(self.command(&op), Read::Part(Box::new(parts)), !op.idempotent()))
     }
@@ -278,41 +264,52 @@ impl<H: Host> Engine<H> {
             }
             parts.values.push_str(inner);
         }
-        Ok(match parts.rest.pop() {
-            Some(op) => self.send_part(op, parts),
-            None if matches!(parts.expect, Expect::Values(_)) => {
+        Ok(match &parts.op {
+            _ if parts.next < list_len(&parts.op) => self.send_part(parts),
+            Op::GetMany { keys } => {
                 let mut values = String::with_capacity(parts.values.len() + 2);
                 values.push('[');
                 values.push_str(&parts.values);
                 values.push(']');
                 let outcome = Outcome::Json(values);
-                self.note_found(&parts.keys, &outcome);
+                self.note_found(keys, &outcome);
                 Step::Done(outcome)
             }
-            None => Step::Done(Outcome::Done),
+            _ => Step::Done(Outcome::Done),
         })
     }
 }
 
-/// `items` in runs whose `size`s (plus a comma each) add up to at most `limit`, each made the
-/// `part` it is sent as; an item larger than `limit` is a run of its own.
-fn split<T: Clone>(items: &[T], limit: usize, size: impl Fn(&T) -> usize, part: impl Fn(Vec<T>) -> Op) -> Vec<Op> {
-    let mut runs = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = 0;
-    for item in items {
-        let n = size(item) + 1;
-        if !current.is_empty() && bytes + n > limit {
-            runs.push(part(core::mem::take(&mut current)));
-            bytes = 0;
-        }
-        bytes += n;
-        current.push(item.clone());
+/// The length of a list op's list (0 for any other op).
+fn list_len(op: &Op) -> usize {
+    match op {
+        Op::GetMany { keys } | Op::DeleteMany { keys } => keys.len(),
+        Op::SetMany { entries, .. } => entries.len(),
+        _ => 0,
     }
-    if !current.is_empty() {
-        runs.push(part(current));
+}
+
+/// The bytes item `i` of a list op's list adds to its command (less its comma).
+fn item_len(op: &Op, i: usize) -> usize {
+    match op {
+        Op::GetMany { keys } | Op::DeleteMany { keys } => keys.get(i).map_or(0, |k| json::str_len(k)),
+        Op::SetMany { entries, .. } => entries.get(i).map_or(0, |(k, v)| json::str_len(k) + json::str_len(v)),
+        _ => 0,
     }
-    runs
+}
+
+/// A list op with items `from..end` of its list only.
+fn list_slice(op: &Op, from: usize, end: usize) -> Op {
+    match op {
+        Op::GetMany { keys } => Op::GetMany { keys: keys.get(from..end).unwrap_or_default().to_vec() },
+        Op::DeleteMany { keys } => Op::DeleteMany { keys: keys.get(from..end).unwrap_or_default().to_vec() },
+        Op::SetMany { entries, ttl_ms, stamps } => Op::SetMany {
+            entries: entries.get(from..end).unwrap_or_default().to_vec(),
+            ttl_ms: *ttl_ms,
+            stamps: stamps.clone(),
+        },
+        op => op.clone(),
+    }
 }
 
 #[cfg(test)]
