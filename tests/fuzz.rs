@@ -10,11 +10,11 @@
 
 use edge_caches::backend::memory::MemoryStore;
 use edge_caches::backend::rest::commands::plan;
-use edge_caches::backend::rest::replies::{decode, result, Expect};
+use edge_caches::backend::rest::replies::{decode, holds_tagged, result, Expect};
 use edge_caches::backend::rest::json::{self, Json, JsonStr};
 use edge_caches::backend::rest::{interpret, pipeline_answers, plain_reply, Walk};
 use edge_caches::number::{self, StdNumbers};
-use edge_caches::ops::{Entry, Op};
+use edge_caches::ops::{Entry, Op, Outcome};
 use edge_caches::ttl;
 use proptest::prelude::*;
 
@@ -187,6 +187,24 @@ proptest! {
                 prop_assert_eq!(Ok(plain), general, "{}", body);
             }
         }
+    }
+
+    /// The scan for tagged entries in a read's outcome finds exactly the stored texts that
+    /// start with the marker, however the texts around them are escaped.
+    #[test]
+    fn the_tagged_entry_scan_agrees_with_each_text(
+        texts in prop::collection::vec(prop_oneof![Just(None), "(#tags\\[)?[\"\\\\#a\\[]{0,8}(#tags\\[)?".prop_map(Some)], 0..5),
+        as_array in any::<bool>(),
+    ) {
+        let item = |text: &Option<String>| text.as_deref().map_or(Json::Null, |t| Json::Str(JsonStr::from_text(t)));
+        let (json, texts) = match as_array {
+            true => (Json::Array(texts.iter().map(item).collect()), texts),
+            false => (item(&texts.first().cloned().flatten()), vec![texts.first().cloned().flatten()]),
+        };
+        let mut text = String::new();
+        write(&json, &mut text);
+        let tagged = texts.iter().flatten().any(|t| t.starts_with("#tags["));
+        prop_assert_eq!(holds_tagged(&Outcome::Json(text.clone())), tagged, "{}", text);
     }
 
     /// Deep nesting is refused, not recursed into until the stack runs out: 33 levels (the
