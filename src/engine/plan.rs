@@ -207,8 +207,8 @@ impl<H: Host> Engine<H> {
             Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
             op => {
                 let body = self.command(&op);
-                // A list too long for one request goes in parts (at least two, when it has
-                // two items: the whole list is more than one part holds).
+                // A list too long for one request goes in parts (one item alone may be more
+                // than a part holds: it goes as a part of its own).
                 if body.len() > self.request_limit && list_len(&op) > 1 {
                     return self.send_part(Parts { expect: Expect::Ok, op, next: 0, values: String::new() });
                 }
@@ -241,7 +241,7 @@ impl<H: Host> Engine<H> {
         let mut end = from;
         let mut bytes = 0;
         while end < list_len(&parts.op) {
-            let n = item_len(&parts.op, end) + 1;
+            let n = item_len(&parts.op, end);
             if end > from && bytes + n > limit {
                 break;
             }
@@ -289,11 +289,12 @@ fn list_len(op: &Op) -> usize {
     }
 }
 
-/// The bytes item `i` of a list op's list adds to its command (less its comma).
+/// The bytes item `i` of a list op's list adds to its command, commas included (a setMany
+/// entry is two arguments: its key and its value).
 fn item_len(op: &Op, i: usize) -> usize {
     match op {
-        Op::GetMany { keys } | Op::DeleteMany { keys } => keys.get(i).map_or(0, |k| json::str_len(k)),
-        Op::SetMany { entries, .. } => entries.get(i).map_or(0, |(k, v)| json::str_len(k) + json::str_len(v)),
+        Op::GetMany { keys } | Op::DeleteMany { keys } => keys.get(i).map_or(0, |k| json::str_len(k) + 1),
+        Op::SetMany { entries, .. } => entries.get(i).map_or(0, |(k, v)| json::str_len(k) + json::str_len(v) + 2),
         _ => 0,
     }
 }
@@ -362,6 +363,16 @@ mod tests {
         let second = sent(e.read(set, 200, br#"{"result":2}"#));
         assert!(second.body.ends_with(r#""1","::c","3","1000"]"#), "{}", second.body);
         assert_eq!(done(e.read(second, 200, br#"{"result":1}"#)), Outcome::Done);
+        // Each part within the limit, counting a setMany entry's two arguments (key, value).
+        e.request_limit = 128;
+        let mut step = e.set_many(r#"["a","b","c","d"]"#, r#"["1","2","3","4"]"#, ttl(TtlGiven::Seconds(1.0)));
+        let mut sizes = Vec::new();
+        while let Ok(Step::Send(part)) = step {
+            sizes.push(part.body.len());
+            step = e.read(part, 200, br#"{"result":1}"#);
+        }
+        assert_eq!(step, Ok(Step::Done(Outcome::Done)));
+        assert!(sizes.len() > 1 && sizes.iter().all(|&n| n <= 128), "part sizes {sizes:?} against a limit of 128");
         e.request_limit = 40; // DEL takes 8 of them
         let del = sent(e.delete_many(r#"["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","b"]"#, NONE));
         assert_eq!(del.body, r#"["DEL","::aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#, "an item over the limit goes alone");
