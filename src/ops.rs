@@ -32,8 +32,8 @@ pub enum Op {
     GetOrAdd(Entry),
     /// -> `Values`, in the order of `keys`
     GetMany { keys: Vec<String> },
-    /// -> `Done`
-    SetMany { entries: Vec<(String, String)>, ttl_ms: Option<u64>, stamps: Vec<String> },
+    /// `values[i]` is stored at `keys[i]` (the same length: the engine checks). -> `Done`
+    SetMany { keys: Vec<String>, values: Vec<String>, ttl_ms: Option<u64>, stamps: Vec<String> },
     /// -> `Done`
     DeleteMany { keys: Vec<String> },
     /// Delete every key that starts with `prefix`, or everything without one. -> `Done`
@@ -73,14 +73,7 @@ impl Op {
             Op::Get { .. } | Op::GetMany { .. } | Op::GetExpiring { .. } | Op::Lock { .. } | Op::Unlock { .. } => Vec::new(),
             Op::Set(entry) | Op::Add(entry) | Op::GetOrAdd(entry) => vec![entry.key.clone()],
             Op::Touch { key, .. } | Op::Incr { key, .. } => vec![key.clone()],
-            Op::SetMany { entries, .. } => {
-                let mut keys = Vec::with_capacity(entries.len());
-                for (key, _) in entries {
-                    keys.push(key.clone());
-                }
-                keys
-            }
-            Op::DeleteMany { keys } => keys.clone(),
+            Op::SetMany { keys, .. } | Op::DeleteMany { keys } => keys.clone(),
             Op::Clear { .. } | Op::Invalidate { .. } => return None,
         })
     }

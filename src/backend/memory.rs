@@ -71,9 +71,9 @@ impl MemoryStore {
                 }
                 Outcome::Values(values)
             }
-            Op::SetMany { mut entries, ttl_ms, stamps } => {
+            Op::SetMany { mut keys, mut values, ttl_ms, stamps } => {
                 let tags = self.tags(&stamps);
-                for (key, value) in &mut entries {
+                for (key, value) in keys.iter_mut().zip(&mut values) {
                     self.entries.insert(take(key), Stored { value: take(value), expires_at: expiry(ttl_ms), tags: tags.clone() });
                 }
                 Outcome::Done

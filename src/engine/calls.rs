@@ -141,16 +141,11 @@ impl<H: Host> Engine<H> {
     /// keys and the JSON text of each value.
     pub fn set_many(&self, keys: &str, values: &str, call: CallOptions) -> Result<Step> {
         let ttl_ms = self.ttl_ms(call.ttl)?;
-        let mut keys = self.key_list(keys, &call.version)?;
-        let mut values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
+        let keys = self.key_list(keys, &call.version)?;
+        let values = json::string_list(values, "").filter(|v| v.len() == keys.len()).ok_or_else(not_a_list)?;
         let stamps = self.stamps(call.tags.as_deref())?;
         self.admit(&call)?;
-        // A loop, not `collect`: a collecting chain is wasm of its own (decisions/0012).
-        let mut entries = Vec::with_capacity(keys.len());
-        for (key, value) in keys.iter_mut().zip(&mut values) {
-            entries.push((core::mem::take(key), core::mem::take(value)));
-        }
-        self.run(Op::SetMany { entries, ttl_ms, stamps })
+        self.run(Op::SetMany { keys, values, ttl_ms, stamps })
     }
 
     /// `tags`: the JSON text of an array of strings. Every entry written with one of them

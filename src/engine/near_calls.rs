@@ -162,9 +162,9 @@ impl<H: Host> Engine<H> {
             Op::Set(entry) => (one(entry), Stores::Always),
             Op::Add(entry) => (one(entry), Stores::IfAdded),
             Op::GetOrAdd(entry) => (one(entry), Stores::IfMissing),
-            Op::SetMany { entries, ttl_ms, .. } => {
-                let mut values = Vec::with_capacity(entries.len());
-                for (_, value) in entries {
+            Op::SetMany { values: texts, ttl_ms, .. } => {
+                let mut values = Vec::with_capacity(texts.len());
+                for value in texts {
                     values.push(Some(value.clone()));
                 }
                 (Some((values, *ttl_ms)), Stores::Always)

@@ -203,8 +203,7 @@ impl<H: Host> Engine<H> {
             }
             // Empty lists need no request.
             Op::GetMany { keys } if keys.is_empty() => return Step::Done(Outcome::Values(Vec::new())),
-            Op::SetMany { entries, .. } if entries.is_empty() => return Step::Done(Outcome::Done),
-            Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
+            Op::SetMany { keys, .. } | Op::DeleteMany { keys } if keys.is_empty() => return Step::Done(Outcome::Done),
             op => {
                 let body = self.command(&op);
                 // A list too long for one request goes in parts (one item alone may be more
@@ -283,8 +282,7 @@ impl<H: Host> Engine<H> {
 /// The length of a list op's list (0 for any other op).
 fn list_len(op: &Op) -> usize {
     match op {
-        Op::GetMany { keys } | Op::DeleteMany { keys } => keys.len(),
-        Op::SetMany { entries, .. } => entries.len(),
+        Op::GetMany { keys } | Op::SetMany { keys, .. } | Op::DeleteMany { keys } => keys.len(),
         _ => 0,
     }
 }
@@ -294,7 +292,7 @@ fn list_len(op: &Op) -> usize {
 fn item_len(op: &Op, i: usize) -> usize {
     match op {
         Op::GetMany { keys } | Op::DeleteMany { keys } => keys.get(i).map_or(0, |k| json::str_len(k) + 1),
-        Op::SetMany { entries, .. } => entries.get(i).map_or(0, |(k, v)| json::str_len(k) + json::str_len(v) + 2),
+        Op::SetMany { keys, values, .. } => keys.get(i).zip(values.get(i)).map_or(0, |(k, v)| json::str_len(k) + json::str_len(v) + 2),
         _ => 0,
     }
 }
@@ -304,8 +302,9 @@ fn list_slice(op: &Op, from: usize, end: usize) -> Op {
     match op {
         Op::GetMany { keys } => Op::GetMany { keys: keys.get(from..end).unwrap_or_default().to_vec() },
         Op::DeleteMany { keys } => Op::DeleteMany { keys: keys.get(from..end).unwrap_or_default().to_vec() },
-        Op::SetMany { entries, ttl_ms, stamps } => Op::SetMany {
-            entries: entries.get(from..end).unwrap_or_default().to_vec(),
+        Op::SetMany { keys, values, ttl_ms, stamps } => Op::SetMany {
+            keys: keys.get(from..end).unwrap_or_default().to_vec(),
+            values: values.get(from..end).unwrap_or_default().to_vec(),
             ttl_ms: *ttl_ms,
             stamps: stamps.clone(),
         },

@@ -191,7 +191,7 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             Some(ms) => command(&["SET", key, value, "PX", &decimal(*ms)]),
             None => command(&["SET", key, value]),
         },
-        Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(&[(key, value)], *ttl_ms, stamps),
+        Op::Set(Entry { key, value, ttl_ms, stamps }) => set_tagged(core::slice::from_ref(key), core::slice::from_ref(value), *ttl_ms, stamps),
         // Over a dead entry too, which SET NX would not.
         Op::Add(Entry { key, value, ttl_ms, stamps }) | Op::GetOrAdd(Entry { key, value, ttl_ms, stamps }) => {
             let mode = if matches!(op, Op::Add(_)) { "add" } else { "get" };
@@ -206,21 +206,21 @@ pub fn plan(op: &Op, numbers: &dyn Numbers) -> String {
             out
         }
         Op::GetMany { keys } => with_keys("MGET", keys),
-        Op::SetMany { entries, ttl_ms, stamps } if !stamps.is_empty() => set_tagged(entries, *ttl_ms, stamps),
-        Op::SetMany { entries, ttl_ms: None, .. } => {
+        Op::SetMany { keys, values, ttl_ms, stamps } if !stamps.is_empty() => set_tagged(keys, values, *ttl_ms, stamps),
+        Op::SetMany { keys, values, ttl_ms: None, .. } => {
             let mut out = command(&["MSET"]);
-            for (key, value) in entries {
+            for (key, value) in keys.iter().zip(values) {
                 append(&mut out, key);
                 append(&mut out, value);
             }
             out
         }
-        Op::SetMany { entries, ttl_ms: Some(ms), .. } => {
-            let mut out = command(&["EVAL", SET_MANY_PX, &decimal(entries.len() as u64)]);
-            for (key, _) in entries {
+        Op::SetMany { keys, values, ttl_ms: Some(ms), .. } => {
+            let mut out = command(&["EVAL", SET_MANY_PX, &decimal(keys.len() as u64)]);
+            for key in keys {
                 append(&mut out, key);
             }
-            for (_, value) in entries {
+            for value in values {
                 append(&mut out, value);
             }
             append(&mut out, &decimal(*ms));
@@ -262,19 +262,19 @@ pub fn checked_again(body: &str) -> Option<String> {
     }
 }
 
-/// `set`/`setMany` with tags: the entries, then the stamp keys.
-fn set_tagged<K: AsRef<str>>(entries: &[(K, K)], ttl_ms: Option<u64>, stamps: &[String]) -> String {
-    let mut out = Script::SetTagged.call(false, entries.len() + stamps.len());
-    for (key, _) in entries {
-        append(&mut out, key.as_ref());
+/// `set`/`setMany` with tags: the keys, then the stamp keys; the values after the count and ttl.
+fn set_tagged(keys: &[String], values: &[String], ttl_ms: Option<u64>, stamps: &[String]) -> String {
+    let mut out = Script::SetTagged.call(false, keys.len() + stamps.len());
+    for key in keys {
+        append(&mut out, key);
     }
     for stamp in stamps {
         append(&mut out, stamp);
     }
-    append(&mut out, &decimal(entries.len() as u64));
+    append(&mut out, &decimal(keys.len() as u64));
     append(&mut out, &ttl_ms.map(decimal).unwrap_or_default());
-    for (_, value) in entries {
-        append(&mut out, value.as_ref());
+    for value in values {
+        append(&mut out, value);
     }
     out
 }
@@ -327,13 +327,13 @@ mod tests {
         assert_eq!(planned(Op::Add(Entry { key: s("k"), value: s("1"), ttl_ms: None, stamps: vec![] })), format!(r#"["EVALSHA","{add}","1","k","add","1",""]"#));
         let goa = planned(Op::GetOrAdd(Entry { key: s("k"), value: s("1"), ttl_ms: Some(5), stamps: vec![s("p:#tags:t")] }));
         assert_eq!(goa, format!(r#"["EVALSHA","{add}","2","k","p:#tags:t","get","1","5"]"#));
-        let tagged = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: None, stamps: vec![s("p:#tags:t")] });
+        let tagged = planned(Op::SetMany { keys: vec![s("a"), s("b")], values: vec![s("1"), s("2")], ttl_ms: None, stamps: vec![s("p:#tags:t")] });
         assert_eq!(tagged, format!(r#"["EVALSHA","{}","3","a","b","p:#tags:t","2","","1","2"]"#, Script::SetTagged.sha1()));
         let invalidate = planned(Op::Invalidate { stamps: vec![s("p:#tags:t"), s("p:#tags:u")] });
         assert_eq!(invalidate, format!(r#"["EVALSHA","{}","2","p:#tags:t","p:#tags:u"]"#, Script::Invalidate.sha1()));
-        let set_many = planned(Op::SetMany { entries: vec![(s("a"), s("1")), (s("b"), s("2"))], ttl_ms: Some(9), stamps: vec![] });
+        let set_many = planned(Op::SetMany { keys: vec![s("a"), s("b")], values: vec![s("1"), s("2")], ttl_ms: Some(9), stamps: vec![] });
         assert!(set_many.starts_with(r#"["EVAL","#) && set_many.ends_with(r#"","2","a","b","1","2","9"]"#), "{set_many}");
-        assert_eq!(planned(Op::SetMany { entries: vec![(s("a"), s("1"))], ttl_ms: None, stamps: vec![] }), r#"["MSET","a","1"]"#);
+        assert_eq!(planned(Op::SetMany { keys: vec![s("a")], values: vec![s("1")], ttl_ms: None, stamps: vec![] }), r#"["MSET","a","1"]"#);
         let touch = planned(Op::Touch { key: s("k"), ttl_ms: None });
         assert!(touch.starts_with(r#"["EVAL","#) && touch.ends_with(r#"","1","k"]"#), "{touch}");
         assert_eq!(planned(Op::Incr { key: s("k"), delta: -2.5 }), r#"["EVALSHA","190ad57851a9e8327d52534daeb7699b68a7eea0","1","k","-2.5"]"#);
