@@ -32,7 +32,7 @@ export function entryLists(mapping) {
 export function entryTexts(mapping) {
   let entries;
   if (mapping instanceof Map) entries = [...mapping];
-  else if (typeof mapping === "object" && mapping !== null && !Array.isArray(mapping)) entries = Object.entries(mapping);
+  else if (isObject(mapping)) entries = Object.entries(mapping);
   else throw new TypeError("setMany takes a plain object or a Map of keys to values");
   const keys = new Array(entries.length);
   const values = new Array(entries.length);
@@ -43,10 +43,18 @@ export function entryTexts(mapping) {
   return [keys, values];
 }
 
+// A plain object: not null, not an array.
+export const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+// An optional argument of type `type` (undefined, or a TypeError naming `what`).
+function optional(value, type, what, unit = "") {
+  if (value !== undefined && typeof value !== type) throw new TypeError(`${what} must be a ${type}${unit}`);
+}
+
 // An options object naming only `allowed` options. Unknown names are a TypeError: a misspelt
 // `verison` silently reading another key, or a `keyPrefx` silently ignored, would be worse.
 function checkOptions(options, allowed) {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError("options must be an object");
+  if (!isObject(options)) throw new TypeError("options must be an object");
   for (const name of Object.keys(options)) {
     if (!allowed.includes(name)) throw new TypeError(`unknown option '${name}' (known: ${allowed.join(", ")})`);
   }
@@ -83,8 +91,8 @@ export function callOptions(options, allowed) {
   checkSeconds(softTimeout, "softTimeout");
   if (refreshAhead !== undefined && typeof refreshAhead !== "number") throw new TypeError("refreshAhead must be a fraction of the ttl");
   if (refreshAhead !== undefined && !(refreshAhead > 0 && refreshAhead < 1)) throw new RangeError("refreshAhead must be more than 0 and less than 1");
-  if (fresh !== undefined && typeof fresh !== "boolean") throw new TypeError("fresh must be a boolean");
-  if (waitUntil !== undefined && typeof waitUntil !== "function") throw new TypeError("waitUntil must be a function");
+  optional(fresh, "boolean", "fresh");
+  optional(waitUntil, "function", "waitUntil");
   const aborted = abortReason(signal);
   return {
     given:
@@ -113,7 +121,7 @@ export function callOptions(options, allowed) {
 // setTimeout can wait.
 function checkSeconds(seconds, what) {
   if (seconds === undefined) return;
-  if (typeof seconds !== "number") throw new TypeError(`${what} must be a number of seconds`);
+  optional(seconds, "number", what, " of seconds");
   if (!(seconds > 0 && seconds <= 2_147_483)) throw new RangeError(`${what} must be more than 0 and at most 2147483 seconds`);
 }
 
@@ -126,7 +134,7 @@ export const LOCK_TTL = 10;
 function checkLock(lock) {
   if (lock === undefined || lock === false) return lock;
   if (lock === true) return LOCK_TTL;
-  if (typeof lock !== "object" || lock === null || Array.isArray(lock)) throw new TypeError("lock must be true, false or { ttl }");
+  if (!isObject(lock)) throw new TypeError("lock must be true, false or { ttl }");
   checkOptions(lock, ["ttl"]);
   const { ttl = LOCK_TTL } = lock;
   checkSeconds(ttl, "lock.ttl");
@@ -166,17 +174,17 @@ export function cacheOptions(options) {
   const { keyPrefix, maxEntries, token, timeout = 5000, retries, autoPipeline = true, fetch } = options;
   if (keyPrefix !== undefined) checkString(keyPrefix, "keyPrefix");
   if (token !== undefined) checkString(token, "token");
-  if (maxEntries !== undefined && typeof maxEntries !== "number") throw new TypeError("maxEntries must be a number");
-  if (retries !== undefined && typeof retries !== "number") throw new TypeError("retries must be a number");
-  if (typeof timeout !== "number") throw new TypeError("timeout must be a number of milliseconds");
+  optional(maxEntries, "number", "maxEntries");
+  optional(retries, "number", "retries");
+  optional(timeout, "number", "timeout", " of milliseconds");
   // setTimeout takes a 32-bit signed integer of milliseconds, and more than a day is a mistake.
   if (!(timeout > 0 && timeout <= 86_400_000)) throw new RangeError("timeout must be from 1 to 86400000 milliseconds");
-  if (typeof autoPipeline !== "boolean") throw new TypeError("autoPipeline must be a boolean");
-  if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
-  if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new TypeError("onEvent must be a function");
-  if (options.tagged !== undefined && typeof options.tagged !== "boolean") throw new TypeError("tagged must be a boolean");
+  optional(autoPipeline, "boolean", "autoPipeline");
+  optional(fetch, "function", "fetch");
+  optional(options.onEvent, "function", "onEvent");
+  optional(options.tagged, "boolean", "tagged");
   const near = nearOptions(options.near);
-  if (options.grace !== undefined && typeof options.grace !== "number") throw new TypeError("grace must be a number of seconds");
+  optional(options.grace, "number", "grace", " of seconds");
   checkSeconds(options.hardTimeout, "hardTimeout");
   return {
     hardTimeout: options.hardTimeout,
@@ -205,10 +213,10 @@ const COMPRESS_THRESHOLD = 1024;
 function compressOptions(compress) {
   if (compress === undefined || compress === false) return null;
   if (compress === true) return { threshold: COMPRESS_THRESHOLD };
-  if (typeof compress !== "object" || compress === null || Array.isArray(compress)) throw new TypeError("compress must be true, false or an object");
+  if (!isObject(compress)) throw new TypeError("compress must be true, false or an object");
   checkOptions(compress, ["threshold"]);
   const { threshold = COMPRESS_THRESHOLD } = compress;
-  if (typeof threshold !== "number") throw new TypeError("compress.threshold must be a number of characters");
+  optional(threshold, "number", "compress.threshold", " of characters");
   if (!(threshold >= 0 && threshold <= Number.MAX_SAFE_INTEGER)) throw new RangeError("compress.threshold must be 0 or more characters");
   return { threshold };
 }
@@ -217,12 +225,12 @@ function compressOptions(compress) {
 function nearOptions(near) {
   if (near === undefined || near === false) return undefined;
   if (near === true) return {};
-  if (typeof near !== "object" || near === null || Array.isArray(near)) throw new TypeError("near must be true, false or an object");
+  if (!isObject(near)) throw new TypeError("near must be true, false or an object");
   checkOptions(near, NEAR_OPTIONS);
   for (const name of NEAR_NUMBERS) {
-    if (near[name] !== undefined && typeof near[name] !== "number") throw new TypeError(`near.${name} must be a number`);
+    optional(near[name], "number", `near.${name}`);
   }
-  if (near.bus !== undefined && typeof near.bus !== "boolean") throw new TypeError("near.bus must be a boolean");
+  optional(near.bus, "boolean", "near.bus");
   return near;
 }
 

@@ -22,6 +22,7 @@ import {
   entryLists,
   entryTexts,
   envValue,
+  isObject,
   manyResult,
   stringList,
 } from "./arguments.js";
@@ -125,7 +126,7 @@ export class Cache {
     const url = read(["UPSTASH_REDIS_REST_URL", "KV_REST_API_URL"]);
     if (url === undefined) throw new CacheError("CONFIG", "UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is not set");
     const token = read(["UPSTASH_REDIS_REST_TOKEN", "KV_REST_API_TOKEN"]);
-    const plain = options === undefined || options === null || (typeof options === "object" && !Array.isArray(options));
+    const plain = options === undefined || options === null || isObject(options);
     const withToken = token !== undefined && plain && options?.token === undefined ? { ...options, token } : options;
     return new this(url, withToken);
   }
