@@ -29,10 +29,16 @@ pub const TOKEN: &str = "test-full-token-3f9a";
 pub const READONLY_TOKEN: &str = "test-readonly-token-77c1";
 pub const GATEWAY: &str = env!("CARGO_BIN_EXE_edge-caches-gateway");
 
+/// A free port below the kernel's ephemeral range (32768–60999 on Linux). A port in that range
+/// may be handed to any socket asking for port 0 once it is free again, such as another test's
+/// gateway while a Redis is stopped to be restarted on its port (`Redis::restart`); below it,
+/// ports are only taken by number.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new();
+    (0u32..1000)
+        .map(|i| 20_000 + (random.hash_one(i) % 12_000) as u16)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
         .expect("no free port")
 }
 
