@@ -100,11 +100,11 @@ const bundled = await minify(bundle.text, {
   mangle: { regex: new RegExp(`^(${[...renames.keys(), ...members].map(escape).join("|")})$`), builtins: true },
   nameCache: { props: { props: Object.fromEntries([...renames].map(([name, minified]) => ["$" + name, minified])) } },
 });
-// A name of the wasm's left in the glue (one it reaches some other way than as a property)
-// would be undefined at run time: stop here instead.
+// A renamed name left in the bundle (one it reaches some other way than as a property: the
+// wasm's, or a glue class member's) would be undefined at run time: stop here instead.
 const named = (name) => new RegExp(`\\.${escape(name)}(?![\\w$])|[{,]${escape(name)}:|["']${escape(name)}["'][:\\]]`).test(bundled);
 const left = [...renames.keys(), ...members].filter(named);
-if (left.length > 0) throw new Error(`package.mjs: the bundle still names ${left.join(", ")} after renaming the wasm's names`);
+if (left.length > 0) throw new Error(`package.mjs: the bundle still names ${left.join(", ")} after renaming them`);
 writeFileSync(join(pkg, "edge_caches.js"), bundled);
 for (const file of ["index.js", "node.js", "deno.js", "workerd.js"]) {
   writeFileSync(join(pkg, file), await minify(readFileSync(join(root, "npm", file), "utf8")));
