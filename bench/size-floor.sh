@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # How small the wasm of this design can get: the shipped build beside builds with a backend
-# taken out. A measurement for docs/performance.md (*Size*), not a product and not
-# part of `make bench`: every variant is the committed tree (HEAD) with an edit of
-# src/engine/ that leaves a backend unreachable, so LTO drops its code, built as `make build`
+# (or the near tier) taken out. A measurement for docs/performance.md (*Size*), not a product
+# and not part of `make bench`: every variant is the committed tree (HEAD) with an edit of
+# src/ that leaves a backend or the near tier unreachable, so LTO drops its code, built as `make build`
 # builds the wasm (cargo release, then scripts/finish-wasm.sh) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
-# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about a minute)
+# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about two minutes)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,36 +22,42 @@ quietly() {
     fi
 }
 
-# Leaves the named backends unreachable in src/engine/; fails if the files no longer have the
-# lines it edits (then this script needs updating, not guessing).
+# Leaves the named backends (or the near tier) unreachable in src/; fails if the files no longer
+# have the lines it edits (then this script needs updating, not guessing).
 take_out() {
-    python3 - "$work/src/engine" "$@" <<'EOF'
+    python3 - "$work/src" "$@" <<'EOF'
 import sys
 folder, cuts = sys.argv[1], sys.argv[2:]
 files = {}
 def swap(name, old, new):
     path = f"{folder}/{name}"
     s = files.get(path) or open(path).read()
-    assert s.count(old) == 1, f"size-floor.sh: src/engine/{name} no longer has: {old[:60]!r}"
+    assert s.count(old) == 1, f"size-floor.sh: src/{name} no longer has: {old[:60]!r}"
     files[path] = s.replace(old, new)
 if "memory" in cuts:
     # Memory URLs get the dummy backend: the store, its index and its hash go.
-    swap("plan.rs", "let outcome = store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?;",
+    swap("engine/plan.rs", "let outcome = store.borrow_mut().execute(op, self.host.now_ms(), &self.host)?;",
          "let _ = store;\n                let outcome = dummy::execute(op)?;")
-    swap("mod.rs", "BackendGiven::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),",
+    swap("engine/mod.rs", "BackendGiven::Memory { name: None } => Backend::Memory(Rc::new(RefCell::new(new_store()))),",
          "BackendGiven::Memory { name: None } => Backend::Dummy,")
-    swap("mod.rs", "BackendGiven::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),",
+    swap("engine/mod.rs", "BackendGiven::Memory { name: Some(name) } => Backend::Memory(stores.get_or_make(name, new_store)),",
          "BackendGiven::Memory { name: Some(_) } => { let _ = (stores, new_store); Backend::Dummy }")
 if "rest" in cuts:
     # REST calls are answered as dummy ones: planning, reading answers (and with them the near
     # tier and the bus, which only REST has), the SCAN walk and the JSON reader go.
-    swap("plan.rs", "Backend::Rest => return Ok(self.send(op)),", "Backend::Rest => dummy::execute(op)?,")
-    swap("answer.rs", "-> Result<Step> {\n        let body = rest::body_text(body);",
+    swap("engine/plan.rs", "Backend::Rest => return Ok(self.send(op)),", "Backend::Rest => dummy::execute(op)?,")
+    swap("engine/answer.rs", "-> Result<Step> {\n        let body = rest::body_text(body);",
          "-> Result<Step> {\n        let _ = (request, status, body);\n        return Err(super::freed_error());\n        #[allow(unreachable_code)]\n        let body = rest::body_text(body);")
-    swap("answer.rs", "-> Vec<Result<Step>> {\n        // Every write",
+    swap("engine/answer.rs", "-> Vec<Result<Step>> {\n        // Every write",
          "-> Vec<Result<Step>> {\n        let _ = (requests, status, body);\n        return Vec::new();\n        #[allow(unreachable_code)]\n        // Every write")
-    swap("answer.rs", "let step = self.request_failed(request.read, failure.error(detail), backend_failed);",
+    swap("engine/answer.rs", "let step = self.request_failed(request.read, failure.error(detail), backend_failed);",
          "let _ = (failure, detail, backend_failed, request.read);\n        let step = Err(super::freed_error());")
+if "near" in cuts:
+    # A near tier cannot be made (its type holds a value of an empty type), so that the compiler
+    # drops every path that has one: its reads, write marks, refreshes, and the bus, which comes
+    # only with it. Setting the field to None would not do: LLVM does not follow a field's values.
+    swap("near.rs", "pub struct Near {\n", "pub struct Near {\n    never: core::convert::Infallible,\n")
+    swap("near.rs", "-> Near {\n        Near {", "-> Near {\n        Near { never: loop {},")
 for path, s in files.items():
     open(path, "w").write(s)
 EOF
@@ -83,5 +89,6 @@ if [ -f "$root/pkg/edge_caches_bg.wasm" ]; then
     echo "size-floor.sh: the shipped row ($(wc -c < "$last") B) is $same pkg/edge_caches_bg.wasm ($(wc -c < "$root/pkg/edge_caches_bg.wasm") B)" >&2
 fi
 measure "without the memory backend" memory
+measure "without the near tier (and the bus)" near
 measure "without the REST backend" rest
 measure "without either (dummy:// only)" memory rest
