@@ -2,7 +2,7 @@
 # How small the wasm of this design can get: the shipped build beside builds with a backend
 # (or the near tier) taken out. A measurement for docs/performance.md (*Size*), not a product
 # and not part of `make bench`: every variant is the committed tree (HEAD) with an edit of
-# src/ that leaves a backend or the near tier unreachable, so LTO drops its code, built as `make build`
+# src/ that leaves a backend, the near tier or tags unreachable, so LTO drops its code, built as `make build`
 # builds the wasm (cargo release, then scripts/finish-wasm.sh) and measured
 # as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
 # Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about two minutes)
@@ -22,7 +22,7 @@ quietly() {
     fi
 }
 
-# Leaves the named backends (or the near tier) unreachable in src/; fails if the files no longer
+# Leaves the named backends (or the near tier, or tags) unreachable in src/; fails if the files no longer
 # have the lines it edits (then this script needs updating, not guessing).
 take_out() {
     python3 - "$work/src" "$@" <<'EOF'
@@ -58,6 +58,26 @@ if "near" in cuts:
     # only with it. Setting the field to None would not do: LLVM does not follow a field's values.
     swap("near.rs", "pub struct Near {\n", "pub struct Near {\n    never: core::convert::Infallible,\n")
     swap("near.rs", "-> Near {\n        Near {", "-> Near {\n        Near { never: loop {},")
+if "tags" in cuts:
+    # Tags cannot be given (reading a call's tags never returns with any), and the `tagged`
+    # option sends no read as the checking script: tagged writes, invalidateTags, the memory
+    # store's stamps and the two scripts only they use go. What reads an entry another instance
+    # tagged stays (a plain read's answer sent again as the checking script, and the checks
+    # inside add's, incr's and the near tier's scripts): without it such an entry would be
+    # served with its tags' header, or after its tags were invalidated.
+    swap("engine/calls.rs", "        let mut given = json::string_list(tags, &tags::stem(self.keys.prefix()))",
+         "        let _ = (tags, max, limit);\n        loop {}\n        #[allow(unreachable_code)]\n        let mut given = json::string_list(tags, &tags::stem(self.keys.prefix()))")
+    swap("backend/rest/commands.rs", "stamps: &[String]) -> String {\n    let mut out = Script::SetTagged",
+         "stamps: &[String]) -> String {\n    let _ = (keys, values, ttl_ms, stamps);\n    loop {}\n    #[allow(unreachable_code)]\n    let mut out = Script::SetTagged")
+    swap("backend/rest/commands.rs", "Op::Invalidate { stamps } => Script::Invalidate.command(false, stamps, &[]),",
+         "Op::Invalidate { stamps } => {\n            let _ = stamps;\n            loop {}\n        }")
+    swap("backend/rest/commands.rs", "const ALL: [Script; 7] = [Script::Incr, Script::Get, Script::GetMany, Script::GetWithPttl, Script::Add, Script::SetTagged, Script::Invalidate];",
+         "const ALL: [Script; 5] = [Script::Incr, Script::Get, Script::GetMany, Script::GetWithPttl, Script::Add];")
+    swap("backend/memory.rs", "            return None;\n        }\n        let mut tags",
+         "            return None;\n        }\n        loop {}\n        #[allow(unreachable_code)]\n        let mut tags")
+    swap("backend/memory.rs", "            Op::Invalidate { mut stamps } => {\n",
+         "            Op::Invalidate { mut stamps } => {\n                loop {}\n                #[allow(unreachable_code)]\n")
+    swap("engine/plan.rs", "match plan_checked(op).filter(|_| self.tagged) {", "let _ = plan_checked;\n        match None::<String> {")
 for path, s in files.items():
     open(path, "w").write(s)
 EOF
@@ -90,5 +110,7 @@ if [ -f "$root/pkg/edge_caches_bg.wasm" ]; then
 fi
 measure "without the memory backend" memory
 measure "without the near tier (and the bus)" near
+measure "without tags (writing them; reading tagged entries stays)" tags
+measure "without the near tier (and the bus) and tags" near tags
 measure "without the REST backend" rest
 measure "without either (dummy:// only)" memory rest
