@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # How small the wasm of this design can get: the shipped build beside builds with a backend
-# (or the near tier) taken out. A measurement for docs/performance.md (*Size*), not a product
+# (or the near tier, or tags) taken out; then the package as shipped beside the package without
+# the near tier, the bus and tags. A measurement for docs/performance.md (*Size*), not a product
 # and not part of `make bench`: every variant is the committed tree (HEAD) with an edit of
 # src/ that leaves a backend, the near tier or tags unreachable, so LTO drops its code, built as `make build`
 # builds the wasm (cargo release, then scripts/finish-wasm.sh) and measured
-# as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all.
-# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about two minutes)
+# as bench/size.mjs measures it (Node's zlib, level 9). The JavaScript glue is the same in all
+# the wasm rows.
+# Usage: bench/size-floor.sh   (after `make build`, which installs the tools; about three minutes)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,14 +27,14 @@ quietly() {
 # Leaves the named backends (or the near tier, or tags) unreachable in src/; fails if the files no longer
 # have the lines it edits (then this script needs updating, not guessing).
 take_out() {
-    python3 - "$work/src" "$@" <<'EOF'
-import sys
+    python3 - "$work" "$@" <<'EOF'
+import re, sys
 folder, cuts = sys.argv[1], sys.argv[2:]
 files = {}
-def swap(name, old, new):
-    path = f"{folder}/{name}"
+def swap(name, old, new, under="src"):
+    path = f"{folder}/{under}/{name}"
     s = files.get(path) or open(path).read()
-    assert s.count(old) == 1, f"size-floor.sh: src/{name} no longer has: {old[:60]!r}"
+    assert s.count(old) == 1, f"size-floor.sh: {under}/{name} no longer has: {old[:60]!r}"
     files[path] = s.replace(old, new)
 if "memory" in cuts:
     # Memory URLs get the dummy backend: the store, its index and its hash go.
@@ -78,6 +80,43 @@ if "tags" in cuts:
     swap("backend/memory.rs", "            Op::Invalidate { mut stamps } => {\n",
          "            Op::Invalidate { mut stamps } => {\n                loop {}\n                #[allow(unreachable_code)]\n")
     swap("engine/plan.rs", "match plan_checked(op).filter(|_| self.tagged) {", "let _ = plan_checked;\n        match None::<String> {")
+if "package" in cuts:
+    # With the near tier and tags out, the package as it would be: the exports only they use
+    # gone from the boundary, and from the JavaScript the bus, the near tier's shared reads and
+    # background refreshes, getOrSet's near paths, invalidateTags and the tags options. (A
+    # measurement, not a build to ship: a cache given `near` or tags would never return.)
+    path = f"{folder}/src/wasm.rs"
+    s = open(path).read()
+    for name in ["sharedKey", "sharedEpoch", "hasNearTier", "busChannel", "busMessage", "busReset", "remainingMs", "staleValue", "invalidateTags"]:
+        found = re.search(r"\n((?:    ///[^\n]*\n)*    #\[wasm_bindgen\([^\n]*js_name = %s\)\]\n    pub fn .*?\n    \}\n)" % name, s, re.S)
+        assert found, f"size-floor.sh: src/wasm.rs no longer exports {name}"
+        s = s[:found.start(1)] + s[found.end(1):]
+    files[path] = s
+    js = lambda name, old, new: swap(name, old, new, under="npm")
+    files[f"{folder}/npm/bus.js"] = "export class Bus {}\n"
+    js("cache.js", """  invalidateTags(tags, options) {
+    return this.#call(options, SIGNAL_ONLY, (o) => this.#engine.invalidateTags(stringList(tags, "tag"), o), same);
+  }""", "")
+    js("cache.js", "    if (this.#engine.busChannel !== undefined) this.#bus = new Bus(this.#engine, this.#transport, this.#emit);\n", "")
+    js("cache.js", "    this.#near = this.#engine.hasNearTier;\n", "")
+    s = files[f"{folder}/npm/cache.js"]
+    start, end = s.index("  #send(request, finish) {"), s.index("  // A stale value served now")
+    s = s[:start] + "  #send(request, finish) {\n    return this.#request(request, finish);\n  }\n\n" + s[end:]
+    start = s.index("  #refresh([stale, request], waitUntil) {")
+    end = s.index("  // An admitted call", start)
+    files[f"{folder}/npm/cache.js"] = s[:start] + "  #refresh() {}\n\n" + s[end:]
+    js("arguments.js", "      (tags === undefined ? 0 : GIVEN_TAGS) |\n", "")
+    js("arguments.js", "    tags: tags === undefined ? undefined : stringList(tags, \"tag\"),\n", "")
+    js("arguments.js", "  optional(options.tagged, \"boolean\", \"tagged\");\n", "")
+    js("arguments.js", "    tagged: options.tagged === true,\n", "")
+    js("get-or-set.js", "plan.soft !== undefined && this.#near ? this.#engine.staleValue(stored) : undefined", "undefined")
+    js("get-or-set.js", """    if (this.#near) {
+      text = await this.#step(() => this.#engine.getStored(stored, o?.fresh ?? false), o?.waitUntil);
+      remaining = text === null ? undefined : this.#engine.remainingMs(stored);
+    } else {
+      [text, remaining] = await this.#step(() => this.#engine.getExpiring(stored));
+    }
+""", "    [text, remaining] = await this.#step(() => this.#engine.getExpiring(stored));\n")
 for path, s in files.items():
     open(path, "w").write(s)
 EOF
@@ -85,7 +124,7 @@ EOF
 measure() {
     local label=$1
     shift
-    rm -rf "$work/src" "$work/out"
+    rm -rf "$work/src" "$work/npm" "$work/out"
     # -m: the files dated now, not at the commit, so that cargo sees each variant as changed
     # (with the commit's dates it took the last variant's build for this one).
     git -C "$root" archive HEAD | tar -x -m -C "$work"
@@ -114,3 +153,27 @@ measure "without tags (writing them; reading tagged entries stays)" tags
 measure "without the near tier (and the bus) and tags" near tags
 measure "without the REST backend" rest
 measure "without either (dummy:// only)" memory rest
+
+# The package (wasm and JavaScript, as scripts/package.mjs packs them, counted as
+# scripts/size-budget.mjs counts them) of the last build measured.
+package() {
+    rm -rf "$work/.build" "$work/pkg"
+    mkdir -p "$work/.build"
+    cp -r "$work/out" "$work/.build/wasm"
+    ln -sfn "$root/node_modules" "$work/node_modules"
+    quietly node "$work/scripts/package.mjs"
+    node --input-type=module -e '
+      const { packageBytes } = await import(process.argv[1]);
+      const files = packageBytes(process.argv[2]);
+      const total = files.reduce((n, f) => n + f.gzip9, 0);
+      console.log(`| ${process.argv[3]} | ${total.toLocaleString("en")} B | ${files.map((f) => `${f.file} ${f.gzip9}`).join(", ")} |`);
+    ' "$root/scripts/package-bytes.mjs" "$work/pkg" "$1"
+}
+
+echo
+echo "| package of HEAD, gzip -9 | bytes | by file |"
+echo "|---|---|---|"
+measure "as shipped" > /dev/null
+package "as shipped"
+measure "without the near tier, the bus and tags" near tags package > /dev/null
+package "without the near tier, the bus and tags (their exports and JavaScript too)"
